@@ -1,0 +1,310 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * Service configuration, loaded in one place from (lowest to highest precedence):
+ * built-in defaults → an optional YAML file (LiveKit style, snake_case keys) → environment
+ * variables → explicit CLI overrides. Anything invalid fails at start with the setting's name.
+ */
+
+const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+const numberRoutingSchema = z
+  .object({
+    /** WhatsApp phone number id this rule applies to. */
+    phone_number_id: nonEmpty,
+    /** Access token used for Graph API calls on this number. */
+    access_token: z.string().optional(),
+    /** Cloud API version, e.g. "23.0". */
+    api_version: z.string().optional(),
+    /** App secret used to check webhook signatures for this number's app. */
+    app_secret: z.string().optional(),
+  })
+  .passthrough();
+
+const fileSchema = z
+  .object({
+    port: z.coerce.number().int().min(0).max(65535).optional(),
+    bind_address: z.string().optional(),
+    log_level: z.enum(logLevels).optional(),
+    redis_url: z.string().optional(),
+    livekit: z
+      .object({
+        url: z.string().optional(),
+        api_key: z.string().optional(),
+        api_secret: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Extra API key → secret pairs accepted by the Connector API. */
+    api_keys: z.record(nonEmpty, nonEmpty).optional(),
+    whatsapp: z
+      .object({
+        graph_url: z.string().optional(),
+        webhook_path: z.string().optional(),
+        verify_token: z.string().optional(),
+        app_secret: z.string().optional(),
+        forward_url: z.string().optional(),
+        numbers: z.array(numberRoutingSchema).optional(),
+      })
+      .passthrough()
+      .optional(),
+    calls: z
+      .object({
+        ringing_timeout_seconds: z.coerce.number().positive().optional(),
+        user_hangup_cleanup_seconds: z.coerce.number().nonnegative().optional(),
+        max_concurrent_calls: z.coerce.number().int().positive().optional(),
+        hide_phone_number: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    logging: z
+      .object({
+        level: z.enum(logLevels).optional(),
+        redact_phone_numbers: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .passthrough();
+
+export type ConfigFile = z.infer<typeof fileSchema>;
+export type NumberRouting = z.infer<typeof numberRoutingSchema>;
+
+export interface LiveKitConfig {
+  /** ws(s):// or http(s):// URL of livekit-server. */
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+export interface Config {
+  /** TCP port of the HTTP listener (Connector API, webhooks, metrics). Default 8080; 0 = any free port. */
+  port: number;
+  /** Address the HTTP listener binds to. Default `0.0.0.0`. */
+  bindAddress: string;
+  logLevel: (typeof logLevels)[number];
+  /** Replace phone numbers in logs with a redacted form. Default true. */
+  redactPhoneNumbers: boolean;
+  livekit: LiveKitConfig;
+  /** API key → secret pairs the Connector API accepts (always includes the LiveKit key). */
+  apiKeys: Record<string, string>;
+  /** Redis URL for shared state; unset = single-node, in-memory. */
+  redisUrl: string | undefined;
+  whatsapp: {
+    /** Base URL of Meta's Graph API. Default `https://graph.facebook.com`. */
+    graphUrl: string;
+    /** Path of the built-in webhook endpoint. Default `/whatsapp/webhook`. */
+    webhookPath: string;
+    verifyToken: string | undefined;
+    appSecret: string | undefined;
+    /** URL every received webhook is forwarded to, re-signed. */
+    forwardUrl: string | undefined;
+    numbers: NumberRouting[];
+    /** The raw `whatsapp` section, for features that own their own sub-schemas. */
+    raw: Record<string, unknown>;
+  };
+  calls: {
+    /** Ringing timeout when a request leaves it unset, in seconds. Default 30. */
+    ringingTimeoutSeconds: number;
+    /** Cleanup delay after a user hang-up that nobody disconnects, in seconds. Default 30. */
+    userHangupCleanupSeconds: number;
+    /** Calls accepted at once before `resource_exhausted`. Default 200. */
+    maxConcurrentCalls: number;
+    /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
+    hidePhoneNumber: boolean;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    /** The setting at fault, as a user would write it (env var name or YAML path). */
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`invalid configuration: ${setting}: ${message}`);
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Path of a YAML file; also `WHATSAPP_CONNECTOR_CONFIG`. */
+  configFile?: string | undefined;
+  /** Environment to read; defaults to `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Highest-precedence overrides (CLI flags). */
+  overrides?: Partial<Pick<Config, 'port' | 'bindAddress' | 'logLevel'>>;
+}
+
+export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
+
+function readFileConfig(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config file', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError('config file', `${path} is not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || '(root)';
+    throw new ConfigError(where, issue?.message ?? 'invalid');
+  }
+  return parsed.data;
+}
+
+function envPort(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.PORT;
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError('PORT', `expected an integer 0..65535, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function checkUrl(setting: string, value: string, protocols: string[]): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(setting, `not a URL: ${JSON.stringify(value)}`);
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(setting, `expected a ${protocols.join(' or ')} URL, got ${url.protocol}`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** `key: secret, key2: secret2` as LiveKit's LIVEKIT_KEYS accepts. */
+function parseKeyList(setting: string, raw: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of raw.split(/[,\n]/)) {
+    const trimmed = part.trim();
+    if (!trimmed) continue;
+    const idx = trimmed.indexOf(':');
+    if (idx <= 0)
+      throw new ConfigError(setting, 'expected "key: secret" pairs separated by commas');
+    const key = trimmed.slice(0, idx).trim();
+    const secret = trimmed.slice(idx + 1).trim();
+    if (!key || !secret)
+      throw new ConfigError(setting, 'expected "key: secret" pairs separated by commas');
+    out[key] = secret;
+  }
+  return out;
+}
+
+/** Load and validate the configuration. Throws {@link ConfigError} naming the bad setting. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const path = options.configFile ?? env.WHATSAPP_CONNECTOR_CONFIG;
+  const file: ConfigFile = path ? readFileConfig(path) : {};
+
+  const logLevelRaw =
+    options.overrides?.logLevel ?? env.LOG_LEVEL ?? file.logging?.level ?? file.log_level ?? 'info';
+  if (!(logLevels as readonly string[]).includes(logLevelRaw)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `expected one of ${logLevels.join(', ')}, got ${JSON.stringify(logLevelRaw)}`,
+    );
+  }
+
+  const livekitUrl = env.LIVEKIT_URL ?? file.livekit?.url ?? 'ws://127.0.0.1:7880';
+  const apiKey = env.LIVEKIT_API_KEY ?? file.livekit?.api_key;
+  const apiSecret = env.LIVEKIT_API_SECRET ?? file.livekit?.api_secret;
+  if (!apiKey)
+    throw new ConfigError('LIVEKIT_API_KEY', 'is required (or livekit.api_key in the config file)');
+  if (!apiSecret)
+    throw new ConfigError(
+      'LIVEKIT_API_SECRET',
+      'is required (or livekit.api_secret in the config file)',
+    );
+
+  const apiKeys: Record<string, string> = { ...(file.api_keys ?? {}) };
+  if (env.CONNECTOR_API_KEYS)
+    Object.assign(apiKeys, parseKeyList('CONNECTOR_API_KEYS', env.CONNECTOR_API_KEYS));
+  apiKeys[apiKey] = apiSecret;
+
+  const graphUrl = checkUrl(
+    'WHATSAPP_GRAPH_URL',
+    env.WHATSAPP_GRAPH_URL ?? file.whatsapp?.graph_url ?? DEFAULT_GRAPH_URL,
+    ['http:', 'https:'],
+  );
+
+  const redisUrl = env.REDIS_URL ?? file.redis_url;
+  if (redisUrl) checkUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']);
+
+  const webhookPath =
+    env.WHATSAPP_WEBHOOK_PATH ?? file.whatsapp?.webhook_path ?? '/whatsapp/webhook';
+  if (!webhookPath.startsWith('/') || webhookPath.startsWith('/twirp/')) {
+    throw new ConfigError('WHATSAPP_WEBHOOK_PATH', 'must start with "/" and not be under /twirp/');
+  }
+  const forwardUrl = env.WHATSAPP_FORWARD_URL ?? file.whatsapp?.forward_url;
+  if (forwardUrl) checkUrl('WHATSAPP_FORWARD_URL', forwardUrl, ['http:', 'https:']);
+
+  const num = (setting: string, raw: string | undefined, fallback: number, min = 0): number => {
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min)
+      throw new ConfigError(setting, `expected a number >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+
+  return {
+    port: options.overrides?.port ?? envPort(env) ?? file.port ?? 8080,
+    bindAddress:
+      options.overrides?.bindAddress ?? env.BIND_ADDRESS ?? file.bind_address ?? '0.0.0.0',
+    logLevel: logLevelRaw as Config['logLevel'],
+    redactPhoneNumbers: env.LOG_REDACT_PHONE_NUMBERS
+      ? env.LOG_REDACT_PHONE_NUMBERS !== 'false'
+      : (file.logging?.redact_phone_numbers ?? true),
+    livekit: {
+      url: checkUrl('LIVEKIT_URL', livekitUrl, ['ws:', 'wss:', 'http:', 'https:']),
+      apiKey,
+      apiSecret,
+    },
+    apiKeys,
+    redisUrl: redisUrl || undefined,
+    whatsapp: {
+      graphUrl,
+      webhookPath,
+      verifyToken: env.WHATSAPP_VERIFY_TOKEN ?? file.whatsapp?.verify_token,
+      appSecret: env.WHATSAPP_APP_SECRET ?? file.whatsapp?.app_secret,
+      forwardUrl: forwardUrl || undefined,
+      numbers: file.whatsapp?.numbers ?? [],
+      raw: (file.whatsapp ?? {}) as Record<string, unknown>,
+    },
+    calls: {
+      ringingTimeoutSeconds: num(
+        'CALL_RINGING_TIMEOUT_SECONDS',
+        env.CALL_RINGING_TIMEOUT_SECONDS,
+        file.calls?.ringing_timeout_seconds ?? 30,
+        1,
+      ),
+      userHangupCleanupSeconds: num(
+        'CALL_USER_HANGUP_CLEANUP_SECONDS',
+        env.CALL_USER_HANGUP_CLEANUP_SECONDS,
+        file.calls?.user_hangup_cleanup_seconds ?? 30,
+      ),
+      maxConcurrentCalls: num(
+        'MAX_CONCURRENT_CALLS',
+        env.MAX_CONCURRENT_CALLS,
+        file.calls?.max_concurrent_calls ?? 200,
+        1,
+      ),
+      hidePhoneNumber: env.HIDE_PHONE_NUMBER
+        ? env.HIDE_PHONE_NUMBER === 'true'
+        : (file.calls?.hide_phone_number ?? false),
+    },
+  };
+}
