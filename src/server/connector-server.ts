@@ -1,5 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
+import type { ConnectorBackend } from '../connector/connector-backend.js';
+import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
 import { HttpServer } from './http-server.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -7,6 +9,8 @@ import { createMetricsRegistry } from './metrics.js';
 export interface ConnectorServerOptions {
   config: Config;
   logger: Logger;
+  /** Does the work behind the Connector API (`/twirp/`); without it that API is not mounted. */
+  backend?: ConnectorBackend;
 }
 
 /**
@@ -32,6 +36,20 @@ export class ConnectorServer {
       const body = await this.metrics.metrics();
       res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(body);
     });
+    if (options.backend) {
+      this.http.route(
+        '/twirp/',
+        createConnectorTwirpHandler({
+          apiKeys: this.config.apiKeys,
+          backend: options.backend,
+          logger: this.logger,
+          defaults: {
+            ringingTimeoutSeconds: this.config.calls.ringingTimeoutSeconds,
+            hidePhoneNumber: this.config.calls.hidePhoneNumber,
+          },
+        }),
+      );
+    }
   }
 
   /** Start listening; resolves with the bound port. */

@@ -1,0 +1,6 @@
+export * from './connector-backend.js';
+export * from './connector-errors.js';
+export * from './connector-auth.js';
+export * from './connector-request-validator.js';
+export * from './iso-country-codes.js';
+export * from './twirp-server.js';
