@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildCallAttributes, CALL_ATTRIBUTE } from '../../../src/room/call-attributes.js';
+import { ConnectorError } from '../../../src/errors/connector-error.js';
+
+test('builds whatsapp.* attributes from the call state', () => {
+  assert.deepEqual(
+    buildCallAttributes({
+      callStatus: 'active',
+      callId: 'wacid.X',
+      phoneNumber: '+15551234567',
+      direction: 'outbound',
+      destinationCountry: 'gb',
+    }),
+    {
+      'whatsapp.callStatus': 'active',
+      'whatsapp.callId': 'wacid.X',
+      'whatsapp.phoneNumber': '15551234567',
+      'whatsapp.direction': 'outbound',
+      'whatsapp.destinationCountry': 'GB',
+    },
+  );
+});
+
+test('a status update carries only the status, so earlier attributes are kept', () => {
+  assert.deepEqual(buildCallAttributes({ callStatus: 'hangup' }), {
+    [CALL_ATTRIBUTE.callStatus]: 'hangup',
+  });
+});
+
+test('the phone number can be left out for privacy', () => {
+  const attrs = buildCallAttributes({
+    callStatus: 'ringing',
+    phoneNumber: '15551234567',
+    includePhoneNumber: false,
+  });
+  assert.equal(attrs[CALL_ATTRIBUTE.phoneNumber], undefined);
+});
+
+test('invalid values are rejected as invalid_argument', () => {
+  const invalid = (e: unknown) => e instanceof ConnectorError && e.code === 'invalid_argument';
+  assert.throws(() => buildCallAttributes({ callStatus: 'busy' as never }), invalid);
+  assert.throws(
+    () => buildCallAttributes({ callStatus: 'active', phoneNumber: 'call me' }),
+    invalid,
+  );
+  assert.throws(
+    () => buildCallAttributes({ callStatus: 'active', destinationCountry: 'USA' }),
+    invalid,
+  );
+  assert.throws(
+    () => buildCallAttributes({ callStatus: 'active', direction: 'sideways' as never }),
+    invalid,
+  );
+});

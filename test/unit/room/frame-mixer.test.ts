@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FrameMixer } from '../../../src/room/frame-mixer.js';
+
+const frame = (value: number, n = 4) => new Int16Array(n).fill(value);
+
+test('sums inputs sample by sample once each has its start cushion', () => {
+  const mixer = new FrameMixer(4, { startFrames: 1 });
+  const a = mixer.addInput();
+  const b = mixer.addInput();
+  a.push(Int16Array.from([1, 2, 3, 4]));
+  b.push(Int16Array.from([10, 20, 30, 40]));
+  assert.deepEqual([...mixer.mix()], [11, 22, 33, 44]);
+});
+
+test('saturates at the int16 range instead of wrapping', () => {
+  const mixer = new FrameMixer(4, { startFrames: 1 });
+  mixer.addInput().push(Int16Array.from([30000, -30000, 20000, 0]));
+  mixer.addInput().push(Int16Array.from([10000, -10000, 20000, 5]));
+  assert.deepEqual([...mixer.mix()], [32767, -32768, 32767, 5]);
+});
+
+test('produces silence when no input has audio', () => {
+  const mixer = new FrameMixer(4);
+  mixer.addInput();
+  assert.deepEqual([...mixer.mix()], [0, 0, 0, 0]);
+  assert.deepEqual([...new FrameMixer(3).mix()], [0, 0, 0]);
+});
+
+test('a late input contributes silence without holding back the others', () => {
+  const mixer = new FrameMixer(4, { startFrames: 1 });
+  const prompt = mixer.addInput();
+  mixer.addInput(); // never sends
+  prompt.push(frame(7));
+  assert.deepEqual([...mixer.mix()], [7, 7, 7, 7]);
+});
+
+test('an input waits for its start cushion, then re-primes after running dry', () => {
+  const mixer = new FrameMixer(4, { startFrames: 2 });
+  const input = mixer.addInput();
+  input.push(frame(5));
+  assert.deepEqual([...mixer.mix()], [0, 0, 0, 0], 'one frame is not yet a cushion');
+  input.push(frame(6));
+  assert.deepEqual([...mixer.mix()], [5, 5, 5, 5]);
+  input.push(Int16Array.from([8, 8]));
+  assert.deepEqual([...mixer.mix()], [6, 6, 6, 6]);
+  assert.deepEqual([...mixer.mix()], [8, 8, 0, 0], 'partial frame padded with silence');
+  assert.equal(input.underruns, 1);
+  input.push(frame(9));
+  assert.deepEqual([...mixer.mix()], [0, 0, 0, 0], 'cushion needed again after an underrun');
+});
+
+test('an input that runs ahead drops its oldest audio so latency stays bounded', () => {
+  const mixer = new FrameMixer(2, { startFrames: 1, maxFrames: 2 });
+  const input = mixer.addInput();
+  input.push(Int16Array.from([1, 1]));
+  input.push(Int16Array.from([2, 2]));
+  input.push(Int16Array.from([3, 3]));
+  assert.equal(input.droppedSamples, 2);
+  assert.equal(input.bufferedSamples, 4);
+  assert.deepEqual([...mixer.mix()], [2, 2]);
+  assert.deepEqual([...mixer.mix()], [3, 3]);
+});
+
+test('frames of other sizes are re-chunked across the ring boundary', () => {
+  const mixer = new FrameMixer(3, { startFrames: 1, maxFrames: 2 });
+  const input = mixer.addInput();
+  input.push(Int16Array.from([1, 2]));
+  input.push(Int16Array.from([3, 4, 5]));
+  assert.deepEqual([...mixer.mix()], [1, 2, 3]);
+  input.push(Int16Array.from([6, 7, 8]));
+  assert.deepEqual([...mixer.mix()], [4, 5, 6]);
+  assert.deepEqual([...mixer.mix()], [7, 8, 0]);
+});
+
+test('a removed input no longer contributes', () => {
+  const mixer = new FrameMixer(2, { startFrames: 1 });
+  const input = mixer.addInput();
+  input.push(Int16Array.from([4, 4, 4, 4]));
+  mixer.removeInput(input);
+  assert.equal(mixer.inputCount, 0);
+  assert.deepEqual([...mixer.mix()], [0, 0]);
+});
+
+test('rejects a non-positive frame size', () => {
+  assert.throws(() => new FrameMixer(0), RangeError);
+});
