@@ -25,6 +25,7 @@ import { dtmfCodeOfDigit, dtmfDigitOfCode } from './dtmf-digit.js';
 import { FrameClock } from './frame-clock.js';
 import { FrameMixer, type FrameMixerInput } from './frame-mixer.js';
 import { RoomAgentDispatcher } from './room-agent-dispatcher.js';
+import { detachDisconnectedRoom } from './rtc-ffi-listeners.js';
 import { TypedEventEmitter } from './typed-event-emitter.js';
 
 /** Sample rates the bridge exchanges with the leg (Opus wideband and fullband). */
@@ -439,6 +440,10 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
       await this.#room.disconnect().catch((err: unknown) => {
         this.#log?.warn({ err }, 'disconnect failed');
       });
+    } else {
+      // The server ended the session: rtc-node keeps the Room on the process-wide FFI client.
+      detachDisconnectedRoom(this.#room);
+      this.#room.removeAllListeners();
     }
     await this.#source?.close().catch(() => undefined);
     this.#source = undefined;

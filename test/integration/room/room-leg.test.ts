@@ -23,6 +23,7 @@ import { startLiveKitServer, type LiveKitServerHandle } from '../../../testbed/l
 import { RoomLeg, type RoomLegOptions } from '../../../src/room/room-leg.js';
 import { buildCallAttributes, CALL_ATTRIBUTE } from '../../../src/room/call-attributes.js';
 import { ConnectorError } from '../../../src/errors/connector-error.js';
+import { rtcFfiListenerCount } from '../../../src/room/rtc-ffi-listeners.js';
 import {
   ToneGenerator,
   analyseTone,
@@ -305,6 +306,7 @@ describe('RoomLeg', () => {
 
   test('deleting the room emits disconnected with reason room-deleted', async () => {
     const roomName = newRoomName();
+    const listenersBefore = rtcFfiListenerCount();
     const leg = await joinLeg({ roomName });
     const disconnected = waitFor<[string, DisconnectReason]>((resolve) =>
       leg.on('disconnected', (reason, code) => resolve([reason, code])),
@@ -316,6 +318,8 @@ describe('RoomLeg', () => {
       return e instanceof ConnectorError && e.code === 'failed_precondition';
     });
     await leg.close();
+    // rtc-node keeps a server-closed Room on its process-wide FFI client; the leg detaches it.
+    assert.equal(rtcFfiListenerCount(), listenersBefore);
   });
 
   test('removing the participant emits disconnected with reason participant-removed', async () => {
