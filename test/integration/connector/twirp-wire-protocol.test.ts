@@ -1,10 +1,9 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import type { AcceptWhatsAppCallResponse, DialWhatsAppCallRequest } from '@livekit/protocol';
 import {
   AcceptWhatsAppCallRequest,
-  AcceptWhatsAppCallResponse,
-  DialWhatsAppCallRequest,
   DialWhatsAppCallResponse,
   DisconnectWhatsAppCallRequest,
   DisconnectWhatsAppCallRequest_DisconnectReason as Reason,
