@@ -108,6 +108,8 @@ export interface RoomLegStats {
   callerFramesDropped: number;
   /** Caller frames handed to the AudioSource. */
   callerFramesCaptured: number;
+  /** Caller audio (ms) waiting to be sent right now: AudioSource queue estimate plus pending. */
+  callerQueuedMs: number;
   /** Mix frames emitted. */
   mixFramesEmitted: number;
   /** Remote samples dropped because a participant ran ahead of the mix clock. */
@@ -279,6 +281,7 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
     return {
       callerFramesDropped: this.#publisher?.droppedFrames ?? 0,
       callerFramesCaptured: this.#publisher?.capturedFrames ?? 0,
+      callerQueuedMs: this.#publisher?.queuedMs ?? 0,
       mixFramesEmitted: this.#mixFramesEmitted,
       remoteSamplesDropped: dropped,
       remoteTracks: this.#remoteInputs.size,

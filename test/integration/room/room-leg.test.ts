@@ -200,10 +200,12 @@ describe('RoomLeg', () => {
       frames++;
       if (frames <= 30) return new Int16Array(960);
       if (toneStartedAt === 0) toneStartedAt = performance.now();
+      else queued.push(leg.stats.callerQueuedMs);
       return tone.next(960);
     });
     const chunks: Int16Array[] = [];
     let heardAt = 0;
+    const queued: number[] = [];
     try {
       while (chunks.length < 100) {
         const { done, value } = await reader.read();
@@ -225,7 +227,9 @@ describe('RoomLeg', () => {
     assert.ok(analysis.toneShare > 0.8, `tone share ${analysis.toneShare}`);
     console.log(
       `[measure] pushCallerAudio → heard by another participant: ${(heardAt - toneStartedAt).toFixed(1)} ms ` +
-        `(loopback, Opus, receiver 10 ms frames); stats ${JSON.stringify(leg.stats)}`,
+        `(loopback, Opus, receiver 10 ms frames); caller queue before each push: mean ` +
+        `${(queued.reduce((a, b) => a + b, 0) / queued.length).toFixed(1)} ms, max ` +
+        `${Math.max(...queued).toFixed(1)} ms; stats ${JSON.stringify(leg.stats)}`,
     );
     await leg.close();
   });
@@ -381,11 +385,16 @@ describe('RoomLeg', () => {
     await leg.close();
   });
 
-  test('close() is idempotent, leaves the room and emits no disconnected event', async () => {
+  test('reports participant changes; close() is idempotent, leaves the room and emits no disconnected event', async () => {
     const roomName = newRoomName();
     const observer = await joinPeer(roomName, 'observer');
     const leg = await joinLeg({ roomName });
     await firstAudioTrackOf(observer, 'wa-caller');
+    const seen = waitFor<string[]>((resolve) =>
+      leg.on('participantsChanged', (list) => resolve(list.map((p) => p.identity).sort())),
+    );
+    await joinPeer(roomName, 'late-joiner');
+    assert.deepEqual(await seen, ['late-joiner', 'observer']);
     let disconnectedEvents = 0;
     leg.on('disconnected', () => disconnectedEvents++);
     const left = waitFor<string>((resolve) =>
