@@ -244,6 +244,11 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
       await leg.close();
       throw err;
     }
+    if (leg.#ended) {
+      // The room ended the session while we were publishing or dispatching.
+      await leg.close();
+      throw new ConnectorError('unavailable', 'the room ended the session during join');
+    }
     // Tracks subscribed before our listeners ran (defensive: rtc-node normally replays them).
     for (const participant of room.remoteParticipants.values()) {
       for (const pub of participant.trackPublications.values()) {

@@ -337,6 +337,22 @@ describe('RoomLeg', () => {
     await leg.close();
   });
 
+  test('a refused join rejects with unavailable and leaves nothing attached', async () => {
+    const listenersBefore = rtcFfiListenerCount();
+    await assert.rejects(
+      RoomLeg.join({
+        url: lk.wsUrl,
+        apiKey: lk.apiKey,
+        apiSecret: 'not-the-secret-0123456789-0123456789',
+        roomName: newRoomName(),
+        identity: 'wa-caller',
+        sampleRate: 16_000,
+      }),
+      (e: unknown) => e instanceof ConnectorError && e.code === 'unavailable',
+    );
+    assert.equal(rtcFfiListenerCount(), listenersBefore);
+  });
+
   test('agents are dispatched exactly once when the join creates the room (token dispatch)', async () => {
     const roomName = newRoomName();
     const leg = await joinLeg({
