@@ -1,0 +1,12 @@
+export * from './whatsapp-simulator.js';
+export * from './simulated-call.js';
+export * from './simulated-user.js';
+export * from './simulated-phone-number.js';
+export * from './simulator-faults.js';
+export * from './user-voice.js';
+export type { GraphRequestRecord } from './simulated-graph-api.js';
+export type { WebhookDelivery, WebhookAttempt } from './webhook-dispatcher.js';
+export { serialiseWebhook } from './webhook-dispatcher.js';
+export { SimulatedGraphError, GraphErrors } from './simulated-graph-error.js';
+export { validateBusinessSdp, validateBusinessSession } from './business-sdp-validator.js';
+export { META_OPUS_FMTP } from './meta-sdp.js';

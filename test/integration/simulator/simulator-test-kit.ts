@@ -1,0 +1,356 @@
+/**
+ * Test kit for the simulator's integration tests: a webhook receiver that checks Meta's signature,
+ * a Graph client, and two independent "business" WebRTC stacks answering or offering the way a
+ * business must (ICE-full, controlling, DTLS client): a plain werift peer and @roamhq/wrtc
+ * (libwebrtc). They send a tone and decode what they receive.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RtpHeader,
+  RtpPacket,
+} from 'werift';
+import { OpusFrameDecoder, OpusFrameEncoder } from '../../../src/media/opus-codec.js';
+import { DtmfDecoder } from '../../../src/media/rtp-dtmf.js';
+import { ToneGenerator, concatPcm } from '../../../src/media/tone.js';
+import { verifyWebhookSignature } from '../../../src/whatsapp/webhook-signature.js';
+import type { WhatsAppWebhookPayload } from '../../../src/whatsapp/webhook-payloads.js';
+
+/** A webhook as the business received it. */
+export interface ReceivedWebhook {
+  raw: string;
+  signature: string | undefined;
+  signatureValid: boolean;
+  payload: WhatsAppWebhookPayload;
+  /** `connect`, `terminate`, `status:RINGING`, `call_permission_reply`, … */
+  event: string;
+}
+
+/** Meta-side name of a webhook, for matching. */
+export function webhookEvent(payload: WhatsAppWebhookPayload): string {
+  const change = payload.entry[0]?.changes[0];
+  const value = (change?.value ?? {}) as {
+    calls?: { event: string }[];
+    statuses?: { status: string }[];
+    messages?: { interactive?: { type?: string } }[];
+  };
+  if (value.calls?.[0]) return value.calls[0].event;
+  if (value.statuses?.[0]) return `status:${value.statuses[0].status}`;
+  return value.messages?.[0]?.interactive?.type ?? change?.field ?? 'unknown';
+}
+
+/** Collects webhooks; `failNext` answers 500 to that many deliveries first. */
+export class WebhookReceiver {
+  readonly received: ReceivedWebhook[] = [];
+  failNext = 0;
+  private waiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(appSecret: string): Promise<WebhookReceiver> {
+    let receiver: WebhookReceiver | undefined;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const r = receiver as WebhookReceiver;
+        if (r.failNext > 0) {
+          r.failNext--;
+          res.writeHead(500).end();
+          return;
+        }
+        const raw = Buffer.concat(chunks).toString('utf8');
+        const signature = req.headers['x-hub-signature-256'] as string | undefined;
+        const payload = JSON.parse(raw) as WhatsAppWebhookPayload;
+        r.received.push({
+          raw,
+          signature,
+          signatureValid: verifyWebhookSignature(raw, signature, appSecret),
+          payload,
+          event: webhookEvent(payload),
+        });
+        res.writeHead(200).end();
+        for (const w of r.waiters.splice(0)) w();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    receiver = new WebhookReceiver(
+      server,
+      `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`,
+    );
+    return receiver;
+  }
+
+  events(): string[] {
+    return this.received.map((w) => w.event);
+  }
+
+  /** Resolves with the first webhook of `event` (optionally for a call id). */
+  async waitFor(event: string, callId?: string, timeoutMs = 10_000): Promise<ReceivedWebhook> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.received.find(
+        (w) => w.event === event && (callId === undefined || w.raw.includes(callId)),
+      );
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new Error(
+          `no ${event} webhook within ${timeoutMs} ms (got ${this.events().join(', ')})`,
+        );
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** POST/GET against the simulator's Graph API. */
+export async function graph(
+  base: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  token: string | undefined = 'simulator-access-token',
+): Promise<{
+  status: number;
+  body: Record<string, unknown> & { error?: Record<string, unknown> };
+}> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
+      ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The tone and DTMF a business leg heard. */
+export interface BusinessEar {
+  pcm(): Int16Array;
+  digits: string;
+}
+
+/**
+ * A business leg on werift (non-lite: ICE-full and controlling against the ICE-lite relay; its
+ * answer says `setup:active`, so it is the DTLS client). Sends a tone as 20 ms Opus frames at
+ * 48 kHz once connected, decodes what it hears and RFC 4733 digits on PT 126.
+ */
+export class WeriftBusinessLeg implements BusinessEar {
+  readonly pc: RTCPeerConnection;
+  digits = '';
+  private readonly heard: Int16Array[] = [];
+  private readonly decoder = new OpusFrameDecoder({ sampleRate: 48000 });
+  private readonly dtmf = new DtmfDecoder();
+  private readonly track = new MediaStreamTrack({ kind: 'audio' });
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly toneHz: number | undefined) {
+    this.pc = new RTCPeerConnection({
+      iceAdditionalHostAddresses: ['127.0.0.1'],
+      iceUseIpv6: false,
+      codecs: {
+        audio: [
+          new RTCRtpCodecParameters({
+            mimeType: 'audio/opus',
+            clockRate: 48000,
+            channels: 2,
+            payloadType: 111,
+          }),
+          new RTCRtpCodecParameters({
+            mimeType: 'audio/telephone-event',
+            clockRate: 8000,
+            channels: 1,
+            payloadType: 126,
+          }),
+        ],
+      },
+    });
+    this.pc.addTransceiver(this.track, { direction: 'sendrecv' });
+    this.pc.onTrack.subscribe((t) =>
+      t.onReceiveRtp.subscribe((rtp) => {
+        if (rtp.header.payloadType === 126) {
+          const d = this.dtmf.push(rtp.payload, rtp.header.timestamp);
+          if (d) this.digits += d.digit;
+        } else {
+          const pcm = this.decoder.decode(rtp.payload);
+          if (pcm) this.heard.push(pcm);
+        }
+      }),
+    );
+    this.pc.connectionStateChange.subscribe((s) => {
+      if (s === 'connected') this.startSending();
+    });
+  }
+
+  async answer(offerSdp: string): Promise<string> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    await waitGathered(this.pc);
+    return this.pc.localDescription?.sdp ?? '';
+  }
+
+  private startSending(): void {
+    if (this.toneHz === undefined || this.timer) return;
+    const tone = new ToneGenerator(this.toneHz, 48000, 0.3);
+    const encoder = new OpusFrameEncoder({ sampleRate: 48000 });
+    let seq = 0;
+    let ts = 0;
+    this.timer = setInterval(() => {
+      const payload = Buffer.from(encoder.encode(tone.next(960)));
+      this.track.writeRtp(
+        new RtpPacket(
+          new RtpHeader({
+            payloadType: 111,
+            sequenceNumber: seq++ & 0xffff,
+            timestamp: (ts += 960) >>> 0,
+          }),
+          payload,
+        ),
+      );
+    }, 20);
+  }
+
+  /** Stop sending media (keeps the connection). */
+  mute(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  pcm(): Int16Array {
+    return concatPcm(this.heard);
+  }
+
+  get iceRole(): string {
+    const transport = this.pc.iceTransports[0] as unknown as {
+      connection?: { iceControlling?: boolean };
+    };
+    return transport.connection?.iceControlling ? 'controlling' : 'controlled';
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.pc.close();
+  }
+}
+
+async function waitGathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return;
+  await new Promise<void>((resolve) => {
+    const { unSubscribe } = pc.iceGatheringStateChange.subscribe((s) => {
+      if (s === 'complete') {
+        unSubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+// -------------------------------------------------------------------------------- @roamhq/wrtc
+
+interface WrtcPeer {
+  addTrack(track: unknown, stream: unknown): unknown;
+  createOffer(): Promise<{ type: string; sdp: string }>;
+  setLocalDescription(d: { type: string; sdp: string }): Promise<void>;
+  setRemoteDescription(d: { type: string; sdp: string }): Promise<void>;
+  localDescription: { sdp: string } | null;
+  iceGatheringState: string;
+  connectionState: string;
+  onicegatheringstatechange: (() => void) | null;
+  ontrack: ((e: { track: unknown }) => void) | null;
+  close(): void;
+}
+interface Wrtc {
+  RTCPeerConnection: new (config?: unknown) => WrtcPeer;
+  MediaStream: new () => unknown;
+  nonstandard: {
+    RTCAudioSource: new () => { createTrack(): { stop(): void }; onData(d: unknown): void };
+    RTCAudioSink: new (track: unknown) => {
+      ondata: ((d: { samples: Int16Array; sampleRate: number }) => void) | null;
+      stop(): void;
+    };
+  };
+}
+
+const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as Wrtc;
+
+/**
+ * A business leg on libwebrtc (@roamhq/wrtc): offers (business-initiated calls) with `addTrack`,
+ * sends a tone through `RTCAudioSource` in 10 ms frames and records what it hears at 48 kHz.
+ */
+export class WrtcBusinessLeg implements BusinessEar {
+  readonly pc: WrtcPeer;
+  readonly digits = '';
+  private readonly heard: Int16Array[] = [];
+  private readonly sinks: { stop(): void }[] = [];
+  private readonly track: { stop(): void };
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(toneHz: number) {
+    this.pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+    const source = new wrtc.nonstandard.RTCAudioSource();
+    this.track = source.createTrack();
+    this.pc.addTrack(this.track, new wrtc.MediaStream());
+    const tone = new ToneGenerator(toneHz, 48000, 0.3);
+    this.timer = setInterval(() => {
+      source.onData({
+        samples: tone.next(480),
+        sampleRate: 48000,
+        bitsPerSample: 16,
+        channelCount: 1,
+        numberOfFrames: 480,
+      });
+    }, 10);
+    this.pc.ontrack = (e) => {
+      const sink = new wrtc.nonstandard.RTCAudioSink(e.track);
+      sink.ondata = (d) => {
+        if (d.sampleRate === 48000) this.heard.push(Int16Array.from(d.samples));
+      };
+      this.sinks.push(sink);
+    };
+  }
+
+  async offer(): Promise<string> {
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    if (this.pc.iceGatheringState !== 'complete') {
+      await new Promise<void>((resolve) => {
+        this.pc.onicegatheringstatechange = () => {
+          if (this.pc.iceGatheringState === 'complete') resolve();
+        };
+      });
+    }
+    return this.pc.localDescription?.sdp ?? '';
+  }
+
+  async applyAnswer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  pcm(): Int16Array {
+    return concatPcm(this.heard);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const s of this.sinks) s.stop();
+    this.track.stop();
+    this.pc.close();
+  }
+}
