@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -61,6 +62,13 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    media: z
+      .object({
+        ice_addresses: z.array(z.string()).optional(),
+        ice_port_range: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     logging: z
       .object({
         level: z.enum(logLevels).optional(),
@@ -106,6 +114,15 @@ export interface Config {
     numbers: NumberRouting[];
     /** The raw `whatsapp` section, for features that own their own sub-schemas. */
     raw: Record<string, unknown>;
+  };
+  media: {
+    /**
+     * Local addresses the WebRTC legs to Meta use for ICE (others are neither advertised nor
+     * used). Loopback addresses are added to gathering when listed. Default: all interfaces.
+     */
+    iceAddresses: string[];
+    /** UDP port range for ICE, `[min, max]`. Default: any port. */
+    icePortRange: [number, number] | undefined;
   };
   calls: {
     /** Ringing timeout when a request leaves it unset, in seconds. Default 30. */
@@ -260,6 +277,32 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     return n;
   };
 
+  const iceAddressesRaw = env.MEDIA_ICE_ADDRESSES;
+  const iceAddresses = iceAddressesRaw
+    ? iceAddressesRaw
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean)
+    : (file.media?.ice_addresses ?? []);
+  for (const a of iceAddresses) {
+    if (!isIP(a))
+      throw new ConfigError('MEDIA_ICE_ADDRESSES', `not an IP address: ${JSON.stringify(a)}`);
+  }
+  const rangeRaw = env.MEDIA_ICE_PORT_RANGE ?? file.media?.ice_port_range;
+  let icePortRange: [number, number] | undefined;
+  if (rangeRaw) {
+    const m = /^(\d+)\s*-\s*(\d+)$/.exec(rangeRaw);
+    const lo = Number(m?.[1]);
+    const hi = Number(m?.[2]);
+    if (!m || lo < 1024 || hi > 65535 || lo >= hi) {
+      throw new ConfigError(
+        'MEDIA_ICE_PORT_RANGE',
+        `expected "min-max" within 1024-65535, got ${JSON.stringify(rangeRaw)}`,
+      );
+    }
+    icePortRange = [lo, hi];
+  }
+
   return {
     port: options.overrides?.port ?? envPort(env) ?? file.port ?? 8080,
     bindAddress:
@@ -284,6 +327,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       numbers: file.whatsapp?.numbers ?? [],
       raw: (file.whatsapp ?? {}) as Record<string, unknown>,
     },
+    media: { iceAddresses, icePortRange },
     calls: {
       ringingTimeoutSeconds: num(
         'CALL_RINGING_TIMEOUT_SECONDS',

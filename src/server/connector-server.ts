@@ -3,13 +3,17 @@ import type { Config } from '../config/index.js';
 import type { ConnectorBackend } from '../connector/connector-backend.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
+import { CallManager, type MediaLegSettings } from '../calls/call-manager.js';
 import { HttpServer } from './http-server.js';
 import { createMetricsRegistry } from './metrics.js';
 
 export interface ConnectorServerOptions {
   config: Config;
   logger: Logger;
-  /** Does the work behind the Connector API (`/twirp/`); without it that API is not mounted. */
+  /**
+   * Does the work behind the Connector API (`/twirp/`). Default: the real call bridge, a
+   * {@link CallManager} built from the configuration. Tests of the wire layer pass their own.
+   */
   backend?: ConnectorBackend;
 }
 
@@ -22,6 +26,8 @@ export class ConnectorServer {
   readonly logger: Logger;
   readonly http: HttpServer;
   readonly metrics: Registry;
+  /** The call bridge, unless a custom backend was given. */
+  readonly calls: CallManager | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: ConnectorServerOptions) {
@@ -36,12 +42,19 @@ export class ConnectorServer {
       const body = await this.metrics.metrics();
       res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(body);
     });
-    if (options.backend) {
+    if (!options.backend)
+      this.calls = new CallManager({
+        config: this.config,
+        logger: this.logger,
+        media: mediaSettings(this.config),
+      });
+    const backend = options.backend ?? this.calls;
+    if (backend) {
       this.http.route(
         '/twirp/',
         createConnectorTwirpHandler({
           apiKeys: this.config.apiKeys,
-          backend: options.backend,
+          backend,
           logger: this.logger,
           defaults: {
             ringingTimeoutSeconds: this.config.calls.ringingTimeoutSeconds,
@@ -65,8 +78,22 @@ export class ConnectorServer {
 
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.calls?.close();
       await this.http.close();
     })();
     return this.closing;
   }
+}
+
+/** ICE settings of the media legs from the configuration. */
+export function mediaSettings(config: Config): MediaLegSettings {
+  const settings: MediaLegSettings = {};
+  if (config.media.iceAddresses.length > 0) {
+    settings.iceAllowedAddresses = config.media.iceAddresses;
+    // werift skips loopback while gathering unless told about it.
+    const loopback = config.media.iceAddresses.filter((a) => a.startsWith('127.') || a === '::1');
+    if (loopback.length > 0) settings.iceAdditionalHostAddresses = loopback;
+  }
+  if (config.media.icePortRange) settings.icePortRange = config.media.icePortRange;
+  return settings;
 }
