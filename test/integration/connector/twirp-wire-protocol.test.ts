@@ -129,7 +129,7 @@ describe('Twirp routing', () => {
 
 describe('Twirp authentication', () => {
   it('answers 401 unauthenticated before reading the body, and never reaches the backend', async () => {
-    const bad = [
+    const bad: Array<Record<string, string>> = [
       {},
       { Authorization: 'Bearer garbage' },
       { Authorization: `Bearer ${await signTestToken({ secret: 'wrong' })}` },
