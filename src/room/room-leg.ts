@@ -90,7 +90,6 @@ export interface RoomLegParticipant {
 }
 
 export interface RoomLegEvents {
-  [event: string]: unknown[];
   /** 20 ms mono mix of all other participants at `sampleRate`, on a steady clock (silence too). */
   audio: [pcm: Int16Array];
   /** A DTMF digit sent into the room (SipDTMF packet); identity undefined when server-sent. */

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../log/logger.js';
 
-/** Event name → listener argument tuple. */
-export type EventMap = { [event: string]: unknown[] };
+/** Event name → listener argument tuple (an interface of tuples satisfies it). */
+export type EventMap<E> = { [K in keyof E]: unknown[] };
 
 /**
  * An EventEmitter with typed event names and arguments whose `emit` never throws: a listener that
@@ -10,7 +10,7 @@ export type EventMap = { [event: string]: unknown[] };
  * timers and native callbacks, where an exception from user code would otherwise tear them down.
  * An `error` event without a listener is logged instead of crashing the process.
  */
-export class TypedEventEmitter<E extends EventMap> {
+export class TypedEventEmitter<E extends EventMap<E>> {
   readonly #emitter = new EventEmitter();
 
   constructor(protected readonly eventLogger?: Logger) {
