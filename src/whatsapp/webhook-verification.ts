@@ -31,10 +31,10 @@ export type WebhookVerificationQuery =
   URLSearchParams | string | Record<string, string | string[] | undefined>;
 
 /**
- * Meta's challenges are numeric; any printable ASCII up to this length is echoed. Anything else is
- * refused, so the endpoint can never reflect markup or control characters.
+ * Meta's challenges are numeric; URL-safe token characters up to this length are echoed. Anything
+ * else is refused, so the endpoint can never reflect markup or control characters.
  */
-const CHALLENGE_PATTERN = /^[\x21-\x7e]{1,256}$/;
+const CHALLENGE_PATTERN = /^[A-Za-z0-9._~-]{1,256}$/;
 
 function param(query: WebhookVerificationQuery, name: string): string | undefined {
   if (typeof query === 'string') {
