@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Duration } from '@bufbuild/protobuf';
+import {
+  AcceptWhatsAppCallRequest,
+  ConnectWhatsAppCallRequest,
+  DialWhatsAppCallRequest,
+  DisconnectWhatsAppCallRequest,
+} from '@livekit/protocol';
+import type { ConnectorMethod } from '../../../src/connector/index.js';
+import {
+  UPSTREAM_FAILURE,
+  type RecordingConnectorBackend,
+} from '../../integration/connector/support/recording-connector-backend.js';
+
+export const SCENARIO_PATH = fileURLToPath(new URL('../connector-scenario.json', import.meta.url));
+
+export interface ScenarioStep {
+  name: string;
+  method: ConnectorMethod;
+  auth: 'key' | 'wrong_secret' | 'expired_token';
+  request: Record<string, unknown>;
+}
+
+/** What one SDK reported for one step: the response (proto3 JSON) or the error it surfaced. */
+export interface StepOutcome {
+  name: string;
+  ok?: Record<string, unknown>;
+  error?: { code: string; msg: string; meta?: Record<string, string> | null; status?: number };
+}
+
+export function loadScenario(): ScenarioStep[] {
+  return (JSON.parse(readFileSync(SCENARIO_PATH, 'utf8')) as { steps: ScenarioStep[] }).steps;
+}
+
+const requestTypes = {
+  DialWhatsAppCall: DialWhatsAppCallRequest,
+  AcceptWhatsAppCall: AcceptWhatsAppCallRequest,
+  ConnectWhatsAppCall: ConnectWhatsAppCallRequest,
+  DisconnectWhatsAppCall: DisconnectWhatsAppCallRequest,
+} as const;
+
+type Expected =
+  | { ok: (res: Record<string, unknown>) => void; reachesBackend: boolean }
+  | { code: string; msg: string | RegExp; meta?: Record<string, string>; reachesBackend: boolean };
+
+const expectations: Record<string, Expected> = {
+  dial_full: {
+    reachesBackend: true,
+    ok: (res) =>
+      assert.deepEqual(res, {
+        whatsappCallId: 'wacid.compat-room-dial',
+        roomName: 'compat-room-dial',
+      }),
+  },
+  dial_minimal: {
+    reachesBackend: true,
+    ok: (res) => {
+      assert.match(String(res.roomName), /^whatsapp-[a-z2-7]{12}$/);
+      assert.equal(res.whatsappCallId, `wacid.${String(res.roomName)}`);
+    },
+  },
+  dial_missing_phone_number_id: {
+    reachesBackend: false,
+    code: 'invalid_argument',
+    msg: 'whatsapp phone number id is required',
+  },
+  dial_unsupported_version: {
+    reachesBackend: false,
+    code: 'invalid_argument',
+    msg: 'whatsapp cloud api version not supported',
+  },
+  dial_upstream_failure: {
+    reachesBackend: true,
+    code: 'invalid_argument',
+    msg: `whatsapp api call failed: ${UPSTREAM_FAILURE.message}`,
+    meta: {
+      graphStatus: '400',
+      graphCode: '138006',
+      graphErrorType: 'OAuthException',
+      graphErrorDetails: UPSTREAM_FAILURE.details,
+      fbtraceId: UPSTREAM_FAILURE.fbtraceId,
+    },
+  },
+  accept_full: {
+    reachesBackend: true,
+    ok: (res) => assert.deepEqual(res, { roomName: 'compat-room-accept' }),
+  },
+  accept_wrong_sdp_type: {
+    reachesBackend: false,
+    code: 'invalid_argument',
+    msg: 'incorrect sdp type',
+  },
+  connect: { reachesBackend: true, ok: (res) => assert.deepEqual(res, {}) },
+  connect_unknown_call: { reachesBackend: true, code: 'not_found', msg: 'whatsapp call not found' },
+  disconnect_business: { reachesBackend: true, ok: (res) => assert.deepEqual(res, {}) },
+  disconnect_user_without_key: { reachesBackend: true, ok: (res) => assert.deepEqual(res, {}) },
+  disconnect_business_without_key: {
+    reachesBackend: false,
+    code: 'invalid_argument',
+    msg: 'whatsapp api key is required',
+  },
+  dial_wrong_secret: {
+    reachesBackend: false,
+    code: 'unauthenticated',
+    msg: /signature is invalid/,
+  },
+  connect_expired_token: { reachesBackend: false, code: 'unauthenticated', msg: /expired/ },
+};
+
+export interface ScenarioCheckOptions {
+  /** The SDK has no way to send `ringing_timeout` on Accept (Node), so the default applies. */
+  acceptOmitsRingingTimeout?: boolean;
+}
+
+/**
+ * Check one SDK's run of the scenario: every step surfaced the expected answer or error (code,
+ * message, meta), and every request that reached the backend arrived with exactly the fields the
+ * scenario sent, plus the documented defaults.
+ */
+export function assertScenarioOutcomes(
+  steps: ScenarioStep[],
+  outcomes: StepOutcome[],
+  backend: RecordingConnectorBackend,
+  options: ScenarioCheckOptions = {},
+): void {
+  assert.deepEqual(
+    outcomes.map((o) => o.name),
+    steps.map((s) => s.name),
+    'one outcome per step, in order',
+  );
+  const reaching = steps.filter((s) => expectations[s.name]?.reachesBackend);
+  assert.deepEqual(
+    backend.calls.map((c) => c.method),
+    reaching.map((s) => s.method),
+    'requests that reached the backend',
+  );
+
+  steps.forEach((step, i) => {
+    const outcome = outcomes[i] as StepOutcome;
+    const expected = expectations[step.name];
+    assert.ok(expected, `expectation for ${step.name}`);
+    if ('ok' in expected) {
+      assert.equal(outcome.error, undefined, `${step.name}: ${JSON.stringify(outcome.error)}`);
+      assert.ok(outcome.ok, `${step.name}: response`);
+      expected.ok(outcome.ok);
+    } else {
+      assert.ok(
+        outcome.error,
+        `${step.name}: expected an error, got ${JSON.stringify(outcome.ok)}`,
+      );
+      assert.equal(outcome.error.code, expected.code, step.name);
+      if (typeof expected.msg === 'string')
+        assert.equal(outcome.error.msg, expected.msg, step.name);
+      else assert.match(outcome.error.msg, expected.msg, step.name);
+      if (expected.meta) assert.deepEqual(outcome.error.meta, expected.meta, step.name);
+      else
+        assert.ok(!outcome.error.meta || Object.keys(outcome.error.meta).length === 0, step.name);
+    }
+  });
+
+  reaching.forEach((step, i) => {
+    const recorded = backend.calls[i];
+    assert.ok(recorded);
+    const sent = requestTypes[step.method].fromJson(step.request as never);
+    const got = recorded.request.toJson() as Record<string, unknown>;
+    const want = sent.toJson() as Record<string, unknown>;
+    if (step.name === 'dial_minimal') {
+      assert.match(String(got.roomName), /^whatsapp-[a-z2-7]{12}$/);
+      assert.equal(got.participantIdentity, 'whatsapp_15550002222');
+      assert.equal(got.ringingTimeout, '30s');
+      want.roomName = got.roomName;
+      want.participantIdentity = got.participantIdentity;
+      want.ringingTimeout = '30s';
+    }
+    if (step.method === 'DialWhatsAppCall' && step.name === 'dial_upstream_failure') {
+      want.roomName = got.roomName;
+      want.participantIdentity = 'whatsapp_15550009999';
+      want.ringingTimeout = '30s';
+    }
+    if (step.name === 'accept_full' && options.acceptOmitsRingingTimeout) {
+      want.ringingTimeout = new Duration({ seconds: 30n }).toJson();
+    }
+    assert.deepEqual(got, want, `${step.name}: request as the backend received it`);
+    assert.ok(recorded.ctx.apiKeyId, 'api key id in context');
+  });
+}
