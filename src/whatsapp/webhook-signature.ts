@@ -33,3 +33,17 @@ export function verifyWebhookSignature(
   const expected = createHmac('sha256', appSecret).update(rawBody).digest();
   return received.length === expected.length && timingSafeEqual(received, expected);
 }
+
+/**
+ * Serialises a webhook payload the way Meta does before signing: JSON with every non-ASCII UTF-16
+ * code unit escaped as lowercase `\uXXXX` (Meta's webhook docs: "äöå" is sent as
+ * "\u00e4\u00f6\u00e5"). Sign and send exactly these bytes; parsing them gives back the payload.
+ */
+export function encodeWebhookBody(payload: unknown): string {
+  const json = JSON.stringify(payload);
+  if (json === undefined) throw new TypeError('webhook payload is not JSON-serialisable');
+  return json.replace(
+    /[\u0080-\uffff]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

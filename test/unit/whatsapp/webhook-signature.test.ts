@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import {
+  encodeWebhookBody,
   signWebhookBody,
   verifyWebhookSignature,
 } from '../../../src/whatsapp/webhook-signature.js';
@@ -61,4 +62,13 @@ test('malformed headers do not verify and do not throw', () => {
 
 test('an empty app secret never verifies', () => {
   assert.equal(verifyWebhookSignature(body, signWebhookBody(body, ''), ''), false);
+});
+
+test('webhook bodies escape non-ASCII as lowercase \\u sequences, as Meta signs them', () => {
+  const payload = { name: 'äöå', emoji: '😀', plain: 'abc' };
+  const encoded = encodeWebhookBody(payload);
+  assert.equal(encoded, '{"name":"\\u00e4\\u00f6\\u00e5","emoji":"\\ud83d\\ude00","plain":"abc"}');
+  assert.match(encoded, /^[\x20-\x7e]*$/);
+  assert.deepEqual(JSON.parse(encoded), payload);
+  assert.equal(verifyWebhookSignature(encoded, signWebhookBody(encoded, secret), secret), true);
 });
