@@ -101,9 +101,17 @@ async function publishTone(room: Room, frequencyHz: number, amplitude: number) {
   };
 }
 
-/** Push caller audio into the leg on a real-time 20 ms clock; generator gives each frame. */
+/**
+ * Push caller audio into the leg in real time, 20 ms a frame, as the bridge does: frames due
+ * while the event loop was busy are pushed together (like RTP arriving in a burst).
+ */
 function pushEvery20ms(leg: RoomLeg, frame: () => Int16Array): () => void {
-  const timer = setInterval(() => leg.pushCallerAudio(frame()), 20);
+  const start = performance.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor((performance.now() - start) / 20) + 1;
+    for (; sent < due; sent++) leg.pushCallerAudio(frame());
+  }, 10);
   return () => clearInterval(timer);
 }
 
