@@ -7,6 +7,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   MediaStreamTrack,
   RTCPeerConnection,
@@ -55,12 +57,12 @@ export class WebhookReceiver {
   ) {}
 
   static async start(appSecret: string): Promise<WebhookReceiver> {
-    let receiver: WebhookReceiver | undefined;
+    const box: { receiver?: WebhookReceiver } = {};
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const r = receiver as WebhookReceiver;
+        const r = box.receiver as WebhookReceiver;
         if (r.failNext > 0) {
           r.failNext--;
           res.writeHead(500).end();
@@ -81,10 +83,11 @@ export class WebhookReceiver {
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    receiver = new WebhookReceiver(
+    const receiver = new WebhookReceiver(
       server,
       `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`,
     );
+    box.receiver = receiver;
     return receiver;
   }
 
@@ -296,20 +299,23 @@ const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as Wrtc;
  * sends a tone through `RTCAudioSource` in 10 ms frames and records what it hears at 48 kHz.
  */
 export class WrtcBusinessLeg implements BusinessEar {
-  readonly pc: WrtcPeer;
   readonly digits = '';
   private readonly heard: Int16Array[] = [];
-  private readonly sinks: { stop(): void }[] = [];
-  private readonly track: { stop(): void };
-  private readonly timer: NodeJS.Timeout;
+  /**
+   * Every native object, dropped on close: @roamhq/wrtc crashes the process at exit when an
+   * `RTCAudioSource`/track is still reachable while the N-API environment is torn down.
+   */
+  private native:
+    | { pc: WrtcPeer; track: { stop(): void }; sinks: { stop(): void }[]; timer: NodeJS.Timeout }
+    | undefined;
 
   constructor(toneHz: number) {
-    this.pc = new wrtc.RTCPeerConnection({ iceServers: [] });
+    const pc = new wrtc.RTCPeerConnection({ iceServers: [] });
     const source = new wrtc.nonstandard.RTCAudioSource();
-    this.track = source.createTrack();
-    this.pc.addTrack(this.track, new wrtc.MediaStream());
+    const track = source.createTrack();
+    pc.addTrack(track, new wrtc.MediaStream());
     const tone = new ToneGenerator(toneHz, 48000, 0.3);
-    this.timer = setInterval(() => {
+    const timer = setInterval(() => {
       source.onData({
         samples: tone.next(480),
         sampleRate: 48000,
@@ -318,25 +324,33 @@ export class WrtcBusinessLeg implements BusinessEar {
         numberOfFrames: 480,
       });
     }, 10);
-    this.pc.ontrack = (e) => {
+    const sinks: { stop(): void }[] = [];
+    pc.ontrack = (e) => {
       const sink = new wrtc.nonstandard.RTCAudioSink(e.track);
       sink.ondata = (d) => {
         if (d.sampleRate === 48000) this.heard.push(Int16Array.from(d.samples));
       };
-      this.sinks.push(sink);
+      sinks.push(sink);
     };
+    this.native = { pc, track, sinks, timer };
+  }
+
+  private get pc(): WrtcPeer {
+    if (!this.native) throw new Error('leg closed');
+    return this.native.pc;
   }
 
   async offer(): Promise<string> {
-    await this.pc.setLocalDescription(await this.pc.createOffer());
-    if (this.pc.iceGatheringState !== 'complete') {
+    const pc = this.pc;
+    await pc.setLocalDescription(await pc.createOffer());
+    if (pc.iceGatheringState !== 'complete') {
       await new Promise<void>((resolve) => {
-        this.pc.onicegatheringstatechange = () => {
-          if (this.pc.iceGatheringState === 'complete') resolve();
+        pc.onicegatheringstatechange = () => {
+          if (pc.iceGatheringState === 'complete') resolve();
         };
       });
     }
-    return this.pc.localDescription?.sdp ?? '';
+    return pc.localDescription?.sdp ?? '';
   }
 
   async applyAnswer(sdp: string): Promise<void> {
@@ -347,10 +361,30 @@ export class WrtcBusinessLeg implements BusinessEar {
     return concatPcm(this.heard);
   }
 
-  close(): void {
-    clearInterval(this.timer);
-    for (const s of this.sinks) s.stop();
-    this.track.stop();
-    this.pc.close();
+  async close(): Promise<void> {
+    const n = this.native;
+    if (!n) return;
+    this.native = undefined;
+    clearInterval(n.timer);
+    for (const s of n.sinks) s.stop();
+    n.track.stop();
+    n.pc.ontrack = null;
+    n.pc.onicegatheringstatechange = null;
+    n.pc.close();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Finalises unreachable @roamhq/wrtc objects while the N-API environment is still intact: the
+ * library crashes the process (SIGSEGV) when they are finalised during exit. Call it in `after()`
+ * once every leg is closed.
+ */
+export async function releaseWrtc(): Promise<void> {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
