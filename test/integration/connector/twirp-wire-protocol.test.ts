@@ -16,6 +16,8 @@ import {
   SECOND_API_SECRET,
   type ConnectorTestServer,
 } from './support/connector-test-server.js';
+import { connectorErrors } from '../../../src/connector/index.js';
+import { ConnectorError } from '../../../src/errors/index.js';
 
 const JSON_CT = { 'Content-Type': 'application/json' };
 const PROTO_CT = { 'Content-Type': 'application/protobuf' };
@@ -367,6 +369,31 @@ describe('Validation and backend errors on the wire', () => {
     );
     const err = assertTwirpError(a, 500, 'internal', 'internal error');
     assert.equal(err.meta, undefined);
+  });
+
+  it('maps backend catalogue errors to the Twirp HTTP status table, meta as a string map', async () => {
+    const cases: Array<[ConnectorError, number]> = [
+      [connectorErrors.serverBusy(), 429],
+      [connectorErrors.acceptTimeout(), 408],
+      [connectorErrors.connectionClosed(), 412],
+      [connectorErrors.callNotFound(), 404],
+      [connectorErrors.whatsAppApiUnreachable(new Error('ECONNREFUSED')), 503],
+      [new ConnectorError('permission_denied', 'nope', { a: '1', b: 2 as unknown as string }), 403],
+    ];
+    for (const [error, status] of cases) {
+      srv.backend.override.connectWhatsAppCall = async () => {
+        throw error;
+      };
+      const a = await postTwirp(
+        srv.url,
+        'ConnectWhatsAppCall',
+        JSON.stringify({ whatsappCallId: 'wacid.known-1', sdp: { type: 'answer', sdp: 'v=0' } }),
+        { ...JSON_CT, ...auth },
+      );
+      const body = assertTwirpError(a, status, error.code, error.message);
+      if (error.code === 'permission_denied') assert.deepEqual(body.meta, { a: '1' });
+      else assert.equal(body.meta, undefined);
+    }
   });
 
   it('accepts a backend answer given as a plain object', async () => {
