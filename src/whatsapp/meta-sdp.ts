@@ -188,7 +188,15 @@ export function parseSdp(text: unknown): SdpParseResult {
     }
     const line: SdpLine = { type: match[1] as string, value: match[2] as string, line: lineNo };
     if (!sawVersion) {
-      if (line.type !== 'v' || line.value !== '0') return;
+      if (line.type !== 'v' || line.value !== '0') {
+        problems.push({
+          code: 'malformed_line',
+          severity: 'warning',
+          message: `ignored line before v=0: ${truncate(trimmed)}`,
+          line: lineNo,
+        });
+        return;
+      }
       sawVersion = true;
     }
     if (line.type === 'm') {
