@@ -114,3 +114,60 @@ export function concatPcm(chunks: Int16Array[]): Int16Array {
   }
   return out;
 }
+
+/**
+ * Mean tone share over consecutive windows of `windowMs`. A long single Goertzel window loses
+ * coherence at any phase discontinuity (a concealed or dropped frame); short windows measure how
+ * tonal the signal is without demanding phase continuity over the whole span.
+ */
+export function windowedToneShare(
+  samples: Int16Array,
+  sampleRate: number,
+  frequencyHz: number,
+  windowMs = 100,
+): number {
+  const size = Math.round((sampleRate * windowMs) / 1000);
+  let sum = 0;
+  let count = 0;
+  for (let off = 0; off + size <= samples.length; off += size) {
+    sum += toneEnergyShare(samples.subarray(off, off + size), sampleRate, frequencyHz);
+    count++;
+  }
+  return count === 0 ? 0 : sum / count;
+}
+
+/**
+ * Frequency (Hz) with the most energy between `minHz` and `maxHz`, found by a Goertzel scan
+ * averaged over 100 ms windows (resolution `stepHz`). Unlike zero crossings it is not thrown
+ * off by short gaps or noise, so tests can check "which tone" apart from "how continuous".
+ */
+export function dominantFrequency(
+  samples: Int16Array,
+  sampleRate: number,
+  minHz = 100,
+  maxHz = 4000,
+  stepHz = 10,
+): number {
+  const size = Math.round(sampleRate / 10);
+  let best = 0;
+  let bestPower = -1;
+  for (let f = minHz; f <= maxHz && f < sampleRate / 2; f += stepHz) {
+    let power = 0;
+    const coeff = 2 * Math.cos((2 * Math.PI * f) / sampleRate);
+    for (let off = 0; off + size <= samples.length; off += size) {
+      let s1 = 0;
+      let s2 = 0;
+      for (let i = off; i < off + size; i++) {
+        const s0 = (samples[i] ?? 0) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+      }
+      power += s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    }
+    if (power > bestPower) {
+      bestPower = power;
+      best = f;
+    }
+  }
+  return best;
+}
