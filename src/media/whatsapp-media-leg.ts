@@ -331,6 +331,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
     this.currentState = 'connecting';
     this.transceiver = this.pc.addTransceiver(this.track, { direction: 'sendrecv' });
     const offer = await this.pc.createOffer();
+    this.disableImplicitStun();
     await this.pc.setLocalDescription(offer);
     return this.completeLocalSdp();
   }
@@ -344,7 +345,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
     if (this.currentState !== 'connecting' || this.pc.signalingState !== 'have-local-offer') {
       throw new ConnectorError('failed_precondition', 'setRemoteAnswer needs a pending offer');
     }
-    const normalized = sdp.replace(/^a=setup:actpass\r?$/gm, 'a=setup:active');
+    const normalized = sdp.replace(/^a=setup:actpass(\r?)$/gm, 'a=setup:active$1');
     try {
       await this.pc.setRemoteDescription({ type: 'answer', sdp: normalized });
     } catch (err) {
@@ -379,6 +380,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
     transceiver.setDirection('sendrecv');
     transceiver.sender.registerTrack(this.track);
     const answer = await this.pc.createAnswer();
+    this.disableImplicitStun();
     await this.pc.setLocalDescription(answer);
     this.adoptNegotiatedCodecs();
     return this.completeLocalSdp();
@@ -478,6 +480,19 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
       throw new ConnectorError('failed_precondition', `${operation} needs a ${expected} leg`, {
         state: this.currentState,
       });
+    }
+  }
+
+  /**
+   * werift's ICE agent falls back to stun.l.google.com when no STUN server is configured. A
+   * self-hosted service must not contact a third party unasked (and Meta accepts peer-reflexive
+   * candidates anyway), so without configured `iceServers` the fallback is removed before
+   * gathering starts (gathering begins in setLocalDescription).
+   */
+  private disableImplicitStun(): void {
+    if ((this.options.iceServers ?? []).length > 0) return;
+    for (const transport of this.pc.iceTransports) {
+      transport.connection.stunServer = undefined;
     }
   }
 

@@ -67,6 +67,7 @@ export class FakeMetaPeer {
       iceLite: true,
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceUseIpv6: false,
+      iceServers: [],
       // The machine may have other interfaces; keep every check on loopback.
       iceFilterCandidatePair: (pair) => pair.localCandidate.host === '127.0.0.1',
       codecs: {
