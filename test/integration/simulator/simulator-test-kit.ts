@@ -130,7 +130,8 @@ export async function graph(
   method: 'GET' | 'POST',
   path: string,
   body?: unknown,
-  token: string | undefined = 'simulator-access-token',
+  /** `null` sends no Authorization header. */
+  token: string | null = 'simulator-access-token',
 ): Promise<{
   status: number;
   body: Record<string, unknown> & { error?: Record<string, unknown> };
@@ -138,7 +139,7 @@ export async function graph(
   const res = await fetch(`${base}${path}`, {
     method,
     headers: {
-      ...(token !== undefined ? { Authorization: `Bearer ${token}` } : {}),
+      ...(token !== null ? { Authorization: `Bearer ${token}` } : {}),
       ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
     },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
@@ -209,6 +210,16 @@ export class WeriftBusinessLeg implements BusinessEar {
     await this.pc.setLocalDescription(await this.pc.createAnswer());
     await waitGathered(this.pc);
     return this.pc.localDescription?.sdp ?? '';
+  }
+
+  async offer(): Promise<string> {
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    await waitGathered(this.pc);
+    return this.pc.localDescription?.sdp ?? '';
+  }
+
+  async applyAnswer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
   }
 
   private startSending(): void {
