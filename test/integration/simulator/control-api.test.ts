@@ -19,14 +19,19 @@ after(async () => {
 async function control(method: string, path: string, body?: unknown) {
   const res = await fetch(`${sim.controlUrl}${path}`, {
     method,
-    ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } } : {}),
+    ...(body !== undefined
+      ? { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }
+      : {}),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 test('the control API drives a whole user call: place, speak, press digits, read what the user heard, hang up', async () => {
   assert.equal((await control('POST', '/webhook-url', { url: hooks.url })).status, 200);
-  const placed = await control('POST', '/calls', { from: '+4915100000020', voice: { kind: 'tone', frequencyHz: 600 } });
+  const placed = await control('POST', '/calls', {
+    from: '+4915100000020',
+    voice: { kind: 'tone', frequencyHz: 600 },
+  });
   assert.equal(placed.status, 201);
   const id = String(placed.body.id);
   const offer = sim.call(id)?.metaSdp ?? '';
@@ -41,10 +46,16 @@ test('the control API drives a whole user call: place, speak, press digits, read
       session: { sdp_type: 'answer', sdp: answer },
     });
     assert.equal(accepted.status, 200);
-    assert.equal((await control('POST', `/calls/${encodeURIComponent(id)}/dtmf`, { digits: '42' })).status, 200);
+    assert.equal(
+      (await control('POST', `/calls/${encodeURIComponent(id)}/dtmf`, { digits: '42' })).status,
+      200,
+    );
     await new Promise((r) => setTimeout(r, 800));
     assert.equal(business.digits, '42');
-    const stats = await control('GET', `/calls/${encodeURIComponent(id)}/recording?expectHz=1000&lastMs=500`);
+    const stats = await control(
+      'GET',
+      `/calls/${encodeURIComponent(id)}/recording?expectHz=1000&lastMs=500`,
+    );
     assert.ok(Number(stats.body.levelDbfs) > -30);
     assert.ok(Math.abs(Number(stats.body.frequencyHz) - 1000) < 30);
     const wav = await fetch(`${sim.controlUrl}/calls/${encodeURIComponent(id)}/recording.wav`);
@@ -52,11 +63,20 @@ test('the control API drives a whole user call: place, speak, press digits, read
     assert.ok((await wav.arrayBuffer()).byteLength > 44 + 16000);
 
     const listed = await control('GET', '/calls');
-    assert.deepEqual((listed.body.calls as { id: string; state: string }[]).map((c) => [c.id, c.state]), [[id, 'active']]);
-    assert.equal((await control('POST', `/calls/${encodeURIComponent(id)}/hangup`)).body.state, 'ended');
+    assert.deepEqual(
+      (listed.body.calls as { id: string; state: string }[]).map((c) => [c.id, c.state]),
+      [[id, 'active']],
+    );
+    assert.equal(
+      (await control('POST', `/calls/${encodeURIComponent(id)}/hangup`)).body.state,
+      'ended',
+    );
     await hooks.waitFor('terminate', id);
     const webhooks = await control('GET', '/webhooks');
-    assert.deepEqual((webhooks.body.webhooks as { event: string }[]).map((w) => w.event), ['connect', 'terminate']);
+    assert.deepEqual(
+      (webhooks.body.webhooks as { event: string }[]).map((w) => w.event),
+      ['connect', 'terminate'],
+    );
   } finally {
     await business.close();
   }
@@ -68,11 +88,19 @@ test('the control API validates input and sets faults and user permissions', asy
   assert.equal((await control('GET', '/calls/wacid.nope')).status, 404);
   assert.equal((await control('POST', '/faults', { packetLossPercent: 250 })).status, 400);
   assert.equal((await control('POST', '/faults', { explode: true })).status, 400);
-  const faults = await control('POST', '/faults', { packetLossPercent: 5, jitterMs: 10, graphErrorsNext: 0 });
+  const faults = await control('POST', '/faults', {
+    packetLossPercent: 5,
+    jitterMs: 10,
+    graphErrorsNext: 0,
+  });
   assert.equal(faults.body.packetLossPercent, 5);
   assert.equal(sim.faults.jitterMs, 10);
-  const user = await control('POST', '/users/4915100000021', { permission: { status: 'permanent' } });
-  assert.deepEqual((user.body.permissions as Record<string, unknown>)[sim.defaultPhoneNumberId], { status: 'permanent' });
+  const user = await control('POST', '/users/4915100000021', {
+    permission: { status: 'permanent' },
+  });
+  assert.deepEqual((user.body.permissions as Record<string, unknown>)[sim.defaultPhoneNumberId], {
+    status: 'permanent',
+  });
   assert.equal((await control('GET', '/nope')).status, 404);
   const info = await control('GET', '');
   assert.equal(info.body.graphUrl, sim.graphUrl);
