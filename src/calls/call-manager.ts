@@ -15,6 +15,7 @@ import { connectorErrors, whatsAppApiError } from '../connector/connector-errors
 import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { WhatsAppMediaLeg, type WhatsAppMediaLegOptions } from '../media/whatsapp-media-leg.js';
+import { buildCallAttributes, type CallAttributesInput } from '../room/call-attributes.js';
 import { RoomLeg, type RoomLegDisconnectReason } from '../room/room-leg.js';
 import { GraphApiError } from '../whatsapp/graph-api-error.js';
 import { GraphTransportError } from '../whatsapp/graph-transport-error.js';
@@ -109,7 +110,11 @@ export class CallManager implements ConnectorBackend {
     const media = this.createMediaLeg(log);
     // Join the room while Meta places the call: both take a round trip, and the agent gets
     // dispatched earlier, so audio can start as soon as the user picks up.
-    const roomJoin = this.joinRoom(req, log);
+    const roomJoin = this.joinRoom(req, log, {
+      callStatus: 'dialing',
+      direction: 'outbound',
+      phoneNumber: req.whatsappToPhoneNumber,
+    });
     roomJoin.catch(() => undefined);
     let callId: string;
     try {
@@ -241,7 +246,11 @@ export class CallManager implements ConnectorBackend {
       media,
       logger: log,
     });
-    const roomJoin = this.joinRoom(req, log);
+    const roomJoin = this.joinRoom(req, log, {
+      callStatus: 'ringing',
+      direction: 'inbound',
+      callId: req.whatsappCallId,
+    });
     roomJoin.catch(() => undefined);
     const connected = waitForMediaConnected(media);
     connected.catch(() => undefined);
@@ -348,9 +357,11 @@ export class CallManager implements ConnectorBackend {
     });
   }
 
+  /** Join the call's room; `call` attributes are in the token, so they are there from the start. */
   private joinRoom(
     req: DialWhatsAppCallRequest | AcceptWhatsAppCallRequest,
     logger: Logger,
+    call: CallAttributesInput,
   ): Promise<RoomLeg> {
     return RoomLeg.join({
       url: this.config.livekit.url,
@@ -360,7 +371,14 @@ export class CallManager implements ConnectorBackend {
       identity: req.participantIdentity,
       name: req.participantName || undefined,
       metadata: req.participantMetadata || undefined,
-      attributes: { ...req.participantAttributes },
+      attributes: {
+        ...req.participantAttributes,
+        ...buildCallAttributes({
+          ...call,
+          includePhoneNumber: !this.config.calls.hidePhoneNumber,
+          destinationCountry: req.destinationCountry || undefined,
+        }),
+      },
       agents: req.agents,
       sampleRate: BRIDGE_SAMPLE_RATE,
       logger,
@@ -393,6 +411,7 @@ export class CallManager implements ConnectorBackend {
       bizOpaqueCallbackData: init.bizOpaqueCallbackData || undefined,
       ringingTimeoutMs: init.ringingTimeoutMs,
       hidePhoneNumber: this.config.calls.hidePhoneNumber,
+      mediaTimeoutMs: this.config.calls.mediaTimeoutSeconds * 1000,
       media: init.media,
       terminateAtMeta: async () => {
         const meta = this.metaContexts.get(init.callId);

@@ -36,6 +36,8 @@ export type CallEndReason =
 /** What the call needs from its WebRTC leg to Meta (satisfied by `WhatsAppMediaLeg`). */
 export interface MediaLegPort {
   setRemoteAnswer(sdp: string): Promise<void>;
+  /** Counters; `packetsReceived` (RTP from Meta) drives the media watchdog. */
+  stats(): { packetsReceived: number };
   sendAudio(pcm: Int16Array): void;
   sendDtmf(digit: string): void;
   close(): Promise<void>;
@@ -63,6 +65,11 @@ export interface WhatsAppCallInit {
   ringingTimeoutMs: number;
   /** Hide the phone number from room attributes. */
   hidePhoneNumber: boolean;
+  /**
+   * No RTP from Meta for this long after media started ends the call, in ms: Meta's relay stops
+   * sending when the user hangs up, and a DTLS close is not guaranteed to reach us.
+   */
+  mediaTimeoutMs: number;
   media: MediaLegPort;
   /** Ends the call at Meta (terminate). Called at most once, only when Meta must be told. */
   terminateAtMeta: () => Promise<void>;
@@ -117,6 +124,7 @@ export class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
   private readonly hidePhoneNumber: boolean;
   private readonly logger: Logger;
   private ringingTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
   private ending: Promise<void> | undefined;
   private readonly answeredWaiters = new Set<Waiter>();
   private readonly mediaWaiters = new Set<Waiter>();
@@ -144,6 +152,26 @@ export class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
       }
     }, init.ringingTimeoutMs);
     this.ringingTimer.unref();
+    this.startMediaWatchdog(init.mediaTimeoutMs);
+  }
+
+  private startMediaWatchdog(timeoutMs: number): void {
+    let lastCount = -1;
+    let lastChange = Date.now();
+    const period = Math.max(100, Math.min(1000, timeoutMs / 4));
+    this.watchdog = setInterval(() => {
+      if (!this.callerMediaSeen) return;
+      const count = this.media.stats().packetsReceived;
+      const now = Date.now();
+      if (count !== lastCount) {
+        lastCount = count;
+        lastChange = now;
+      } else if (now - lastChange >= timeoutMs) {
+        this.logger.info({ silentMs: now - lastChange }, 'no media from Meta; ending the call');
+        void this.end('media_failed', { notifyMeta: true });
+      }
+    }, period);
+    this.watchdog.unref();
   }
 
   get state(): CallState {
@@ -296,6 +324,8 @@ export class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
     this._endedAt = Date.now();
     if (this.ringingTimer) clearTimeout(this.ringingTimer);
     this.ringingTimer = undefined;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
     this.setState('ended');
     this.logger.info({ reason }, 'call ended');
     for (const w of [...this.answeredWaiters, ...this.mediaWaiters]) w.reject(reason);

@@ -58,6 +58,7 @@ const fileSchema = z
         ringing_timeout_seconds: z.coerce.number().positive().optional(),
         user_hangup_cleanup_seconds: z.coerce.number().nonnegative().optional(),
         max_concurrent_calls: z.coerce.number().int().positive().optional(),
+        media_timeout_seconds: z.coerce.number().positive().optional(),
         hide_phone_number: z.boolean().optional(),
       })
       .strict()
@@ -129,6 +130,8 @@ export interface Config {
     ringingTimeoutSeconds: number;
     /** Cleanup delay after a user hang-up that nobody disconnects, in seconds. Default 30. */
     userHangupCleanupSeconds: number;
+    /** No audio from Meta for this long ends an answered call, in seconds. Default 10. */
+    mediaTimeoutSeconds: number;
     /** Calls accepted at once before `resource_exhausted`. Default 200. */
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
@@ -339,6 +342,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         'CALL_USER_HANGUP_CLEANUP_SECONDS',
         env.CALL_USER_HANGUP_CLEANUP_SECONDS,
         file.calls?.user_hangup_cleanup_seconds ?? 30,
+      ),
+      mediaTimeoutSeconds: num(
+        'CALL_MEDIA_TIMEOUT_SECONDS',
+        env.CALL_MEDIA_TIMEOUT_SECONDS,
+        file.calls?.media_timeout_seconds ?? 10,
+        0.1,
       ),
       maxConcurrentCalls: num(
         'MAX_CONCURRENT_CALLS',

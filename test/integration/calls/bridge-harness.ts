@@ -61,6 +61,7 @@ export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> 
       LIVEKIT_API_SECRET: lk.apiSecret,
       WHATSAPP_GRAPH_URL: simulator.graphUrl,
       MEDIA_ICE_ADDRESSES: '127.0.0.1',
+      CALL_MEDIA_TIMEOUT_SECONDS: '2',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       ...options.env,
     },
@@ -209,4 +210,20 @@ export function assertTone(pcm: Int16Array, sampleRate: number, hz: number, wher
   assert.ok(Math.abs(peak - hz) <= 10, desc);
   assert.ok(level > -25, desc);
   assert.ok(share > 0.8, desc);
+}
+
+/** Call a Connector method with plain Twirp JSON (for fields an SDK method does not expose). */
+export async function twirpJson(
+  bridge: Bridge,
+  method: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const token = new AccessToken(bridge.lk.apiKey, bridge.lk.apiSecret);
+  token.addGrant({ roomCreate: true });
+  const res = await fetch(`${bridge.connectorUrl}/twirp/livekit.Connector/${method}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await token.toJwt()}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
