@@ -386,7 +386,8 @@ export class WhatsAppSimulator extends TypedEmitter<SimulatorEvents> implements 
    * ringing and not yet handed out come first).
    */
   async waitForBusinessCall(timeoutMs = 10_000): Promise<SimulatedCall> {
-    const next = this.unclaimedBusinessCalls.shift();
+    let next = this.unclaimedBusinessCalls.shift();
+    while (next && next.state === 'ended') next = this.unclaimedBusinessCalls.shift();
     const call =
       next ??
       (await new Promise<SimulatedCall>((resolve, reject) => {

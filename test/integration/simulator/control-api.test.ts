@@ -62,6 +62,15 @@ test('the control API drives a whole user call: place, speak, press digits, read
     assert.equal(wav.headers.get('content-type'), 'audio/wav');
     assert.ok((await wav.arrayBuffer()).byteLength > 44 + 16000);
 
+    // 100 % loss on the media leg: the user hears nothing more until it is lifted.
+    await control('POST', '/faults', { packetLossPercent: 100 });
+    const before = sim.call(id)?.recordingStats().packetsReceived ?? 0;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(sim.call(id)?.recordingStats().packetsReceived, before);
+    await control('POST', '/faults', { packetLossPercent: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok((sim.call(id)?.recordingStats().packetsReceived ?? 0) > before);
+
     const listed = await control('GET', '/calls');
     assert.deepEqual(
       (listed.body.calls as { id: string; state: string }[]).map((c) => [c.id, c.state]),

@@ -12,6 +12,7 @@ before(async () => {
   sim = await WhatsAppSimulator.start({
     webhookUrl: hooks.url,
     timing: { permissionReplyDelayMs: 20, connectWebhookDelayMs: 10, ringingDelayMs: 10 },
+    graphTimeoutMs: 200,
   });
   calls = `/v24.0/${sim.defaultPhoneNumberId}/calls`;
 });
@@ -277,8 +278,9 @@ test('business calls need permission (138006), calling enabled (138000) and no o
   assert.equal(duplicate.body.error?.code, 138003);
 });
 
-test('Graph faults: the next request answers 500 (131000), the one after is normal', async () => {
-  sim.setFaults({ graphErrorsNext: 1 });
+test('Graph faults: a request never answered, then a 500 (131000), then normal service', async () => {
+  sim.setFaults({ graphTimeoutsNext: 1, graphErrorsNext: 1 });
+  await assert.rejects(graph(sim.graphUrl, 'GET', `/v24.0/${sim.defaultPhoneNumberId}/settings`));
   const failed = await graph(sim.graphUrl, 'GET', `/v24.0/${sim.defaultPhoneNumberId}/settings`);
   assert.deepEqual([failed.status, failed.body.error?.code], [500, 131000]);
   const fine = await graph(sim.graphUrl, 'GET', `/v24.0/${sim.defaultPhoneNumberId}/settings`);
