@@ -6,6 +6,7 @@ interface SimulateOptions {
   port: number;
   host: string;
   webhookUrl?: string;
+  verifyToken?: string;
   appSecret: string;
   accessToken: string;
   phoneNumberId: string;
@@ -44,6 +45,10 @@ export function registerSimulateCommand(program: Command): void {
     .option(
       '--webhook-url <url>',
       'where to POST webhooks (e.g. the connector’s /webhooks/whatsapp)',
+    )
+    .option(
+      '--verify-token <token>',
+      'first run Meta’s hub.challenge check against --webhook-url with this token',
     )
     .option('--app-secret <secret>', 'app secret that signs webhooks', 'simulator-app-secret')
     .option(
@@ -112,6 +117,14 @@ export function registerSimulateCommand(program: Command): void {
   webhooks to      ${opts.webhookUrl ?? '(none: set one with POST /_simulator/webhook-url)'}
 Place a user call:  curl -X POST ${sim.controlUrl}/calls -d '{"from":"4915112345678"}'
 Press Ctrl+C to stop.`);
+      if (opts.verifyToken !== undefined && opts.webhookUrl !== undefined) {
+        try {
+          await sim.verifyWebhookUrl(opts.webhookUrl, opts.verifyToken);
+          console.log('webhook verification (hub.challenge) passed');
+        } catch (err) {
+          console.error(`warning: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
       const shutdown = async () => {
         await sim.close();
         process.exit(0);

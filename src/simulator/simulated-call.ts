@@ -550,6 +550,8 @@ export class SimulatedCall extends TypedEmitter<CallEvents> {
     // WhatsApp treats the first media packet as answering a pre-accepted call (reference §2.2).
     if (this.stateValue === 'pre_accepted') this.answeredAtMs ??= Date.now();
     if (p.payloadType === this.relay.opusPayloadType) {
+      // A ringing phone plays nothing the business sends yet.
+      if (this.stateValue !== 'active' && this.stateValue !== 'pre_accepted') return;
       const pcm = this.decoder.decode(p.payload);
       if (pcm) this.heard.push({ atMs: Date.now() - this.createdAt, samples: pcm });
     } else if (p.payloadType === (this.relay.telephoneEventPayloadType ?? 126)) {

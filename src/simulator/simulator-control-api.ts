@@ -18,7 +18,7 @@
  *   GET    /_simulator/requests                 Graph request log
  *   DELETE /_simulator/requests                 clear it
  *   GET    /_simulator/webhooks                 webhook delivery log
- *   POST   /_simulator/webhook-url              {url, phoneNumberId?}
+ *   POST   /_simulator/webhook-url              {url, phoneNumberId?, verifyToken?} (verifyToken: Meta's hub.challenge check first)
  *   GET    /_simulator/users/{waId}             a user's permissions
  *   POST   /_simulator/users/{waId}             {name?, permission?: {status, phoneNumberId?}, permissionRequestResponse?}
  */
@@ -212,6 +212,12 @@ export class SimulatorControlApi {
         const pnid = typeof body.phoneNumberId === 'string' ? body.phoneNumberId : undefined;
         if (pnid !== undefined && !sim.phoneNumber(pnid))
           throw new ConnectorError('not_found', 'unknown phone number id');
+        if (body.verifyToken !== undefined) {
+          if (typeof body.verifyToken !== 'string' || typeof body.url !== 'string') {
+            throw bad('verifyToken must be a string and needs a url');
+          }
+          await sim.verifyWebhookUrl(body.url, body.verifyToken);
+        }
         sim.setWebhookUrl(typeof body.url === 'string' ? body.url : undefined, pnid);
         return { body: { phoneNumberId: pnid ?? null, url: body.url } };
       }

@@ -3,6 +3,8 @@
  * for every call a simulated WhatsApp user behind a real ICE-lite WebRTC relay. Usable in-process
  * (`WhatsAppSimulator.start()`) and as `whatsapp-connector simulate`.
  */
+import { randomInt } from 'node:crypto';
+import { ConnectorError } from '../errors/connector-error.js';
 import type { Logger } from '../log/index.js';
 import { silentLogger } from '../log/index.js';
 import { HttpServer } from '../server/http-server.js';
@@ -281,6 +283,41 @@ export class WhatsAppSimulator extends TypedEmitter<SimulatorEvents> implements 
     if (!number) throw new Error(`unknown phone number id ${phoneNumberId}`);
     if (url === undefined) delete number.webhookUrl;
     else number.webhookUrl = url;
+  }
+
+  /**
+   * Meta's subscription check (reference §5): GET `url` with `hub.mode=subscribe`, a random
+   * numeric `hub.challenge` and `hub.verify_token`; the endpoint must answer 200 with exactly the
+   * challenge. Throws `ConnectorError` (`failed_precondition`) when it does not.
+   */
+  async verifyWebhookUrl(url: string, verifyToken: string): Promise<void> {
+    const challenge = String(randomInt(1_000_000_000, 2_000_000_000));
+    const target = new URL(url);
+    target.searchParams.set('hub.mode', 'subscribe');
+    target.searchParams.set('hub.challenge', challenge);
+    target.searchParams.set('hub.verify_token', verifyToken);
+    let status = 0;
+    let text = '';
+    try {
+      const res = await fetch(target, {
+        signal: AbortSignal.timeout(this.timing.webhookTimeoutMs),
+      });
+      status = res.status;
+      text = (await res.text()).trim();
+    } catch (err) {
+      throw new ConnectorError(
+        'failed_precondition',
+        'webhook verification request failed',
+        {},
+        { cause: err },
+      );
+    }
+    if (status !== 200 || text !== challenge) {
+      throw new ConnectorError(
+        'failed_precondition',
+        `webhook verification failed: the callback answered ${status} without echoing hub.challenge`,
+      );
+    }
   }
 
   webhookUrlFor(phoneNumberId: string): string | undefined {

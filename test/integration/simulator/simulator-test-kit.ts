@@ -45,7 +45,10 @@ export function webhookEvent(payload: WhatsAppWebhookPayload): string {
   return value.messages?.[0]?.interactive?.type ?? change?.field ?? 'unknown';
 }
 
-/** Collects webhooks; `failNext` answers 500 to that many deliveries first. */
+/**
+ * Collects webhooks; `failNext` answers 500 to that many deliveries first. Answers Meta's
+ * verification GET for the verify token `verify-me`.
+ */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   failNext = 0;
@@ -59,6 +62,13 @@ export class WebhookReceiver {
   static async start(appSecret: string): Promise<WebhookReceiver> {
     const box: { receiver?: WebhookReceiver } = {};
     const server = createServer((req, res) => {
+      if (req.method === 'GET') {
+        // Meta's subscription check: echo hub.challenge when the verify token matches.
+        const q = new URL(req.url ?? '/', 'http://x').searchParams;
+        const ok = q.get('hub.mode') === 'subscribe' && q.get('hub.verify_token') === 'verify-me';
+        res.writeHead(ok ? 200 : 403).end(ok ? (q.get('hub.challenge') ?? '') : '');
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {

@@ -95,3 +95,15 @@ test('faults: duplicate delivery, and terminate delivered before connect', async
   );
   assert.equal(early.state, 'ended');
 });
+
+test("Meta's verification GET: a callback that echoes hub.challenge is accepted, a wrong verify token refused", async () => {
+  const set = (verifyToken: string) =>
+    fetch(`${sim.controlUrl}/webhook-url`, {
+      method: 'POST',
+      body: JSON.stringify({ url: hooks.url, verifyToken, phoneNumberId: '518638374672395' }),
+    });
+  assert.equal((await set('verify-me')).status, 200);
+  const refused = await set('wrong-token');
+  assert.equal(refused.status, 412);
+  assert.match(JSON.stringify(await refused.json()), /hub\.challenge/);
+});
