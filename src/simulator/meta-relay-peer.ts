@@ -80,6 +80,7 @@ export class MetaRelayPeer extends TypedEmitter<RelayEvents> {
   private readonly random: SeededRandom;
   private stateValue: RelayConnectionState = 'new';
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   /** Meta-shaped local SDP (offer or answer) as sent to the business. */
   localSdp = '';
@@ -264,14 +265,16 @@ export class MetaRelayPeer extends TypedEmitter<RelayEvents> {
     return codecs.find((c) => c.mimeType.toLowerCase() === 'audio/opus')?.payloadType ?? 111;
   }
 
-  /** Closes the peer and every pending timer. Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const t of this.pendingTimers) clearTimeout(t);
-    this.pendingTimers.clear();
-    this.setState('closed');
-    this.removeAllListeners();
-    await this.pc.close().catch(() => {});
+  /** Closes the peer and every pending timer. Idempotent; every caller waits for the same close. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      for (const t of this.pendingTimers) clearTimeout(t);
+      this.pendingTimers.clear();
+      this.setState('closed');
+      this.removeAllListeners();
+      await this.pc.close().catch(() => {});
+    })();
+    return this.closing;
   }
 }

@@ -248,8 +248,7 @@ export class SimulatedGraphApi {
     if (to === undefined || to === '') {
       throw GraphErrors.invalidParameter('The parameter to is required.');
     }
-    const session = validateBusinessSession(body.session, 'offer');
-    void session;
+    validateBusinessSession(body.session, 'offer');
     const user = this.backend.user(to);
     if (user.permission(number.id).status === 'no_permission') throw GraphErrors.noCallPermission();
     const active = this.backend.activeCalls();
