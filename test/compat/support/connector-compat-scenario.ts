@@ -110,8 +110,10 @@ const expectations: Record<string, Expected> = {
 };
 
 export interface ScenarioCheckOptions {
-  /** The SDK has no way to send `ringing_timeout` on Accept (Node), so the default applies. */
+  /** The SDK has no way to send `ringing_timeout` on Accept (Node, Rust), so the default applies. */
   acceptOmitsRingingTimeout?: boolean;
+  /** The SDK has no way to send `ringing_timeout` on Dial (Rust), so the default applies. */
+  dialOmitsRingingTimeout?: boolean;
 }
 
 /**
@@ -180,6 +182,9 @@ export function assertScenarioOutcomes(
       want.ringingTimeout = '30s';
     }
     if (step.name === 'accept_full' && options.acceptOmitsRingingTimeout) {
+      want.ringingTimeout = new Duration({ seconds: 30n }).toJson();
+    }
+    if (step.name === 'dial_full' && options.dialOmitsRingingTimeout) {
       want.ringingTimeout = new Duration({ seconds: 30n }).toJson();
     }
     assert.deepEqual(got, want, `${step.name}: request as the backend received it`);
