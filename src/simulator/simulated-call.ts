@@ -153,6 +153,8 @@ export class SimulatedCall extends TypedEmitter<CallEvents> {
   private endedAtMs: number | undefined;
   private endReasonValue: CallEndReason | undefined;
   private preAcceptSdp: string | undefined;
+  /** The business's answer is being or was applied to the relay (UIC). */
+  private answerApplying = false;
   private bizOpaque: string | undefined;
   private readonly deps: SimulatedCallDeps;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -286,9 +288,9 @@ export class SimulatedCall extends TypedEmitter<CallEvents> {
   /** `pre_accept` (UIC). The SDP was validated by the Graph layer. */
   async businessPreAccept(sdp: string): Promise<void> {
     this.requireDirection('USER_INITIATED', 'pre_accept');
-    if (this.stateValue !== 'ringing') throw this.stateError('pre_accept');
+    if (this.stateValue !== 'ringing' || this.answerApplying) throw this.stateError('pre_accept');
+    await this.applyAnswerOnce(sdp);
     this.preAcceptSdp = sdp;
-    await this.relay.applyAnswer(sdp);
     this.setState('pre_accepted');
   }
 
@@ -302,9 +304,25 @@ export class SimulatedCall extends TypedEmitter<CallEvents> {
         'SDP answer provided in accept does not match the SDP answer given in the Pre-Accept endpoint for the same call-id.',
       );
     }
-    if (this.preAcceptSdp === undefined) await this.relay.applyAnswer(sdp);
+    if (this.preAcceptSdp === undefined) {
+      if (this.answerApplying) throw this.stateError('accept');
+      await this.applyAnswerOnce(sdp);
+    }
+    // The call may have ended while the answer was applied.
+    if ((this.stateValue as SimulatedCallState) === 'ended') throw this.stateError('accept');
     if (bizOpaqueCallbackData !== undefined) this.bizOpaque = bizOpaqueCallbackData;
     this.pickUp();
+  }
+
+  /** Applies the business's answer; a second concurrent request sees `answerApplying`. */
+  private async applyAnswerOnce(sdp: string): Promise<void> {
+    this.answerApplying = true;
+    try {
+      await this.relay.applyAnswer(sdp);
+    } catch (err) {
+      this.answerApplying = false;
+      throw err;
+    }
   }
 
   /** `reject` (UIC). */
