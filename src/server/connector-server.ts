@@ -4,6 +4,11 @@ import type { ConnectorBackend } from '../connector/connector-backend.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
 import { CallManager, type MediaLegSettings } from '../calls/call-manager.js';
+import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../gateway/calls-endpoint.js';
+import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
+import { PermissionCheckingBackend } from '../gateway/permission-checking-backend.js';
+import { WebhookGateway } from '../gateway/webhook-gateway.js';
+import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
 import { HttpServer } from './http-server.js';
 import { createMetricsRegistry } from './metrics.js';
 
@@ -15,6 +20,11 @@ export interface ConnectorServerOptions {
    * {@link CallManager} built from the configuration. Tests of the wire layer pass their own.
    */
   backend?: ConnectorBackend;
+  /**
+   * Webhook gateway settings (routing rules, secrets, forwarding). Default: read from the
+   * configuration's `whatsapp` section and the environment (`loadGatewaySettings`).
+   */
+  gateway?: GatewaySettings;
 }
 
 /**
@@ -28,6 +38,8 @@ export class ConnectorServer {
   readonly metrics: Registry;
   /** The call bridge, unless a custom backend was given. */
   readonly calls: CallManager | undefined;
+  /** The built-in webhook gateway (with the call bridge only). */
+  readonly gateway: WebhookGateway | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: ConnectorServerOptions) {
@@ -48,7 +60,33 @@ export class ConnectorServer {
         logger: this.logger,
         media: mediaSettings(this.config),
       });
-    const backend = options.backend ?? this.calls;
+    let backend = options.backend;
+    if (this.calls) {
+      const settings = options.gateway ?? loadGatewaySettings(this.config);
+      const graph = new WhatsAppGraphClient({
+        baseUrl: this.config.whatsapp.graphUrl,
+        logger: this.logger,
+      });
+      backend = new PermissionCheckingBackend({
+        inner: this.calls,
+        graph,
+        shouldCheck: (id) =>
+          settings.numbers.find((n) => n.phoneNumberId === id)?.checkCallPermission ??
+          settings.checkCallPermission,
+      });
+      this.gateway = new WebhookGateway({
+        settings,
+        config: this.config,
+        calls: this.calls,
+        graph,
+        logger: this.logger,
+      });
+      this.http.route(settings.webhookPath, this.gateway.handle);
+      this.http.route(
+        CALLS_ENDPOINT_PATH,
+        createCallsEndpoint(this.calls.registry, this.config.apiKeys),
+      );
+    }
     if (backend) {
       this.http.route(
         '/twirp/',
@@ -78,6 +116,7 @@ export class ConnectorServer {
 
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.gateway?.close();
       await this.calls?.close();
       await this.http.close();
     })();

@@ -1,0 +1,580 @@
+/**
+ * The built-in WhatsApp webhook gateway: Meta's calls (and every other field) arrive here, are
+ * checked, answered at once, forwarded to the business's own app if configured, and then drive the
+ * call bridge through the same paths as the Connector API — user-initiated `connect` →
+ * AcceptWhatsAppCall per the number's routing rule, business-initiated `connect` →
+ * ConnectWhatsAppCall, `terminate` → the user-initiated disconnect, call statuses → the call state.
+ * Meta delivers at least once and in any order; every step here is idempotent.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  AcceptWhatsAppCallRequest,
+  ConnectWhatsAppCallRequest,
+  RoomAgentDispatch,
+  SessionDescription,
+} from '@livekit/protocol';
+import type { CallManager } from '../calls/call-manager.js';
+import type { Config } from '../config/index.js';
+import type { ConnectorMethod, RequestContext } from '../connector/connector-backend.js';
+import { connectorErrors } from '../connector/connector-errors.js';
+import { ConnectorRequestValidator } from '../connector/connector-request-validator.js';
+import type { Logger } from '../log/index.js';
+import { BodyTooLargeError, readBody } from '../server/http-server.js';
+import { SafeEventEmitter } from '../util/typed-emitter.js';
+import type { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
+import {
+  parseWebhookRawBody,
+  type CallConnectEvent,
+  type CallPermissionReplyEvent,
+  type CallStatusEvent,
+  type CallTerminateEvent,
+  type WhatsAppWebhookEvent,
+} from '../whatsapp/webhook-events.js';
+import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../whatsapp/webhook-signature.js';
+import { verifyWebhookSubscription } from '../whatsapp/webhook-verification.js';
+import { isWithinBusinessHours } from './business-hours.js';
+import { CallPermissionStore } from './call-permission-store.js';
+import { renderCallTemplate, type CallTemplateValues } from './call-template.js';
+import type { GatewaySettings, InboundRule, PhoneNumberRule } from './gateway-config.js';
+import { RoomReadiness } from './room-readiness.js';
+import { WebhookForwarder } from './webhook-forwarder.js';
+
+/** Largest webhook body accepted, bytes. Meta batches up to 1000 updates per POST. */
+export const MAX_WEBHOOK_BODY_BYTES = 4 * 1024 * 1024;
+
+/** How long event keys are remembered to drop redeliveries, ms. */
+export const DEDUPE_WINDOW_MS = 10 * 60_000;
+
+/**
+ * How long a terminate for an unknown call is remembered, so that its late `connect` (Meta does
+ * not order webhooks) is not answered, ms.
+ */
+export const TERMINATE_TOMBSTONE_MS = 10 * 60_000;
+
+/** What the gateway did with one event. */
+export type WebhookEventOutcome =
+  /** Inbound call accepted into its room. */
+  | 'accepted'
+  /** Inbound call rejected at Meta because it came outside business hours. */
+  | 'rejected_outside_hours'
+  /** Inbound call left unanswered because it came outside business hours (`outside_hours: ignore`). */
+  | 'ignored_outside_hours'
+  /** Inbound call rejected at Meta: nobody in the room published audio in time. */
+  | 'rejected_room_not_ready'
+  /** No rule (or inbound disabled) for the number: left to the business's own app. */
+  | 'no_rule'
+  /** Business-initiated call not dialled through this connector: left alone. */
+  | 'not_ours'
+  /** A redelivery of an event already handled. */
+  | 'duplicate'
+  /** Older than `maxWebhookAgeSeconds`; not acted on. */
+  | 'stale'
+  /** A connect whose call had already been terminated. */
+  | 'terminated_before_connect'
+  /** Meta's SDP answer applied to a dialled call. */
+  | 'connected'
+  /** The user's (or Meta's) hang-up applied. */
+  | 'hung_up'
+  /** A call status applied. */
+  | 'status_applied'
+  /** A call permission reply recorded. */
+  | 'permission_recorded'
+  /** Not a call event; forwarding (if configured) is all that happens. */
+  | 'not_a_call_event'
+  /** Signed with a secret that is not this number's app secret. */
+  | 'wrong_app'
+  /** Handling failed; see `error`. */
+  | 'failed';
+
+export interface ProcessedWebhookEvent {
+  event: WhatsAppWebhookEvent;
+  outcome: WebhookEventOutcome;
+  /** For accepted inbound calls. */
+  roomName?: string;
+  error?: Error;
+}
+
+/** An inbound call that matched a rule, announced before it is accepted. */
+export interface InboundCallRouting {
+  callId: string;
+  phoneNumberId: string;
+  roomName: string;
+  participantIdentity: string;
+  /** The caller's number, digits. */
+  caller: string | undefined;
+  /** Whether the accept waits for a room participant's audio. */
+  waitsForAgent: boolean;
+}
+
+export interface WebhookGatewayEvents extends Record<string, unknown[]> {
+  inboundCall: [InboundCallRouting];
+  processed: [ProcessedWebhookEvent];
+}
+
+export interface WebhookGatewayOptions {
+  settings: GatewaySettings;
+  config: Config;
+  /** The call bridge (the same one the Connector API drives). */
+  calls: CallManager;
+  /** Graph client for rejecting calls. */
+  graph: WhatsAppGraphClient;
+  logger: Logger;
+  /** Clock for business hours and webhook age. Default `() => new Date()`. */
+  now?: () => Date;
+  /** Forwarder override (tests). Default: one built from `settings.forwardUrl`. */
+  forwarder?: WebhookForwarder;
+}
+
+/** Result of checking a POST's signature: the secrets it matched. */
+interface SignatureCheck {
+  ok: boolean;
+  status?: 401 | 403;
+  reason?: string;
+  secrets: string[];
+}
+
+export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
+  readonly settings: GatewaySettings;
+  /** Call permission replies seen in webhooks. */
+  readonly permissions = new CallPermissionStore();
+  private readonly config: Config;
+  private readonly calls: CallManager;
+  private readonly graph: WhatsAppGraphClient;
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly rules = new Map<string, PhoneNumberRule>();
+  private readonly validator: ConnectorRequestValidator;
+  private readonly readiness: RoomReadiness;
+  private readonly forwarder: WebhookForwarder | undefined;
+  private readonly seen = new Map<string, number>();
+  private readonly tombstones = new Map<string, number>();
+  /** Inbound calls waiting for their room, by call id: aborted when the call terminates. */
+  private readonly gated = new Map<string, AbortController>();
+  private readonly tasks = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private sweepTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(options: WebhookGatewayOptions) {
+    super((event, err) => options.logger.error({ err, event }, 'gateway listener threw'));
+    this.settings = options.settings;
+    this.config = options.config;
+    this.calls = options.calls;
+    this.graph = options.graph;
+    this.logger = options.logger.child({ component: 'webhook-gateway' });
+    this.now = options.now ?? (() => new Date());
+    for (const rule of options.settings.numbers) this.rules.set(rule.phoneNumberId, rule);
+    this.validator = new ConnectorRequestValidator({
+      ringingTimeoutSeconds: options.config.calls.ringingTimeoutSeconds,
+      hidePhoneNumber: options.config.calls.hidePhoneNumber,
+    });
+    this.readiness = new RoomReadiness(options.config.livekit);
+    this.forwarder =
+      options.forwarder ??
+      (options.settings.forwardUrl
+        ? new WebhookForwarder({
+            url: options.settings.forwardUrl,
+            maxAttempts: options.settings.forwardMaxAttempts,
+            timeoutMs: options.settings.forwardTimeoutMs,
+            logger: this.logger.child({ component: 'webhook-forwarder' }),
+          })
+        : undefined);
+    this.sweepTimer = setInterval(() => this.sweep(), 60_000);
+    this.sweepTimer.unref();
+  }
+
+  /** The routing rule of a business number, if configured. */
+  rule(phoneNumberId: string): PhoneNumberRule | undefined {
+    return this.rules.get(phoneNumberId);
+  }
+
+  /** HTTP entry point for the webhook path (GET verification, POST events). */
+  handle = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    if (req.method === 'GET') return this.handleVerification(res, url);
+    if (req.method !== 'POST') {
+      res
+        .writeHead(405, { Allow: 'GET, POST', 'Content-Type': 'text/plain' })
+        .end('method not allowed');
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, MAX_WEBHOOK_BODY_BYTES);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        this.logger.warn({ limit: MAX_WEBHOOK_BODY_BYTES }, 'webhook body too large; refused');
+        res.writeHead(413, { 'Content-Type': 'text/plain' }).end('payload too large');
+        return;
+      }
+      throw err;
+    }
+    const check = this.checkSignature(raw, headerValue(req, WEBHOOK_SIGNATURE_HEADER));
+    if (!check.ok) {
+      // Never the body: it is unauthenticated and may carry personal data.
+      this.logger.warn(
+        {
+          reason: check.reason,
+          status: check.status,
+          bytes: raw.length,
+          remote: req.socket.remoteAddress,
+        },
+        'webhook refused: signature check failed',
+      );
+      res.writeHead(check.status ?? 403, { 'Content-Type': 'text/plain' }).end('invalid signature');
+      return;
+    }
+    // Meta only needs to know we have it; the work happens after the answer (Meta retries on
+    // anything slower than ~20 s, and accepting a call takes seconds).
+    res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
+    this.track(this.process(raw, check.secrets));
+  };
+
+  /** Resolves when every webhook received so far has been processed (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+    await this.forwarder?.idle();
+  }
+
+  /** Stop processing; gated accepts are abandoned. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    this.abort.abort(new Error('gateway closed'));
+    for (const c of this.gated.values()) c.abort(new Error('gateway closed'));
+    this.forwarder?.close();
+    await Promise.allSettled([...this.tasks]);
+    this.removeAllListeners();
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------------
+
+  private handleVerification(res: ServerResponse, url: URL): void {
+    const result = verifyWebhookSubscription(url.searchParams, this.settings.verifyToken);
+    if (result.ok) this.logger.info('webhook subscription verified');
+    else this.logger.warn({ reason: result.reason }, 'webhook subscription verification refused');
+    res.writeHead(result.status, { 'Content-Type': result.contentType }).end(result.body);
+  }
+
+  private appSecrets(): string[] {
+    const secrets = new Set<string>();
+    if (this.settings.appSecret) secrets.add(this.settings.appSecret);
+    for (const rule of this.rules.values()) if (rule.appSecret) secrets.add(rule.appSecret);
+    return [...secrets];
+  }
+
+  private checkSignature(raw: Buffer, header: string | undefined): SignatureCheck {
+    const secrets = this.appSecrets();
+    if (secrets.length === 0) {
+      return { ok: false, status: 403, reason: 'no app secret configured', secrets: [] };
+    }
+    if (header === undefined || header === '') {
+      return { ok: false, status: 401, reason: 'missing X-Hub-Signature-256', secrets: [] };
+    }
+    const matched = secrets.filter((s) => verifyWebhookSignature(raw, header, s));
+    if (matched.length === 0) {
+      return { ok: false, status: 403, reason: 'signature does not match', secrets: [] };
+    }
+    return { ok: true, secrets: matched };
+  }
+
+  // ---- processing -------------------------------------------------------------------------------
+
+  private track(task: Promise<void>): void {
+    this.tasks.add(task);
+    void task.finally(() => this.tasks.delete(task));
+  }
+
+  private async process(raw: Buffer, secrets: string[]): Promise<void> {
+    if (this.forwarder) void this.forwarder.forward(raw, secrets[0]);
+    const { events, problems } = parseWebhookRawBody(raw);
+    for (const p of problems)
+      this.logger.warn({ path: p.path }, `webhook part not understood: ${p.message}`);
+    await Promise.all(
+      events.map(async (event) => {
+        let result: ProcessedWebhookEvent;
+        try {
+          result = await this.dispatch(event, secrets);
+        } catch (err) {
+          this.logger.error({ err, kind: event.kind }, 'webhook event handling failed');
+          result = { event, outcome: 'failed', error: err as Error };
+        }
+        this.emit('processed', result);
+      }),
+    );
+  }
+
+  private async dispatch(
+    event: WhatsAppWebhookEvent,
+    secrets: string[],
+  ): Promise<ProcessedWebhookEvent> {
+    if (event.kind === 'other') return { event, outcome: 'not_a_call_event' };
+    const rule = event.phoneNumberId ? this.rules.get(event.phoneNumberId) : undefined;
+    const expectedSecret = rule?.appSecret ?? this.settings.appSecret;
+    if (rule && expectedSecret && !secrets.includes(expectedSecret)) {
+      this.logger.warn(
+        { phoneNumberId: event.phoneNumberId },
+        "webhook signed with another app's secret than this number's; ignored",
+      );
+      return { event, outcome: 'wrong_app' };
+    }
+    if (this.isDuplicate(event.dedupeKey)) {
+      this.logger.debug({ kind: event.kind }, 'duplicate webhook ignored');
+      return { event, outcome: 'duplicate' };
+    }
+    switch (event.kind) {
+      case 'call_connect':
+        return event.session.sdpType === 'offer'
+          ? this.onUserCall(event, rule)
+          : this.onBusinessCallConnect(event);
+      case 'call_terminate':
+        return this.onTerminate(event);
+      case 'call_status':
+        return this.onStatus(event);
+      case 'call_permission_reply':
+        return this.onPermissionReply(event);
+    }
+  }
+
+  private isDuplicate(key: string): boolean {
+    const now = Date.now();
+    const until = this.seen.get(key);
+    if (until !== undefined && until > now) return true;
+    this.seen.set(key, now + DEDUPE_WINDOW_MS);
+    return false;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
+    for (const [k, until] of this.tombstones) if (until <= now) this.tombstones.delete(k);
+  }
+
+  private isStale(event: WhatsAppWebhookEvent): boolean {
+    if (event.timestamp === undefined) return false;
+    const ageSeconds = this.now().getTime() / 1000 - event.timestamp;
+    return ageSeconds > this.settings.maxWebhookAgeSeconds;
+  }
+
+  private context(method: ConnectorMethod, log: Logger): RequestContext {
+    return {
+      method,
+      apiKeyId: 'webhook-gateway',
+      requestId: randomUUID(),
+      clientRequestId: false,
+      signal: this.abort.signal,
+      clientTimeoutMs: undefined,
+      logger: log,
+    };
+  }
+
+  // ---- user-initiated calls ---------------------------------------------------------------------
+
+  private async onUserCall(
+    event: CallConnectEvent,
+    rule: PhoneNumberRule | undefined,
+  ): Promise<ProcessedWebhookEvent> {
+    const log = this.logger.child({ callId: event.callId, phoneNumberId: event.phoneNumberId });
+    if (this.tombstones.has(event.callId)) {
+      log.info('connect after terminate: the caller already hung up; not answered');
+      return { event, outcome: 'terminated_before_connect' };
+    }
+    if (this.isStale(event)) {
+      log.warn(
+        { timestamp: event.timestamp },
+        'stale connect webhook (a late retry); not answered',
+      );
+      return { event, outcome: 'stale' };
+    }
+    const inbound = rule?.inbound;
+    if (!rule || !inbound?.enabled || !rule.accessToken) {
+      log.info(
+        'incoming call for a phone number without an inbound routing rule: ignored by the gateway (left to your own app via forwarding)',
+      );
+      return { event, outcome: 'no_rule' };
+    }
+    const meta = {
+      phoneNumberId: rule.phoneNumberId,
+      accessToken: rule.accessToken,
+      apiVersion: rule.apiVersion,
+    };
+    if (inbound.hours && !isWithinBusinessHours(inbound.hours, this.now())) {
+      if (inbound.hours.outsideHours === 'ignore') {
+        log.info('call outside business hours: left unanswered (outside_hours: ignore)');
+        return { event, outcome: 'ignored_outside_hours' };
+      }
+      log.info('call outside business hours: rejected');
+      await this.graph.rejectCall({ ...meta, callId: event.callId });
+      return { event, outcome: 'rejected_outside_hours' };
+    }
+
+    const req = this.acceptRequest(event, rule, inbound);
+    const routing: InboundCallRouting = {
+      callId: event.callId,
+      phoneNumberId: rule.phoneNumberId,
+      roomName: req.roomName,
+      participantIdentity: req.participantIdentity,
+      caller: event.from,
+      waitsForAgent: inbound.accept === 'when_agent_ready',
+    };
+    log.info({ room: req.roomName, accept: inbound.accept }, 'routing incoming call');
+    this.emit('inboundCall', routing);
+
+    if (inbound.accept === 'when_agent_ready') {
+      const gate = new AbortController();
+      this.gated.set(event.callId, gate);
+      try {
+        await this.readiness.prepare(
+          req.roomName,
+          req.agents.map((a) => ({ agentName: a.agentName, metadata: a.metadata })),
+        );
+        await this.readiness.waitUntilReady(
+          req.roomName,
+          inbound.agentReadyTimeoutMs,
+          AbortSignal.any([gate.signal, this.abort.signal]),
+        );
+      } catch (err) {
+        if (gate.signal.aborted || this.abort.signal.aborted) {
+          log.info('caller hung up while the room was getting ready');
+          return { event, outcome: 'hung_up' };
+        }
+        const reason = err instanceof Error ? err.message : String(err);
+        log.warn({ room: req.roomName, reason }, 'room not ready in time: call rejected');
+        await this.graph.rejectCall({ ...meta, callId: event.callId }).catch((e: unknown) => {
+          log.warn({ err: e }, 'rejecting the call at Meta failed');
+        });
+        return {
+          event,
+          outcome: 'rejected_room_not_ready',
+          error: err instanceof Error ? err : connectorErrors.roomNotReady(),
+        };
+      } finally {
+        this.gated.delete(event.callId);
+      }
+      // Agents are in the room already; the accept must not dispatch them a second time.
+      req.agents = [];
+    }
+
+    const res = await this.calls.acceptWhatsAppCall(req, this.context('AcceptWhatsAppCall', log));
+    if (this.tombstones.has(event.callId)) {
+      // Terminate raced the accept: make sure nothing stays up.
+      await this.calls.handleUserHangup(event.callId);
+      return { event, outcome: 'hung_up' };
+    }
+    log.info({ room: res.roomName }, 'incoming call accepted');
+    return { event, outcome: 'accepted', roomName: res.roomName };
+  }
+
+  private acceptRequest(
+    event: CallConnectEvent,
+    rule: PhoneNumberRule,
+    inbound: InboundRule,
+  ): AcceptWhatsAppCallRequest {
+    const values: CallTemplateValues = {
+      caller: event.from ?? event.contact?.waId,
+      callerName: event.contact?.name,
+      callId: event.callId,
+      phoneNumberId: rule.phoneNumberId,
+      businessNumber: event.displayPhoneNumber,
+      bizOpaqueCallbackData: event.bizOpaqueCallbackData,
+      deeplinkPayload: event.deeplinkPayload,
+      ctaPayload: event.ctaPayload,
+    };
+    const render = (t: string) => renderCallTemplate(t, values);
+    const attributes: Record<string, string> = {};
+    for (const [k, v] of Object.entries(inbound.participant.attributes)) attributes[k] = render(v);
+    const req = new AcceptWhatsAppCallRequest({
+      whatsappPhoneNumberId: rule.phoneNumberId,
+      whatsappApiKey: rule.accessToken ?? '',
+      whatsappCloudApiVersion: rule.apiVersion,
+      whatsappCallId: event.callId,
+      sdp: new SessionDescription({ type: 'offer', sdp: event.session.sdp }),
+      roomName: render(inbound.room),
+      participantIdentity: inbound.participant.identity ? render(inbound.participant.identity) : '',
+      participantName: render(inbound.participant.name),
+      participantMetadata: inbound.participant.metadata ? render(inbound.participant.metadata) : '',
+      participantAttributes: attributes,
+      agents: inbound.agents.map(
+        (a) =>
+          new RoomAgentDispatch({
+            agentName: a.name,
+            metadata: a.metadata ? render(a.metadata) : '',
+          }),
+      ),
+    });
+    return this.validator.accept(req);
+  }
+
+  // ---- business-initiated calls, hang-ups, statuses ---------------------------------------------
+
+  private async onBusinessCallConnect(event: CallConnectEvent): Promise<ProcessedWebhookEvent> {
+    const log = this.logger.child({ callId: event.callId });
+    const call = this.calls.registry.get(event.callId);
+    if (!call || call.direction !== 'outbound') {
+      log.info('connect for a business-initiated call not dialled through this connector; ignored');
+      return { event, outcome: 'not_ours' };
+    }
+    if (call.isEnded || this.tombstones.has(event.callId)) {
+      log.info('connect after the call ended; ignored');
+      return { event, outcome: 'terminated_before_connect' };
+    }
+    const req = this.validator.connect(
+      new ConnectWhatsAppCallRequest({
+        whatsappCallId: event.callId,
+        sdp: new SessionDescription({ type: 'answer', sdp: event.session.sdp }),
+      }),
+    );
+    await this.calls.connectWhatsAppCall(req, this.context('ConnectWhatsAppCall', log));
+    log.info("Meta's answer applied to the dialled call");
+    return { event, outcome: 'connected' };
+  }
+
+  private async onTerminate(event: CallTerminateEvent): Promise<ProcessedWebhookEvent> {
+    this.tombstones.set(event.callId, Date.now() + TERMINATE_TOMBSTONE_MS);
+    this.gated.get(event.callId)?.abort(new Error('call terminated'));
+    const call = this.calls.registry.get(event.callId);
+    const log = this.logger.child({ callId: event.callId });
+    if (call) {
+      await this.calls.handleUserHangup(event.callId);
+      log.info(
+        {
+          status: event.status,
+          durationSeconds: event.durationSeconds,
+          errorCodes: event.errors.map((e) => e.code),
+        },
+        'call terminated at Meta',
+      );
+    } else {
+      log.debug('terminate for a call this connector does not hold');
+    }
+    return { event, outcome: 'hung_up' };
+  }
+
+  private async onStatus(event: CallStatusEvent): Promise<ProcessedWebhookEvent> {
+    if (!this.calls.registry.get(event.callId)) return { event, outcome: 'not_ours' };
+    await this.calls.handleCallStatus(event.callId, event.status);
+    this.logger.debug({ callId: event.callId, status: event.status }, 'call status applied');
+    return { event, outcome: 'status_applied' };
+  }
+
+  private onPermissionReply(event: CallPermissionReplyEvent): ProcessedWebhookEvent {
+    const recorded = this.permissions.record(event);
+    this.logger.info(
+      {
+        phoneNumberId: event.phoneNumberId,
+        from: event.from,
+        response: event.response,
+        permanent: event.isPermanent,
+        source: event.responseSource,
+      },
+      'call permission reply recorded',
+    );
+    return { event, outcome: recorded ? 'permission_recorded' : 'not_a_call_event' };
+  }
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
