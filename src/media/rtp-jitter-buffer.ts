@@ -66,6 +66,8 @@ interface Slot<T> {
 }
 
 const SEQ_MOD = 0x10000;
+/** `ext` of a free slot; slot objects are reused so the 20 ms path does not allocate them. */
+const EMPTY = -1;
 
 /** Jitter buffer keyed by RTP sequence number; `T` is the payload type stored (e.g. Uint8Array). */
 export class RtpJitterBuffer<T> {
@@ -183,10 +185,12 @@ export class RtpJitterBuffer<T> {
       const ext = this.next;
       this.next++;
       if (slot !== undefined && slot.ext === ext) {
-        this.slots[index] = undefined;
-        if (slot.payload === null) continue; // skip slot: takes no playout time
+        const payload = slot.payload;
+        slot.ext = EMPTY;
+        slot.payload = null;
+        if (payload === null) continue; // skip slot: takes no playout time
         this.underrunRun = 0;
-        return { kind: 'packet', payload: slot.payload, sequenceNumber: ext % SEQ_MOD };
+        return { kind: 'packet', payload, sequenceNumber: ext % SEQ_MOD };
       }
       this.counters.lost++;
       this.underrunRun = 0;
@@ -196,7 +200,7 @@ export class RtpJitterBuffer<T> {
 
   /** Drop everything; the next packet starts a new stream (buffering again). */
   reset(): void {
-    this.slots.fill(undefined);
+    this.clearSlots();
     this.highest = -1;
     this.next = 0;
     this.playing = false;
@@ -206,13 +210,22 @@ export class RtpJitterBuffer<T> {
   }
 
   private restart(seq: number, ssrc: number): void {
-    this.slots.fill(undefined);
+    this.clearSlots();
     this.ssrc = ssrc;
     this.highest = seq;
     this.next = seq;
     this.playing = false;
     this.underrunRun = 0;
     this.overTargetTicks = 0;
+  }
+
+  private clearSlots(): void {
+    for (const slot of this.slots) {
+      if (slot !== undefined) {
+        slot.ext = EMPTY;
+        slot.payload = null;
+      }
+    }
   }
 
   private store(ext: number, payload: T | null): void {
@@ -252,8 +265,10 @@ export class RtpJitterBuffer<T> {
     const ext = this.next;
     this.next++;
     if (slot !== undefined && slot.ext === ext) {
-      this.slots[index] = undefined;
-      return slot.payload !== null;
+      const wasAudio = slot.payload !== null;
+      slot.ext = EMPTY;
+      slot.payload = null;
+      return wasAudio;
     }
     return true;
   }

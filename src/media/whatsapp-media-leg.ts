@@ -204,6 +204,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
 
   // Receive/playout state.
   private mediaStarted = false;
+  private remoteSsrc: number | undefined;
   private readonly outFifo: Int16Array;
   private outFifoLength = 0;
 
@@ -574,6 +575,15 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
     this.counters.packetsReceived++;
     const { header } = packet;
     const pt = header.payloadType;
+    if (header.ssrc !== this.remoteSsrc) {
+      // A new remote stream (first packet, or the relay restarted it): fresh decoder state.
+      if (this.remoteSsrc !== undefined) {
+        this.decoder.reset();
+        this.dtmfDecoder.reset();
+        this.log.debug('remote SSRC changed');
+      }
+      this.remoteSsrc = header.ssrc;
+    }
     if (pt === this.opusPt) {
       this.jitter.push(header.sequenceNumber, header.ssrc, packet.payload);
       this.mediaStarted = true;
@@ -640,7 +650,9 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
 
     if (this.dtmfPackets === undefined && this.dtmfGapFrames === 0 && this.dtmfQueue.length > 0) {
       const digit = this.dtmfQueue.shift() ?? '';
-      if (this.dtmfCodec !== undefined) {
+      if (this.dtmfCodec === undefined) {
+        this.log.warn('DTMF dropped: the remote did not negotiate telephone-event/8000');
+      } else {
         this.dtmfPackets = encodeDtmfDigit(digit, {
           durationMs: this.options.dtmfDurationMs ?? 100,
         });
