@@ -73,6 +73,8 @@ export class CallManager implements ConnectorBackend {
   private readonly mediaSettings: MediaLegSettings;
   private readonly metaContexts = new Map<string, MetaCallContext>();
   private readonly answersApplied = new Set<string>();
+  /** Inbound calls Meta has accepted (terminate applies to them; reject to the others). */
+  private readonly acceptedAtMeta = new Set<string>();
   /** Accepts in progress by call id: a retried/duplicated Accept joins the first one. */
   private readonly acceptsInFlight = new Map<string, Promise<string>>();
   private pending = 0;
@@ -91,6 +93,7 @@ export class CallManager implements ConnectorBackend {
     this.registry = new CallRegistry({
       maxConcurrentCalls: options.config.calls.maxConcurrentCalls,
       endedRetentionMs: options.config.calls.userHangupCleanupSeconds * 1000,
+      onRemove: (callId) => this.forget(callId),
     });
   }
 
@@ -270,13 +273,19 @@ export class CallManager implements ConnectorBackend {
           : {}),
       });
     } catch (err) {
-      const apiError = this.toApiError(err);
+      // A call ended meanwhile (ringing timeout, user gone) reports why it ended, not the
+      // side effect (a closed media leg) that woke us up.
+      const apiError =
+        call.isEnded && !(err instanceof GraphApiError)
+          ? endedError(call.endReason)
+          : this.toApiError(err);
       log.warn({ err: apiError }, 'accepting the call failed');
       await call.end('setup_failed', { notifyMeta: !(err instanceof GraphApiError) });
       this.registry.remove(call.callId);
       void roomJoin.then((room) => room.close()).catch(() => undefined);
       throw apiError;
     }
+    this.acceptedAtMeta.add(call.callId);
     call.markAnswered();
     return call.roomName;
   }
@@ -287,29 +296,25 @@ export class CallManager implements ConnectorBackend {
   ): Promise<DisconnectWhatsAppCallResponse> {
     const call = this.registry.get(req.whatsappCallId);
     if (!call) throw connectorErrors.callNotFound();
+    const meta = this.metaContexts.get(call.callId);
+    const mustReject = call.direction === 'inbound' && !this.acceptedAtMeta.has(call.callId);
     // Removing first makes a concurrent or later second disconnect answer `not_found`.
     this.registry.remove(call.callId);
     let upstreamError: unknown;
     if (req.disconnectReason === DisconnectReason.USER_INITIATED) {
       await call.end('user_hangup', { notifyMeta: false });
     } else {
-      if (!call.isEnded) {
-        const meta = this.metaContexts.get(call.callId);
+      if (!call.isEnded && meta) {
+        const request = { ...meta, accessToken: req.whatsappApiKey, callId: call.callId };
         try {
-          if (meta)
-            await this.graph.terminateCall({
-              ...meta,
-              accessToken: req.whatsappApiKey,
-              callId: call.callId,
-            });
+          await (mustReject ? this.graph.rejectCall(request) : this.graph.terminateCall(request));
         } catch (err) {
           upstreamError = err;
-          ctx.logger.warn({ err }, 'terminate at Meta failed');
+          ctx.logger.warn({ err }, 'ending the call at Meta failed');
         }
       }
       await call.end('business_hangup', { notifyMeta: false });
     }
-    this.forget(call.callId);
     if (upstreamError) throw this.toApiError(upstreamError);
     return new DisconnectWhatsAppCallResponse();
   }
@@ -339,6 +344,7 @@ export class CallManager implements ConnectorBackend {
     this.registry.close();
     this.metaContexts.clear();
     this.answersApplied.clear();
+    this.acceptedAtMeta.clear();
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -415,7 +421,13 @@ export class CallManager implements ConnectorBackend {
       media: init.media,
       terminateAtMeta: async () => {
         const meta = this.metaContexts.get(init.callId);
-        if (meta) await this.graph.terminateCall({ ...meta, callId: init.callId });
+        if (!meta) return;
+        // An inbound call not yet accepted at Meta is rejected; anything else is terminated.
+        if (init.direction === 'inbound' && !this.acceptedAtMeta.has(init.callId)) {
+          await this.graph.rejectCall({ ...meta, callId: init.callId });
+        } else {
+          await this.graph.terminateCall({ ...meta, callId: init.callId });
+        }
       },
       logger: log,
     });
@@ -449,6 +461,7 @@ export class CallManager implements ConnectorBackend {
 
   private forget(callId: string): void {
     this.metaContexts.delete(callId);
+    this.acceptedAtMeta.delete(callId);
     this.answersApplied.delete(callId);
   }
 

@@ -5,6 +5,8 @@ export interface CallRegistryOptions {
   maxConcurrentCalls: number;
   /** How long an ended call stays findable for a late DisconnectWhatsAppCall, in ms. Default 30 000. */
   endedRetentionMs?: number;
+  /** Called once when a call leaves the registry (owners drop what they keep per call). */
+  onRemove?: (callId: string) => void;
 }
 
 /**
@@ -17,10 +19,12 @@ export class CallRegistry {
   private readonly retentionTimers = new Map<string, NodeJS.Timeout>();
   private readonly maxConcurrentCalls: number;
   private readonly endedRetentionMs: number;
+  private readonly onRemove: ((callId: string) => void) | undefined;
 
   constructor(options: CallRegistryOptions) {
     this.maxConcurrentCalls = options.maxConcurrentCalls;
     this.endedRetentionMs = options.endedRetentionMs ?? 30_000;
+    this.onRemove = options.onRemove;
   }
 
   /** Calls not yet ended. */
@@ -53,7 +57,9 @@ export class CallRegistry {
     const timer = this.retentionTimers.get(callId);
     if (timer) clearTimeout(timer);
     this.retentionTimers.delete(callId);
-    return this.calls.delete(callId);
+    const removed = this.calls.delete(callId);
+    if (removed) this.onRemove?.(callId);
+    return removed;
   }
 
   list(): CallSummary[] {

@@ -20,10 +20,16 @@ import {
   concatPcm,
   dominantFrequency,
   rmsDbfs,
+  toneEnergyShare,
   windowedToneShare,
 } from '../../../src/media/tone.js';
 import { ConnectorServer } from '../../../src/server/connector-server.js';
-import { WhatsAppSimulator, type WhatsAppSimulatorOptions } from '../../../src/simulator/index.js';
+import {
+  WhatsAppSimulator,
+  type SimulatedCall,
+  type WhatsAppSimulatorOptions,
+} from '../../../src/simulator/index.js';
+import { SessionDescription } from '@livekit/protocol';
 import { startLiveKitServer, type LiveKitServerHandle } from '../../../testbed/livekit-server.js';
 
 /** Everything a call needs, real: livekit-server, the simulator as Meta, and our service. */
@@ -226,4 +232,51 @@ export async function twirpJson(
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+export interface InboundCall {
+  userCall: SimulatedCall;
+  roomName: string;
+  listener: RoomListener;
+}
+
+/** A user calls with a tone; a listener is in the room; the call is accepted through the Node SDK. */
+export async function acceptInboundCall(
+  bridge: Bridge,
+  options: { toneHz?: number; identity?: string } = {},
+): Promise<InboundCall> {
+  const userCall = await bridge.simulator.placeUserCall({
+    from: `1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`,
+    voice: options.toneHz ? { kind: 'tone', frequencyHz: options.toneHz } : { kind: 'silence' },
+  });
+  const roomName = `call-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
+  const listener = await RoomListener.join(bridge.lk, roomName);
+  await bridge.client.acceptWhatsAppCall({
+    whatsappPhoneNumberId: bridge.phoneNumberId,
+    whatsappApiKey: bridge.accessToken,
+    whatsappCloudApiVersion: '24.0',
+    whatsappCallId: userCall.id,
+    sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
+    roomName,
+    participantIdentity: options.identity ?? 'wa-caller',
+    waitUntilAnswered: true,
+  });
+  await listener.waitForConnectorTrack();
+  return { userCall, roomName, listener };
+}
+
+/**
+ * Fraction of 20 ms frames of `pcm` that carry the tone at a normal level (RMS above −25 dBFS
+ * and most energy at `hz`): 1.0 is an unbroken tone; gaps and noise bursts lower it.
+ */
+export function toneContinuity(pcm: Int16Array, sampleRate: number, hz: number): number {
+  const size = Math.round(sampleRate / 50);
+  let good = 0;
+  let total = 0;
+  for (let off = 0; off + size <= pcm.length; off += size) {
+    const frame = pcm.subarray(off, off + size);
+    total++;
+    if (rmsDbfs(frame) > -25 && toneEnergyShare(frame, sampleRate, hz) > 0.5) good++;
+  }
+  return total === 0 ? 0 : good / total;
 }
