@@ -44,6 +44,11 @@ export interface OpusFrameEncoderOptions {
   inbandFec?: boolean;
   /** Optional - expected packet loss, percent (0-100); Opus only adds FEC when this is > 0. Default 10. */
   packetLossPercent?: number;
+  /**
+   * Optional - encoder complexity 0-10 (CPU vs quality). Default 9 (libopus' own default at this
+   * version); 5 roughly halves encode time for voice at 20 kbps.
+   */
+  complexity?: number;
 }
 
 /** Encodes 20 ms mono frames (Opus VOIP application). */
@@ -66,6 +71,11 @@ export class OpusFrameEncoder {
     this.encoder.bitrate = options.bitrate ?? 20_000;
     this.encoder.inband_fec = options.inbandFec ?? true;
     this.encoder.packet_loss = options.packetLossPercent ?? 10;
+    const complexity = options.complexity ?? 9;
+    if (!Number.isInteger(complexity) || complexity < 0 || complexity > 10) {
+      throw new ConnectorError('invalid_argument', 'Opus complexity must be an integer 0-10');
+    }
+    this.encoder.complexity = complexity as Encoder['complexity'];
   }
 
   /** Current bitrate setting, bits/s. */

@@ -94,6 +94,8 @@ export interface WhatsAppMediaLegOptions {
   sendQueueFrames?: number;
   /** Optional - Opus bitrate sent to Meta, bits/s. Default 20000 (Meta's maxaveragebitrate). */
   opusBitrate?: number;
+  /** Optional - Opus encoder complexity 0-10 (CPU vs quality). Default 9. */
+  opusComplexity?: number;
   /** Optional - duration of each DTMF tone sent, ms. Default 100. */
   dtmfDurationMs?: number;
   /** Optional - logger; a child with `component: 'whatsapp-media-leg'` is used. */
@@ -245,6 +247,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
     this.encoder = new OpusFrameEncoder({
       sampleRate: this.sampleRate,
       bitrate: options.opusBitrate ?? 20_000,
+      complexity: options.opusComplexity ?? 9,
     });
     this.decoder = new OpusFrameDecoder({ sampleRate: this.sampleRate });
     const targetMs = options.jitter?.targetMs ?? 60;

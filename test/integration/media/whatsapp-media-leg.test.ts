@@ -191,6 +191,14 @@ describe('WhatsAppMediaLeg against an ICE-lite Meta-shaped peer', () => {
     const a = analyseTone(concatPcm(playing), 16000, 1000);
     assert.ok(Math.abs(a.frequencyHz - 1000) < 30, `${a.frequencyHz} Hz`);
     assert.ok(a.toneShare > 0.7, `tone share ${a.toneShare}`);
+
+    // The remote stops sending: the clock keeps emitting frames, fading to silence.
+    const before = heard.length;
+    const stoppedAt = performance.now();
+    await sleep(600);
+    const ticks = (performance.now() - stoppedAt) / 20;
+    assert.ok(heard.length - before >= ticks * 0.9, 'frames keep coming after the remote stops');
+    assert.equal(rmsDbfs(concatPcm(heard.slice(-10))), -Infinity, 'and end in silence');
   });
 
   it('sends encoded silence when nothing is queued, and RTCP sender reports flow', async () => {

@@ -41,6 +41,10 @@ describe('Opus frame codec', () => {
     const encoder = new OpusFrameEncoder({ sampleRate: 16000 });
     assert.throws(() => encoder.encode(new Int16Array(100)), ConnectorError);
     assert.throws(() => new OpusFrameEncoder({ sampleRate: 44100 as 16000 }), ConnectorError);
+    assert.throws(
+      () => new OpusFrameEncoder({ sampleRate: 16000, complexity: 11 }),
+      ConnectorError,
+    );
     const decoder = new OpusFrameDecoder({ sampleRate: 16000 });
     assert.equal(decoder.decode(new Uint8Array(0)), undefined);
     assert.equal(decoder.decode(Uint8Array.of(0xff, 0xff, 0xff)), undefined);
