@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, type Config } from '../../../src/config/index.js';
+import { loadGatewaySettings } from '../../../src/gateway/gateway-config.js';
+
+function config(whatsapp: Record<string, unknown>): Config {
+  const c = loadConfig({ env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' } });
+  c.whatsapp.raw = whatsapp;
+  return c;
+}
+
+test('a number’s inbound rule gets documented defaults', () => {
+  const s = loadGatewaySettings(
+    config({ numbers: [{ phone_number_id: '1', access_token: 't', inbound: {} }] }),
+    {},
+  );
+  const rule = s.numbers[0]!;
+  assert.equal(rule.apiVersion, '24.0');
+  assert.equal(rule.checkCallPermission, true);
+  assert.equal(rule.inbound?.room, 'whatsapp-{random}');
+  assert.equal(rule.inbound?.participant.name, '{callerName}');
+  assert.equal(rule.inbound?.accept, 'immediately');
+  assert.equal(rule.inbound?.agentReadyTimeoutMs, 20_000);
+  assert.equal(s.forwardMaxAttempts, 5);
+  assert.equal(s.maxWebhookAgeSeconds, 300);
+});
+
+test('bad rules fail at start and name the setting', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ numbers: [{ phone_number_id: '1', inbound: {} }] }, /numbers\.0\.access_token/],
+    [
+      { numbers: [{ phone_number_id: '1', access_token: 't', inbound: { room: 'r-{nope}' } }] },
+      /numbers\.0\.inbound\.room.*\{nope\}/,
+    ],
+    [
+      {
+        numbers: [
+          {
+            phone_number_id: '1',
+            access_token: 't',
+            inbound: { hours: { timezone: 'Mars/Olympus', open: [] } },
+          },
+        ],
+      },
+      /numbers\.0\.inbound\.hours/,
+    ],
+    [
+      {
+        numbers: [
+          { phone_number_id: '1', access_token: 't' },
+          { phone_number_id: '1', access_token: 't' },
+        ],
+      },
+      /duplicate phone number id/,
+    ],
+    [{ numbers: [{ phone_number_id: '1', api_version: '12.0' }] }, /api_version/],
+  ];
+  for (const [whatsapp, message] of cases) {
+    assert.throws(
+      () => loadGatewaySettings(config(whatsapp), {}),
+      (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      JSON.stringify(whatsapp),
+    );
+  }
+});
+
+test('a one-number setup can come from the environment alone', () => {
+  const s = loadGatewaySettings(config({}), {
+    WHATSAPP_PHONE_NUMBER_ID: '42',
+    WHATSAPP_ACCESS_TOKEN: 'token',
+    WHATSAPP_INBOUND_AGENT: 'support',
+    WHATSAPP_CHECK_CALL_PERMISSION: 'false',
+  });
+  assert.equal(s.numbers[0]?.phoneNumberId, '42');
+  assert.deepEqual(s.numbers[0]?.inbound?.agents, [{ name: 'support', metadata: undefined }]);
+  assert.equal(s.numbers[0]?.checkCallPermission, false);
+  assert.throws(
+    () => loadGatewaySettings(config({}), { WHATSAPP_PHONE_NUMBER_ID: '42' }),
+    /WHATSAPP_ACCESS_TOKEN/,
+  );
+});
