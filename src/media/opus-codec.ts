@@ -1,15 +1,16 @@
 /**
  * Thin typed wrapper over @evan/opus for the WhatsApp leg: mono 20 ms frames at 16 or 48 kHz.
  *
- * @evan/opus exposes no FEC or PLC call (decoding an empty buffer throws). Opus itself treats a
- * packet with no frame data (a lone TOC byte) as "conceal one frame of the TOC's duration", the
- * same path it uses for DTX, so {@link OpusFrameDecoder.conceal} feeds the decoder the TOC of the
- * last good packet with an empty frame. That gives real Opus PLC (pitch-continued, fading) without
- * a binding change. In-band FEC data sent by the remote cannot be used on receive for the same
- * reason (no `decode_fec` flag in the binding); we do send FEC.
+ * @evan/opus exposes no FEC or PLC call (decoding an empty buffer throws). A packet with no frame
+ * data (a lone TOC byte) runs Opus's loss path, which keeps the decoder state in step, but what it
+ * outputs is DTX comfort noise far below the signal; {@link OpusFrameDecoder.conceal} therefore
+ * plays a waveform substitute ({@link PitchConcealer}) instead. In-band FEC sent by the remote
+ * cannot be used on receive for the same reason (no `decode_fec` flag in the binding); we do send
+ * FEC.
  */
 import { Decoder, Encoder } from '@evan/opus';
 
+import { PitchConcealer } from './pitch-concealer.js';
 import { ConnectorError } from '../errors/connector-error.js';
 
 /** PCM rates the leg supports, Hz. */
@@ -113,14 +114,16 @@ export class OpusFrameDecoder {
   /** Samples per 20 ms frame. */
   readonly frameSamples: number;
   private readonly decoder: Decoder;
-  /** TOC byte (frame-count code cleared) of the last decoded packet; drives PLC. */
+  /** TOC byte (frame-count code cleared) of the last decoded packet; keeps Opus state in step. */
   private concealToc: Uint8Array | undefined;
+  private concealer: PitchConcealer;
 
   constructor(options: OpusFrameDecoderOptions) {
     assertOpusPcmRate(options.sampleRate);
     this.sampleRate = options.sampleRate;
     this.frameSamples = opusFrameSamples(options.sampleRate);
     this.decoder = new Decoder({ channels: 1, sample_rate: options.sampleRate });
+    this.concealer = new PitchConcealer(options.sampleRate, this.frameSamples);
   }
 
   /**
@@ -139,29 +142,33 @@ export class OpusFrameDecoder {
     const toc = (packet[0] ?? 0) & 0xfc;
     if (this.concealToc === undefined) this.concealToc = Uint8Array.of(toc);
     else this.concealToc[0] = toc;
-    return toPcm(bytes);
+    const pcm = toPcm(bytes);
+    if (pcm.length === this.frameSamples) this.concealer.receive(pcm);
+    return pcm;
   }
 
   /**
-   * One 20 ms frame of Opus packet-loss concealment (continues the last signal and fades it
-   * out over successive calls). Silence if nothing was decoded yet.
+   * One 20 ms frame replacing a lost packet: the last pitch period continued and faded over
+   * successive calls ({@link PitchConcealer}); silence if nothing was decoded yet.
    */
   conceal(): Int16Array {
     if (this.concealToc !== undefined) {
       try {
-        const pcm = toPcm(this.decoder.decode(this.concealToc));
-        if (pcm.length === this.frameSamples) return pcm;
+        // Run Opus's own loss path so its state (and the next decode) stays in step; its output
+        // is DTX-level comfort noise, so the waveform substitute is played instead.
+        this.decoder.decode(this.concealToc);
       } catch {
-        // fall through to silence
+        // state stays as it was; the substitute below does not depend on it
       }
     }
-    return new Int16Array(this.frameSamples);
+    return this.concealer.conceal();
   }
 
   /** Reset decoder state (e.g. when the remote stream changes SSRC). */
   reset(): void {
     this.decoder.reset();
     this.concealToc = undefined;
+    this.concealer = new PitchConcealer(this.sampleRate, this.frameSamples);
   }
 }
 
