@@ -16,7 +16,12 @@ import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { WhatsAppMediaLeg, type WhatsAppMediaLegOptions } from '../media/whatsapp-media-leg.js';
 import { buildCallAttributes, type CallAttributesInput } from '../room/call-attributes.js';
-import { RoomLeg, type RoomLegDisconnectReason } from '../room/room-leg.js';
+import type { RoomLegDisconnectReason } from '../room/room-leg.js';
+import {
+  joinRoomLegInProcess,
+  type RoomLegFactory,
+  type RoomLegHandle,
+} from '../room/room-leg-factory.js';
 import { GraphApiError } from '../whatsapp/graph-api-error.js';
 import { GraphTransportError } from '../whatsapp/graph-transport-error.js';
 import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
@@ -48,6 +53,11 @@ export interface CallManagerOptions {
   graph?: WhatsAppGraphClient;
   /** ICE settings of the media legs (tests pin them to loopback). */
   media?: MediaLegSettings;
+  /**
+   * Joins the LiveKit leg of each call. Default: in this process (`joinRoomLegInProcess`); the
+   * server passes a `RoomLegPool` factory to run legs in worker processes.
+   */
+  roomLegs?: RoomLegFactory;
 }
 
 /** Meta credentials of one call, kept in memory only (never logged). */
@@ -71,6 +81,7 @@ export class CallManager implements ConnectorBackend {
   private readonly logger: Logger;
   private readonly graph: WhatsAppGraphClient;
   private readonly mediaSettings: MediaLegSettings;
+  private readonly roomLegs: RoomLegFactory;
   private readonly metaContexts = new Map<string, MetaCallContext>();
   private readonly answersApplied = new Set<string>();
   /** Inbound calls Meta has accepted (terminate applies to them; reject to the others). */
@@ -90,6 +101,7 @@ export class CallManager implements ConnectorBackend {
         logger: options.logger,
       });
     this.mediaSettings = options.media ?? {};
+    this.roomLegs = options.roomLegs ?? joinRoomLegInProcess;
     this.registry = new CallRegistry({
       maxConcurrentCalls: options.config.calls.maxConcurrentCalls,
       endedRetentionMs: options.config.calls.userHangupCleanupSeconds * 1000,
@@ -368,8 +380,8 @@ export class CallManager implements ConnectorBackend {
     req: DialWhatsAppCallRequest | AcceptWhatsAppCallRequest,
     logger: Logger,
     call: CallAttributesInput,
-  ): Promise<RoomLeg> {
-    return RoomLeg.join({
+  ): Promise<RoomLegHandle> {
+    return this.roomLegs({
       url: this.config.livekit.url,
       apiKey: this.config.livekit.apiKey,
       apiSecret: this.config.livekit.apiSecret,
@@ -449,7 +461,7 @@ export class CallManager implements ConnectorBackend {
     return call;
   }
 
-  private attachRoom(call: WhatsAppCall, room: RoomLeg): void {
+  private attachRoom(call: WhatsAppCall, room: RoomLegHandle): void {
     room.on('audio', (pcm) => call.onRoomAudio(pcm));
     room.on('dtmf', (digit) => call.onRoomDtmf(digit));
     room.on('disconnected', (reason) => {
