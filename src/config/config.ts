@@ -60,6 +60,7 @@ const fileSchema = z
         max_concurrent_calls: z.coerce.number().int().positive().optional(),
         media_timeout_seconds: z.coerce.number().positive().optional(),
         hide_phone_number: z.boolean().optional(),
+        room_worker_calls_per_process: z.coerce.number().int().nonnegative().optional(),
       })
       .strict()
       .optional(),
@@ -136,6 +137,12 @@ export interface Config {
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
     hidePhoneNumber: boolean;
+    /**
+     * Calls whose LiveKit leg shares one room worker process; 0 runs every leg in the main
+     * process. rtc-node's per-process cost grows with the square of the calls it hosts, so
+     * workers keep CPU linear in calls. Default 6 (`ROOM_WORKER_CALLS_PER_PROCESS`).
+     */
+    roomWorkerCallsPerProcess: number;
   };
 }
 
@@ -222,6 +229,19 @@ function parseKeyList(setting: string, raw: string): Record<string, string> {
     out[key] = secret;
   }
   return out;
+}
+
+function roomWorkerCallsPerProcess(env: NodeJS.ProcessEnv, file: ConfigFile): number {
+  const raw = env.ROOM_WORKER_CALLS_PER_PROCESS;
+  if (raw === undefined || raw === '') return file.calls?.room_worker_calls_per_process ?? 6;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new ConfigError(
+      'ROOM_WORKER_CALLS_PER_PROCESS',
+      `expected an integer >= 0 (0 = in-process), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
 }
 
 /** Load and validate the configuration. Throws {@link ConfigError} naming the bad setting. */
@@ -358,6 +378,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       hidePhoneNumber: env.HIDE_PHONE_NUMBER
         ? env.HIDE_PHONE_NUMBER === 'true'
         : (file.calls?.hide_phone_number ?? false),
+      roomWorkerCallsPerProcess: roomWorkerCallsPerProcess(env, file),
     },
   };
 }
