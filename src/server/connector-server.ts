@@ -4,6 +4,7 @@ import type { ConnectorBackend } from '../connector/connector-backend.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
 import { CallManager, type MediaLegSettings } from '../calls/call-manager.js';
+import { RoomLegPool } from '../room/room-leg-pool.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../gateway/calls-endpoint.js';
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
 import { PermissionCheckingBackend } from '../gateway/permission-checking-backend.js';
@@ -40,6 +41,8 @@ export class ConnectorServer {
   readonly calls: CallManager | undefined;
   /** The built-in webhook gateway (with the call bridge only). */
   readonly gateway: WebhookGateway | undefined;
+  /** Room worker processes hosting the calls' LiveKit legs (unless configured in-process). */
+  readonly roomLegPool: RoomLegPool | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: ConnectorServerOptions) {
@@ -54,11 +57,20 @@ export class ConnectorServer {
       const body = await this.metrics.metrics();
       res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(body);
     });
+    if (!options.backend && this.config.calls.roomWorkerCallsPerProcess > 0) {
+      this.roomLegPool = new RoomLegPool({
+        callsPerProcess: this.config.calls.roomWorkerCallsPerProcess,
+        logLevel: this.config.logLevel,
+        redactPhoneNumbers: this.config.redactPhoneNumbers,
+        logger: this.logger,
+      });
+    }
     if (!options.backend)
       this.calls = new CallManager({
         config: this.config,
         logger: this.logger,
         media: mediaSettings(this.config),
+        roomLegs: this.roomLegPool?.factory,
       });
     let backend = options.backend;
     if (this.calls) {
@@ -118,6 +130,7 @@ export class ConnectorServer {
     this.closing ??= (async () => {
       await this.gateway?.close();
       await this.calls?.close();
+      await this.roomLegPool?.close();
       await this.http.close();
     })();
     return this.closing;
