@@ -69,6 +69,8 @@ export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> 
       MEDIA_ICE_ADDRESSES: '127.0.0.1',
       CALL_MEDIA_TIMEOUT_SECONDS: '2',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      // In-process room legs unless a run asks for workers (tests of the pool set it themselves).
+      ROOM_WORKER_CALLS_PER_PROCESS: process.env.TEST_ROOM_WORKER_CALLS_PER_PROCESS ?? '0',
       ...options.env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },
