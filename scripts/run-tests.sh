@@ -18,6 +18,8 @@ for d in "${dirs[@]}"; do
   while IFS= read -r f; do files+=("$f"); done < <(find "$d" -name '*.test.ts' | sort)
 done
 if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
-# rtc-node logs at debug level by default; keep test output readable.
+# rtc-node logs at debug level unless NODE_ENV=production (its only effect on our stack), and its
+# native side follows RUST_LOG; keep test output readable.
 export RUST_LOG="${RUST_LOG:-warn}"
+export NODE_ENV="${NODE_ENV:-production}"
 exec node --import tsx --test --test-reporter=spec --test-timeout=180000 "$@" "${files[@]}"
