@@ -1,4 +1,5 @@
 import { DisconnectReason } from '@livekit/rtc-node';
+import { RoomServiceClient } from 'livekit-server-sdk';
 import { ConnectorError } from '../errors/connector-error.js';
 import type { Logger } from '../log/logger.js';
 import type {
@@ -35,6 +36,8 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
   readonly #worker: RoomWorkerLink;
   readonly #legId: number;
   readonly #log: Logger | undefined;
+  /** Kept to evict the participant if the worker dies (in memory only, never logged). */
+  readonly #server: Pick<RoomLegOptions, 'url' | 'apiKey' | 'apiSecret'>;
   #participantSid = '';
   #participants: RoomLegParticipant[] = [];
   #stats: RoomLegStats = EMPTY_STATS;
@@ -51,6 +54,7 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
     this.roomName = options.roomName;
     this.participantIdentity = options.identity;
     this.sampleRate = options.sampleRate;
+    this.#server = { url: options.url, apiKey: options.apiKey, apiSecret: options.apiSecret };
     this.#log = options.logger?.child({ room: options.roomName, component: 'remote-room-leg' });
   }
 
@@ -149,6 +153,21 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
     if (!this.#ended) this.safeEmit('error', err);
   }
 
+  /**
+   * A killed worker cannot say goodbye: livekit-server would keep the participant (silent) until
+   * its own timeout, tens of seconds. Removing it through the server API ends it in the room now.
+   */
+  #evict(): void {
+    const rooms = new RoomServiceClient(
+      this.#server.url.replace(/^ws/, 'http'),
+      this.#server.apiKey,
+      this.#server.apiSecret,
+    );
+    rooms
+      .removeParticipant(this.roomName, this.participantIdentity)
+      .catch((err: unknown) => this.#log?.debug({ err }, 'removing the participant failed'));
+  }
+
   /** @internal The room ended the leg (in the worker). */
   deliverDisconnected(reason: RoomLegDisconnectReason, code: number): void {
     if (this.#ended) return;
@@ -165,7 +184,10 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
     if (this.#ended) return;
     this.#ended = true;
     this.#closing ??= Promise.resolve();
-    if (!expected) this.#log?.warn('room worker exited; the leg is gone');
+    if (!expected) {
+      this.#log?.warn('room worker exited; removing the orphaned participant');
+      this.#evict();
+    }
     this.safeEmit(
       'disconnected',
       expected ? 'server-shutdown' : 'connection-lost',
