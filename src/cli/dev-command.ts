@@ -1,50 +1,315 @@
-import { loadConfig } from '../config/index.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { loadGatewaySettings } from '../gateway/gateway-config.js';
+import type { ProcessedWebhookEvent } from '../gateway/webhook-gateway.js';
 import { createLogger } from '../log/index.js';
 import { ConnectorServer } from '../server/connector-server.js';
+import { WhatsAppSimulator } from '../simulator/index.js';
+import { CliError, EXIT_USAGE } from './cli-context.js';
+import { DemoEchoParticipant } from './demo-echo-participant.js';
+import { parsePort } from './serve-command.js';
 
 export interface DevOptions {
-  /** Connector HTTP port. */
+  /** Connector HTTP port. Default 8080. */
   port: number;
+  /** livekit-server port. Default 7880. */
+  livekitPort: number;
+  /** Simulator port. Default 8090. */
+  simulatorPort: number;
+  /** Where the generated configuration is written. Default `.run/dev`. */
+  runDir: string;
+  /** A configuration with real WhatsApp numbers runs against Meta instead of the simulator. */
   configFile?: string | undefined;
+  /** Join each call's room with the demo echo agent. Default true. */
+  demo: boolean;
+}
+
+/** The running dev stack. */
+export interface DevStack {
+  config: Config;
+  configFile: string | undefined;
+  server: ConnectorServer;
+  simulator: WhatsAppSimulator | undefined;
+  stop(): Promise<void>;
+}
+
+const DEV_ACCESS_TOKEN = 'dev-access-token';
+const DEV_APP_SECRET = 'dev-app-secret';
+const DEV_VERIFY_TOKEN = 'dev-verify-token';
+const DEV_USER = '4915112345678';
+
+/** The user's configuration, when it names real WhatsApp numbers; else undefined. */
+function realWhatsAppConfig(configFile: string | undefined, livekit: Record<string, string>) {
+  if (!configFile) return undefined;
+  const config = loadConfig({ configFile, env: { ...livekit, ...process.env } });
+  const numbers = loadGatewaySettings(config).numbers.filter((n) => n.accessToken);
+  return numbers.length > 0 ? config : undefined;
 }
 
 /**
- * `whatsapp-connector dev`: the whole stack on loopback with embedded defaults. livekit-server
- * is started from the project's test bed (built on first use).
+ * Start everything `make dev` needs: livekit-server, the WhatsApp simulator as Meta (its webhooks
+ * wired to our gateway) unless the configuration has real numbers, the connector, and the demo
+ * echo agent. Cleans up what it started if a later step fails.
  */
-export async function runDev(options: DevOptions): Promise<void> {
-  // The test bed lives outside src/ (it is a development tool, not part of the service package).
-  const { startLiveKitServer } = await import('../../testbed/livekit-server.js');
-  console.log('starting livekit-server (loopback only)...');
-  const lk = await startLiveKitServer({ port: 7880 });
-  const config = loadConfig({
-    configFile: options.configFile,
-    env: {
-      ...process.env,
-      LIVEKIT_URL: process.env.LIVEKIT_URL ?? lk.wsUrl,
-      LIVEKIT_API_KEY: process.env.LIVEKIT_API_KEY ?? lk.apiKey,
-      LIVEKIT_API_SECRET: process.env.LIVEKIT_API_SECRET ?? lk.apiSecret,
-    },
-    overrides: { port: options.port, bindAddress: '127.0.0.1' },
-  });
-  const logger = createLogger({
-    level: config.logLevel,
-    redactPhoneNumbers: config.redactPhoneNumbers,
-  });
-  const server = new ConnectorServer({ config, logger });
-  const port = await server.start();
-  console.log(`
-whatsapp-connector dev stack is up
-  livekit-server   ${lk.wsUrl}   (api key ${lk.apiKey})
-  connector API    http://127.0.0.1:${port}/twirp/livekit.Connector/*
-  health           http://127.0.0.1:${port}/healthz
-  metrics          http://127.0.0.1:${port}/metrics
-Press Ctrl+C to stop.`);
-  const shutdown = async () => {
-    await server.close();
-    await lk.stop();
-    process.exit(0);
+export async function startDevStack(options: DevOptions): Promise<DevStack> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    stops.length = 0;
   };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
+  try {
+    // The test bed lives outside src/ (a development tool, not part of the service package).
+    const { startLiveKitServer } = await import('../../testbed/livekit-server.js');
+    console.log(`starting livekit-server on 127.0.0.1:${options.livekitPort} ...`);
+    const lk = await startLiveKitServer({ port: options.livekitPort }).catch((err: unknown) => {
+      throw new CliError(
+        `livekit-server did not start (is port ${options.livekitPort} free? use --livekit-port): ${(err as Error).message.split('\n')[0] ?? ''}`,
+      );
+    });
+    stops.push(() => lk.stop());
+    const livekitEnv = {
+      LIVEKIT_URL: lk.wsUrl,
+      LIVEKIT_API_KEY: lk.apiKey,
+      LIVEKIT_API_SECRET: lk.apiSecret,
+    };
+
+    let config: Config;
+    let simulator: WhatsAppSimulator | undefined;
+    let configFile: string | undefined;
+    const real = realWhatsAppConfig(options.configFile, livekitEnv);
+    if (real) {
+      config = real;
+      config.port = options.port;
+    } else {
+      simulator = await WhatsAppSimulator.start({
+        port: options.simulatorPort,
+        accessToken: DEV_ACCESS_TOKEN,
+        appSecret: DEV_APP_SECRET,
+        webhookUrl: `http://127.0.0.1:${options.port}/whatsapp/webhook`,
+        // Dialled users pick up after 2 s and say a 440 Hz tone.
+        businessCallBehaviour: {
+          action: 'answer',
+          delayMs: 2000,
+          voice: { kind: 'tone', frequencyHz: 440 },
+        },
+      }).catch((err: unknown) => {
+        throw new CliError(
+          `the simulator did not start (is port ${options.simulatorPort} free? use --simulator-port): ${(err as Error).message}`,
+        );
+      });
+      const sim = simulator;
+      stops.push(() => sim.close());
+      const runDir = resolve(options.runDir);
+      mkdirSync(runDir, { recursive: true });
+      configFile = resolve(runDir, 'config.yaml');
+      // A real configuration file, so the CLI (dial, calls, permissions) works against this stack.
+      writeFileSync(
+        configFile,
+        `# Generated by "whatsapp-connector dev": the local stack with the WhatsApp simulator as Meta.\n${toYaml(
+          {
+            port: options.port,
+            bind_address: '127.0.0.1',
+            livekit: { url: lk.wsUrl, api_key: lk.apiKey, api_secret: lk.apiSecret },
+            media: { ice_addresses: ['127.0.0.1'] },
+            whatsapp: {
+              graph_url: sim.graphUrl,
+              verify_token: DEV_VERIFY_TOKEN,
+              app_secret: DEV_APP_SECRET,
+              numbers: [
+                {
+                  phone_number_id: sim.defaultPhoneNumberId,
+                  access_token: DEV_ACCESS_TOKEN,
+                  api_version: '24.0',
+                  inbound: {
+                    room: 'whatsapp-{caller}',
+                    participant: {
+                      identity: 'whatsapp_{caller}',
+                      name: '{callerName}',
+                      attributes: { 'demo.source': 'whatsapp-connector dev' },
+                    },
+                    accept: options.demo ? 'when_agent_ready' : 'immediately',
+                    agent_ready_timeout_seconds: 10,
+                  },
+                },
+              ],
+            },
+          },
+        )}`,
+      );
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const k of Object.keys(env))
+        if (k.startsWith('WHATSAPP_') || k.startsWith('LIVEKIT_')) delete env[k];
+      config = loadConfig({ configFile, env: { LOG_LEVEL: 'warn', ...env } });
+    }
+
+    const logger = createLogger({
+      level: config.logLevel,
+      redactPhoneNumbers: config.redactPhoneNumbers,
+    });
+    const server = new ConnectorServer({ config, logger });
+    stops.push(() => server.close());
+    await server.start().catch((err: unknown) => {
+      throw new CliError(
+        `the connector cannot listen on port ${options.port} (use --port): ${(err as Error).message}`,
+      );
+    });
+
+    if (options.demo) {
+      const demo = new DemoEchoParticipant(config.livekit, logger.child({ component: 'demo' }));
+      server.gateway?.on('inboundCall', (r) => void demo.join(r.roomName));
+      // Dialled calls: join their rooms as soon as they appear.
+      const watch = setInterval(() => {
+        for (const c of server.calls?.registry.list() ?? []) {
+          if (c.direction === 'outbound' && c.state !== 'ended') void demo.join(c.roomName);
+        }
+      }, 300);
+      stops.push(async () => clearInterval(watch));
+      stops.push(() => demo.close());
+    }
+    server.gateway?.on('processed', (p) => narrate(p));
+
+    printNextSteps({ lk, server, simulator, configFile, options, real: Boolean(real) });
+    return { config, configFile, server, simulator, stop };
+  } catch (err) {
+    await stop();
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+/** One human line per interesting gateway event. */
+function narrate(p: ProcessedWebhookEvent): void {
+  const e = p.event;
+  const id = 'callId' in e && e.callId ? `${e.callId.slice(0, 18)}…` : '';
+  const line: Partial<Record<ProcessedWebhookEvent['outcome'], string>> = {
+    accepted: `← incoming call ${id} answered in room ${p.roomName ?? ''}`,
+    rejected_outside_hours: `← incoming call ${id} rejected: outside business hours`,
+    rejected_room_not_ready: `← incoming call ${id} rejected: nobody in the room published audio in time`,
+    no_rule: `← incoming call ${id} for a number without a routing rule: left alone`,
+    connected: `→ dialled call ${id}: Meta's answer applied, ringing`,
+    hung_up: `× call ${id} ended by the user`,
+    permission_recorded: `✓ call permission reply recorded`,
+  };
+  const text = line[p.outcome];
+  if (text) console.log(text);
+  if (p.outcome === 'failed') console.log(`! webhook handling failed: ${p.error?.message ?? ''}`);
+}
+
+function printNextSteps(s: {
+  lk: { wsUrl: string; apiKey: string; apiSecret: string };
+  server: ConnectorServer;
+  simulator: WhatsAppSimulator | undefined;
+  configFile: string | undefined;
+  options: DevOptions;
+  real: boolean;
+}): void {
+  const base = `http://127.0.0.1:${s.server.port}`;
+  const cli = `node bin/whatsapp-connector.js${s.configFile ? ` -c ${s.configFile}` : ''}`;
+  const lines = [
+    '',
+    'whatsapp-connector dev stack is up',
+    `  livekit-server   ${s.lk.wsUrl}   (api key ${s.lk.apiKey}, secret ${s.lk.apiSecret})`,
+    `  connector API    ${base}/twirp/livekit.Connector/*`,
+    `  webhooks         ${base}/whatsapp/webhook`,
+    `  calls            ${cli} calls`,
+  ];
+  if (s.simulator) {
+    const sim = s.simulator;
+    lines.push(
+      `  simulator (Meta) ${sim.controlUrl}   (business number id ${sim.defaultPhoneNumberId})`,
+      `  config           ${s.configFile ?? ''}`,
+      s.options.demo
+        ? '  demo agent       joins every call room, beeps twice, then echoes the caller'
+        : '',
+      '',
+      'Try it:',
+      '  1. A WhatsApp user calls the business (says a 440 Hz tone; the demo agent echoes it):',
+      `     curl -s -X POST ${sim.controlUrl}/calls -H 'Content-Type: application/json' \\`,
+      `       -d '{"from":"${DEV_USER}","name":"Ada","voice":{"kind":"tone","frequencyHz":440}}'`,
+      '     What the user heard so far (level, tone share, packets):',
+      `     curl -s "${sim.controlUrl}/calls/<call id>/recording?expectHz=440"`,
+      `     The user hangs up:  curl -s -X POST ${sim.controlUrl}/calls/<call id>/hangup`,
+      '  2. Call a user (the simulated user picks up after 2 s):',
+      `     ${cli} permissions request ${DEV_USER}   # the user accepts; needed once`,
+      `     ${cli} dial ${DEV_USER} --room demo-outbound`,
+      `     ${cli} hangup <call id>`,
+      '  3. Watch a room: join it with any LiveKit client, e.g.',
+      `     lk room join --url ${s.lk.wsUrl} --api-key ${s.lk.apiKey} --api-secret ${s.lk.apiSecret} --identity me whatsapp-${DEV_USER}`,
+    );
+  } else {
+    lines.push(
+      '  mode             real WhatsApp (numbers from your configuration; no simulator)',
+      '',
+      'Make the webhook URL reachable over public HTTPS (e.g. a tunnel) and set it as the callback URL,',
+      'with your verify token, in the Meta app dashboard (WhatsApp → Configuration, subscribe to "calls").',
+      `Then call your business number from WhatsApp, or: ${cli} dial <number> --room demo`,
+    );
+  }
+  lines.push('Press Ctrl+C to stop.', '');
+  console.log(
+    lines
+      .filter((l) => l !== '')
+      .join('\n')
+      .replace('Try it:', '\nTry it:'),
+  );
+}
+
+/** `whatsapp-connector dev` (what `make dev` runs). */
+export function registerDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description(
+      'run a complete local stack: livekit-server, the WhatsApp simulator as Meta, the connector with its webhook gateway, and a demo echo agent',
+    )
+    .addOption(
+      new Option('-p, --port <port>', 'connector HTTP port').default(8080).argParser(parsePort),
+    )
+    .addOption(
+      new Option('--livekit-port <port>', 'livekit-server port').default(7880).argParser(parsePort),
+    )
+    .addOption(
+      new Option('--simulator-port <port>', 'simulator port').default(8090).argParser(parsePort),
+    )
+    .option('--run-dir <dir>', 'where the generated configuration goes', '.run/dev')
+    .option('--no-demo', 'do not start the demo echo agent (calls are accepted at once)')
+    .addHelpText(
+      'after',
+      '\nWith -c <file> naming real WhatsApp numbers (access_token set), the stack runs against Meta instead of the simulator.',
+    )
+    .action(
+      async (
+        opts: {
+          port: number;
+          livekitPort: number;
+          simulatorPort: number;
+          runDir: string;
+          demo: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const stack = await startDevStack({
+          ...opts,
+          configFile: cmd.optsWithGlobals<{ config?: string }>().config,
+        });
+        let stopping = false;
+        const shutdown = async (signal: string) => {
+          if (stopping) {
+            // A second Ctrl+C: stop waiting.
+            process.exit(130);
+          }
+          stopping = true;
+          console.log(`\n${signal}: stopping the dev stack ...`);
+          await stack.stop();
+          const { dispose } = await import('@livekit/rtc-node');
+          await dispose().catch(() => undefined);
+          console.log('stopped.');
+          process.exit(0);
+        };
+        process.on('SIGINT', () => void shutdown('SIGINT'));
+        process.on('SIGTERM', () => void shutdown('SIGTERM'));
+      },
+    );
 }

@@ -1,86 +1,46 @@
-import { Command, Option } from 'commander';
-import { ConfigError, loadConfig } from '../config/index.js';
-import { createLogger } from '../log/index.js';
-import { ConnectorServer } from '../server/connector-server.js';
-import { runDev } from './dev-command.js';
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/index.js';
+import { ConnectorError } from '../errors/index.js';
+import { registerCallsCommand } from './calls-command.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-context.js';
+import { registerDevCommand } from './dev-command.js';
+import { registerDialCommand } from './dial-command.js';
+import { registerHangupCommand } from './hangup-command.js';
+import { registerPermissionsCommand } from './permissions-command.js';
+import { registerServeCommand } from './serve-command.js';
+import { registerSimulateCommand } from './simulate-command.js';
 
-/** Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration. */
-export const EXIT_USAGE = 2;
-
-function fail(message: string, code = 1): never {
-  console.error(`whatsapp-connector: ${message}`);
-  process.exit(code);
-}
+export { EXIT_FAILURE, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-context.js';
 
 export function buildCli(): Command {
   const program = new Command('whatsapp-connector')
-    .description('Self-hosted WhatsApp Business Calling connector for LiveKit')
-    .option('-c, --config <file>', 'YAML configuration file (also WHATSAPP_CONNECTOR_CONFIG)')
-    .showHelpAfterError();
-
-  program
-    .command('serve')
-    .description('run the Connector API (Twirp livekit.Connector) and the WhatsApp webhook gateway')
-    .addOption(
-      new Option('-p, --port <port>', 'HTTP port (also PORT); default 8080').argParser(parsePort),
-    )
-    .option('--bind <address>', 'address to listen on (also BIND_ADDRESS); default 0.0.0.0')
-    .addOption(new Option('--log-level <level>', 'log level (also LOG_LEVEL)'))
-    .action(async (opts: { port?: number; bind?: string; logLevel?: string }) => {
-      const global = program.opts<{ config?: string }>();
-      let config;
-      try {
-        config = loadConfig({
-          configFile: global.config,
-          overrides: {
-            ...(opts.port !== undefined ? { port: opts.port } : {}),
-            ...(opts.bind ? { bindAddress: opts.bind } : {}),
-            ...(opts.logLevel ? { logLevel: opts.logLevel as never } : {}),
-          },
-        });
-      } catch (err) {
-        if (err instanceof ConfigError) fail(err.message, EXIT_USAGE);
-        throw err;
-      }
-      const logger = createLogger({
-        level: config.logLevel,
-        redactPhoneNumbers: config.redactPhoneNumbers,
-      });
-      const server = new ConnectorServer({ config, logger });
-      const port = await server.start();
-      console.error(`whatsapp-connector listening on http://${config.bindAddress}:${port}`);
-      const shutdown = async () => {
-        await server.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void shutdown());
-      process.once('SIGTERM', () => void shutdown());
-    });
-
-  program
-    .command('dev')
     .description(
-      'start a complete local stack: livekit-server, the connector and the WhatsApp simulator',
+      'Self-hosted WhatsApp Business Calling for LiveKit: Connector API, webhook gateway, simulator',
     )
-    .addOption(
-      new Option('-p, --port <port>', 'connector HTTP port; default 8080').argParser(parsePort),
-    )
-    .action(async (opts: { port?: number }) => {
-      await runDev({
-        port: opts.port ?? 8080,
-        configFile: program.opts<{ config?: string }>().config,
-      });
-    });
-
+    .option('-c, --config <file>', 'YAML configuration file (also WHATSAPP_CONNECTOR_CONFIG)')
+    .showHelpAfterError()
+    // Commander exits by itself on usage errors; we want our exit codes (2) instead.
+    .exitOverride();
+  registerServeCommand(program);
+  registerDialCommand(program);
+  registerCallsCommand(program);
+  registerHangupCommand(program);
+  registerPermissionsCommand(program);
+  registerSimulateCommand(program);
+  registerDevCommand(program);
+  program.addHelpText(
+    'after',
+    `
+Client commands (dial, calls, hangup) talk to a running connector (--url, WHATSAPP_CONNECTOR_URL,
+default http://127.0.0.1:<port>) with the LiveKit API key of the configuration.
+Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 no call permission.`,
+  );
   return program;
 }
 
-function parsePort(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new Error(`invalid port ${JSON.stringify(value)}`);
-  }
-  return n;
+function fail(message: string, code: number): never {
+  console.error(`whatsapp-connector: ${message}`);
+  process.exit(code);
 }
 
 /** Run the CLI with `argv` (as process.argv). */
@@ -88,6 +48,14 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
+    if (err instanceof CommanderError) {
+      // Help and version end with code 0; commander already printed usage errors.
+      process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+    }
+    if (err instanceof CliError) fail(err.message, err.exitCode);
+    if (err instanceof ConfigError) fail(err.message, EXIT_USAGE);
+    if (err instanceof ConnectorError && err.code === 'invalid_argument')
+      fail(err.message, EXIT_USAGE);
+    fail(err instanceof Error ? err.message : String(err), EXIT_FAILURE);
   }
 }

@@ -44,7 +44,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--host <address>', 'address to listen on (relay media uses 127.0.0.1)', '127.0.0.1')
     .option(
       '--webhook-url <url>',
-      'where to POST webhooks (e.g. the connector’s /webhooks/whatsapp)',
+      'where to POST webhooks (e.g. the connector’s /whatsapp/webhook)',
     )
     .option(
       '--verify-token <token>',

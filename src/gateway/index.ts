@@ -8,3 +8,4 @@ export * from './permission-checking-backend.js';
 export * from './room-readiness.js';
 export * from './webhook-forwarder.js';
 export * from './webhook-gateway.js';
+export * from './call-permissions.js';

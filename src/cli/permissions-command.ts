@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+import { CallPermissions } from '../gateway/call-permissions.js';
+import { createLogger } from '../log/index.js';
+import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
+import { CliError, EXIT_NO_PERMISSION, cliConfig } from './cli-context.js';
+import { ConnectorError } from '../errors/index.js';
+
+interface PermissionOptions {
+  phoneNumberId?: string;
+  text?: string;
+  config?: string;
+}
+
+function permissionsFor(configFile: string | undefined): CallPermissions {
+  const { config, gateway } = cliConfig(configFile);
+  const graph = new WhatsAppGraphClient({
+    baseUrl: config.whatsapp.graphUrl,
+    logger: createLogger({ level: 'silent' }),
+  });
+  return new CallPermissions(graph, gateway.numbers);
+}
+
+function graphFailure(what: string, err: unknown): CliError {
+  if (err instanceof ConnectorError && err.code === 'invalid_argument' && !err.meta.graphStatus) {
+    return new CliError(err.message, 2);
+  }
+  return new CliError(`${what} failed: ${(err as Error).message}`);
+}
+
+/** `whatsapp-connector permissions check|request <to>`: call permissions at Meta. */
+export function registerPermissionsCommand(program: Command): void {
+  const permissions = program
+    .command('permissions')
+    .description("check or request a WhatsApp user's permission to be called by the business");
+
+  permissions
+    .command('check')
+    .description('ask Meta whether the business may call the user now')
+    .argument('<to>', "the user's WhatsApp number, with country code")
+    .option('--phone-number-id <id>', 'business phone number id (default: the only configured one)')
+    .addHelpText('after', '\nExit codes: 0 may call, 3 may not call, 1 failure, 2 bad usage.')
+    .action(async (to: string, opts: PermissionOptions, cmd: Command) => {
+      const service = permissionsFor(cmd.optsWithGlobals<PermissionOptions>().config);
+      const verdict = await service.check(to, opts.phoneNumberId).catch((err: unknown) => {
+        throw graphFailure('permission check', err);
+      });
+      console.log(`permission: ${verdict.status}`);
+      if (verdict.expiresAt) {
+        console.log(`expires:    ${new Date(verdict.expiresAt * 1000).toISOString()}`);
+      }
+      console.log(`can call:   ${verdict.canCall ? 'yes' : 'no'}`);
+      if (verdict.canRequest !== undefined) {
+        console.log(`can ask:    ${verdict.canRequest ? 'yes' : 'no'}`);
+      }
+      if (!verdict.canCall) {
+        throw new CliError(
+          `no permission to call ${to}: send one with "whatsapp-connector permissions request ${to}"`,
+          EXIT_NO_PERMISSION,
+        );
+      }
+    });
+
+  permissions
+    .command('request')
+    .description('send the user a call permission request message (needs an open conversation)')
+    .argument('<to>', "the user's WhatsApp number, with country code")
+    .option('--phone-number-id <id>', 'business phone number id (default: the only configured one)')
+    .option('--text <text>', 'text shown above the buttons')
+    .action(async (to: string, opts: PermissionOptions, cmd: Command) => {
+      const service = permissionsFor(cmd.optsWithGlobals<PermissionOptions>().config);
+      const sent = await service
+        .request(to, opts.phoneNumberId, opts.text)
+        .catch((err: unknown) => {
+          throw graphFailure('permission request', err);
+        });
+      console.log(`permission request sent (${sent.messageId})`);
+      console.log(
+        "the user's answer arrives as a webhook; check it with: whatsapp-connector permissions check " +
+          to,
+      );
+    });
+}
