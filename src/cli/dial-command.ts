@@ -1,5 +1,5 @@
 import { RoomAgentDispatch } from '@livekit/protocol';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CallState } from '../calls/whatsapp-call.js';
 import {
   CliError,
@@ -36,7 +36,7 @@ function collect(value: string, previous: string[]): string[] {
 function positiveSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 300)
-    throw new Error(`invalid seconds ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`invalid seconds ${JSON.stringify(value)}`);
   return n;
 }
 

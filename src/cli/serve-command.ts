@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import { loadGatewaySettings } from '../gateway/gateway-config.js';
 import { createLogger } from '../log/index.js';
@@ -15,7 +15,7 @@ interface ServeOptions {
 export function parsePort(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new Error(`invalid port ${JSON.stringify(value)}`);
+    throw new InvalidArgumentError(`invalid port ${JSON.stringify(value)}`);
   }
   return n;
 }

@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { createLogger } from '../log/index.js';
 import { WhatsAppSimulator, type BusinessCallBehaviour } from '../simulator/index.js';
 
@@ -21,7 +21,8 @@ interface SimulateOptions {
 function parseNonNegativeInt(name: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`invalid ${name} ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`invalid ${name} ${JSON.stringify(value)}`);
     return n;
   };
 }

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freeTcpPort } from '../../../testbed/ports.js';
+import { runCli } from './cli-runner.js';
+
+test('--help lists every command and exits 0', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  for (const cmd of ['serve', 'dial', 'calls', 'hangup', 'permissions', 'simulate', 'dev']) {
+    assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`), cmd);
+  }
+});
+
+test('an unknown command or a bad option value exits 2 with a message', async () => {
+  const unknown = await runCli(['bogus']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command 'bogus'/);
+  const badPort = await runCli(['serve', '--port', 'eighty']);
+  assert.equal(badPort.code, 2);
+  assert.match(badPort.stderr, /invalid port/);
+});
+
+test('a client command without configuration exits 2 naming the missing setting', async () => {
+  const r = await runCli(['calls']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /LIVEKIT_API_KEY/);
+});
+
+test('a client command with no connector running exits 1 and says so', async () => {
+  const port = await freeTcpPort();
+  const r = await runCli(['calls'], {
+    LIVEKIT_API_KEY: 'k',
+    LIVEKIT_API_SECRET: 's',
+    WHATSAPP_CONNECTOR_URL: `http://127.0.0.1:${port}`,
+  });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot reach the connector/);
+});

@@ -1,0 +1,87 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from '../calls/bridge-harness.js';
+import { freeTcpPort } from '../../../testbed/ports.js';
+import { startCli } from './cli-runner.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wa-dev-'));
+let dev: ReturnType<typeof startCli> | undefined;
+
+after(async () => {
+  if (dev && dev.child.exitCode === null) {
+    dev.child.kill('SIGKILL');
+    await dev.exited;
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+test('dev: a simulated user call is answered by the demo agent and audio flows; Ctrl+C stops everything', async () => {
+  const [port, livekitPort, simulatorPort] = [
+    await freeTcpPort(),
+    await freeTcpPort(),
+    await freeTcpPort(),
+  ];
+  dev = startCli(
+    [
+      'dev',
+      '--port',
+      String(port),
+      '--livekit-port',
+      String(livekitPort),
+      '--simulator-port',
+      String(simulatorPort),
+      '--run-dir',
+      join(dir, 'run'),
+    ],
+    {},
+    dir,
+  );
+  await dev.waitFor('Press Ctrl+C to stop.', 60_000);
+  assert.match(readFileSync(join(dir, 'run', 'config.yaml'), 'utf8'), /accept: when_agent_ready/);
+  const control = `http://127.0.0.1:${simulatorPort}/_simulator`;
+  assert.match(dev.output(), new RegExp(`curl -s -X POST ${control}/calls`));
+
+  // What the printed curl does: a user calls and says a 440 Hz tone.
+  const placed = await fetch(`${control}/calls`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ from: '4915112345678', voice: { kind: 'tone', frequencyHz: 440 } }),
+  });
+  assert.equal(placed.status, 201, await placed.clone().text());
+  const { id } = (await placed.json()) as { id: string };
+  await dev.waitFor('answered in room whatsapp-4915112345678', 20_000);
+  // The demo agent echoes the caller: the user hears its own tone back.
+  await eventually(
+    async () => {
+      const res = await fetch(
+        `${control}/calls/${encodeURIComponent(id)}/recording?expectHz=440&lastMs=1000`,
+      );
+      const stats = (await res.json()) as { levelDbfs: number; frequencyHz: number };
+      return stats.levelDbfs > -30 && Math.abs(stats.frequencyHz - 440) < 15;
+    },
+    15_000,
+    'the user hears the echo',
+  );
+
+  dev.child.kill('SIGINT');
+  assert.equal(await dev.exited, 0, dev.output());
+  assert.match(dev.output(), /stopped\./);
+  for (const p of [port, livekitPort, simulatorPort]) {
+    assert.equal(await listening(p), false, `port ${p} still open`);
+  }
+});
