@@ -13,18 +13,96 @@ const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
 
 const nonEmpty = z.string().min(1, 'must not be empty');
 
-const numberRoutingSchema = z
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const clockTime = z
+  .string()
+  .regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'expected "HH:MM" (24 h)')
+  .refine((v) => v <= '24:00', 'expected a time up to 24:00');
+
+/** Business hours of an inbound rule (the gateway's `hours` policy). */
+export const businessHoursSchema = z
+  .object({
+    /** IANA time zone the windows are in. Default UTC. */
+    timezone: z
+      .string()
+      .default('UTC')
+      .refine(isTimeZone, 'unknown IANA time zone (e.g. "Europe/Berlin")'),
+    /** Opening windows, `from` inclusive, `to` exclusive. */
+    open: z
+      .array(
+        z
+          .object({ days: z.array(z.enum(WEEKDAYS)).min(1), from: clockTime, to: clockTime })
+          .strict()
+          .refine((w) => w.from < w.to, { message: '"from" must be before "to"' }),
+      )
+      .min(1),
+    /** Calls outside the windows: rejected at Meta, or left unanswered. Default reject. */
+    outside_hours: z.enum(['reject', 'ignore']).default('reject'),
+  })
+  .strict();
+
+/**
+ * What the webhook gateway does with user-initiated calls to one number. String values are
+ * templates (`{caller}`, `{callerName}`, `{callId}`, … — see `src/gateway/call-template.ts`).
+ */
+export const inboundRuleSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Room name template. Default `whatsapp-{random}` (LiveKit's default shape). */
+    room: z.string().min(1).default('whatsapp-{random}'),
+    agents: z
+      .array(z.object({ name: nonEmpty, metadata: z.string().optional() }).strict())
+      .default([]),
+    participant: z
+      .object({
+        /** Default: the Connector API's `whatsapp_<call id>`. */
+        identity: z.string().optional(),
+        name: z.string().default('{callerName}'),
+        metadata: z.string().optional(),
+        attributes: z.record(nonEmpty, z.string()).default({}),
+      })
+      .strict()
+      .default({}),
+    /** Accept at once, or once a participant (agent) in the room published audio. */
+    accept: z.enum(['immediately', 'when_agent_ready']).default('immediately'),
+    /** With `when_agent_ready`: reject the call after this long without audio, s. Default 20. */
+    agent_ready_timeout_seconds: z.coerce.number().positive().max(50).default(20),
+    hours: businessHoursSchema.optional(),
+  })
+  .strict();
+
+/** One business phone number: credentials and routing rules (`whatsapp.numbers[]`). */
+export const numberRoutingSchema = z
   .object({
     /** WhatsApp phone number id this rule applies to. */
     phone_number_id: nonEmpty,
     /** Access token used for Graph API calls on this number. */
     access_token: z.string().optional(),
-    /** Cloud API version, e.g. "23.0". */
+    /** Cloud API version, e.g. "23.0". Default 24.0. */
     api_version: z.string().optional(),
     /** App secret used to check webhook signatures for this number's app. */
     app_secret: z.string().optional(),
+    /** Unset: the gateway leaves this number's incoming calls alone (forwarding still applies). */
+    inbound: inboundRuleSchema.optional(),
+    outbound: z
+      .object({
+        /** Check call permission before dialling. Default `whatsapp.check_call_permission`. */
+        check_permission: z.boolean().optional(),
+      })
+      .strict()
+      .default({}),
   })
-  .passthrough();
+  .strict();
 
 const fileSchema = z
   .object({
@@ -49,6 +127,14 @@ const fileSchema = z
         verify_token: z.string().optional(),
         app_secret: z.string().optional(),
         forward_url: z.string().optional(),
+        /** Delivery attempts per forwarded webhook. Default 5. */
+        forward_max_attempts: z.coerce.number().int().min(1).max(20).optional(),
+        /** Per-attempt timeout of a forward, ms. Default 10000. */
+        forward_timeout_ms: z.coerce.number().int().positive().optional(),
+        /** Call webhooks older than this are not acted on, s. Default 300. */
+        max_webhook_age_seconds: z.coerce.number().positive().optional(),
+        /** Check call permission before dialling. Default true. */
+        check_call_permission: z.boolean().optional(),
         numbers: z.array(numberRoutingSchema).optional(),
       })
       .passthrough()

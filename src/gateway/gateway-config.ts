@@ -5,94 +5,27 @@
  * `config.whatsapp.raw`, and this module gives it its schema, defaults and checks.
  */
 import { z } from 'zod';
-import { ConfigError, type Config } from '../config/index.js';
+import {
+  ConfigError,
+  type businessHoursSchema,
+  inboundRuleSchema,
+  numberRoutingSchema,
+  type Config,
+} from '../config/index.js';
 import { normaliseCloudApiVersion } from '../whatsapp/api-version.js';
 import { TEMPLATE_VARIABLES, unknownTemplateVariables } from './call-template.js';
 
-const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
+export type Weekday = z.infer<typeof businessHoursSchema>['open'][number]['days'][number];
 
-const clockTime = z
-  .string()
-  .regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'expected "HH:MM" (24 h)')
-  .refine((v) => v <= '24:00', 'expected a time up to 24:00');
-
-const openingWindowSchema = z
-  .object({
-    days: z.array(z.enum(WEEKDAYS)).min(1),
-    from: clockTime,
-    to: clockTime,
-  })
-  .strict()
-  .refine((w) => w.from < w.to, { message: '"from" must be before "to"' });
-
-const hoursSchema = z
-  .object({
-    /** IANA time zone the windows are in. */
-    timezone: z
-      .string()
-      .default('UTC')
-      .refine(isTimeZone, 'unknown IANA time zone (e.g. "Europe/Berlin")'),
-    open: z.array(openingWindowSchema).min(1),
-    /** What happens to calls outside the windows. */
-    outside_hours: z.enum(['reject', 'ignore']).default('reject'),
-  })
-  .strict();
-
-const agentSchema = z
-  .object({
-    name: z.string().min(1),
-    /** Template. */
-    metadata: z.string().optional(),
-  })
-  .strict();
-
-const inboundSchema = z
-  .object({
-    enabled: z.boolean().default(true),
-    /** Template of the room name. */
-    room: z.string().min(1).default('whatsapp-{random}'),
-    agents: z.array(agentSchema).default([]),
-    participant: z
-      .object({
-        identity: z.string().optional(),
-        name: z.string().default('{callerName}'),
-        metadata: z.string().optional(),
-        attributes: z.record(z.string().min(1), z.string()).default({}),
-      })
-      .strict()
-      .default({}),
-    accept: z.enum(['immediately', 'when_agent_ready']).default('immediately'),
-    agent_ready_timeout_seconds: z.coerce.number().positive().max(50).default(20),
-    hours: hoursSchema.optional(),
-  })
-  .strict();
-
-const outboundSchema = z
-  .object({
-    /** Ask Meta for the user's call permission before dialling. Default: `whatsapp.check_call_permission`. */
-    check_permission: z.boolean().optional(),
-  })
-  .strict();
-
-const numberSchema = z
-  .object({
-    phone_number_id: z.string().min(1),
-    access_token: z.string().optional(),
-    api_version: z.string().optional(),
-    app_secret: z.string().optional(),
-    inbound: inboundSchema.optional(),
-    outbound: outboundSchema.default({}),
-  })
-  .strict();
-
+// The schemas themselves live with the rest of the configuration (`src/config/config.ts`), so
+// `loadConfig` already refuses a malformed file; this module re-reads the section for the gateway.
 const gatewaySectionSchema = z
   .object({
     forward_max_attempts: z.coerce.number().int().min(1).max(20).optional(),
     forward_timeout_ms: z.coerce.number().int().positive().optional(),
     max_webhook_age_seconds: z.coerce.number().positive().optional(),
     check_call_permission: z.boolean().optional(),
-    numbers: z.array(numberSchema).optional(),
+    numbers: z.array(numberRoutingSchema).optional(),
   })
   .passthrough();
 
@@ -167,15 +100,6 @@ export interface GatewaySettings {
 /** Default Cloud API version for numbers that do not name one. */
 export const DEFAULT_CLOUD_API_VERSION = '24.0';
 
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -194,7 +118,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string, min: number): number | und
   return n;
 }
 
-function toInbound(raw: z.infer<typeof inboundSchema>): InboundRule {
+function toInbound(raw: z.infer<typeof inboundRuleSchema>): InboundRule {
   return {
     enabled: raw.enabled,
     room: raw.room,
@@ -217,7 +141,7 @@ function toInbound(raw: z.infer<typeof inboundSchema>): InboundRule {
   };
 }
 
-function checkTemplates(path: string, inbound: z.infer<typeof inboundSchema>): void {
+function checkTemplates(path: string, inbound: z.infer<typeof inboundRuleSchema>): void {
   const templates: [string, string | undefined][] = [
     ['room', inbound.room],
     ['participant.identity', inbound.participant.identity],
@@ -313,7 +237,7 @@ export function loadGatewaySettings(
       throw new ConfigError('WHATSAPP_API_VERSION', 'unsupported Cloud API version');
     }
     const inbound = toInbound(
-      inboundSchema.parse({
+      inboundRuleSchema.parse({
         ...(env.WHATSAPP_INBOUND_ROOM ? { room: env.WHATSAPP_INBOUND_ROOM } : {}),
         ...(env.WHATSAPP_INBOUND_AGENT ? { agents: [{ name: env.WHATSAPP_INBOUND_AGENT }] } : {}),
       }),

@@ -1,4 +1,7 @@
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, type Config } from '../../../src/config/index.js';
 import { loadGatewaySettings } from '../../../src/gateway/gateway-config.js';
@@ -78,4 +81,23 @@ test('a one-number setup can come from the environment alone', () => {
     () => loadGatewaySettings(config({}), { WHATSAPP_PHONE_NUMBER_ID: '42' }),
     /WHATSAPP_ACCESS_TOKEN/,
   );
+});
+
+test('loadConfig already refuses a malformed routing rule in the YAML file, naming its path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wa-config-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(
+    file,
+    'whatsapp:\n  numbers:\n    - phone_number_id: "1"\n      inbound:\n        accept: sometimes\n',
+  );
+  try {
+    assert.throws(
+      () =>
+        loadConfig({ configFile: file, env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' } }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.setting === 'whatsapp.numbers.0.inbound.accept',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
