@@ -1,12 +1,12 @@
 /**
  * Thin typed wrapper over @evan/opus for the WhatsApp leg: mono 20 ms frames at 16 or 48 kHz.
  *
- * @evan/opus exposes no FEC or PLC call (decoding an empty buffer throws). A packet with no frame
- * data (a lone TOC byte) runs Opus's loss path, which keeps the decoder state in step, but what it
- * outputs is DTX comfort noise far below the signal; {@link OpusFrameDecoder.conceal} therefore
- * plays a waveform substitute ({@link PitchConcealer}) instead. In-band FEC sent by the remote
- * cannot be used on receive for the same reason (no `decode_fec` flag in the binding); we do send
- * FEC.
+ * @evan/opus exposes no FEC or PLC call (decoding an empty buffer throws). A TOC-only packet does
+ * reach Opus's loss path, but that path yields DTX comfort noise ~20 dB below the signal and makes
+ * the next real frame fade back in, so a single lost packet becomes a 40 ms hole. Lost frames are
+ * instead replaced by a waveform substitute ({@link PitchConcealer}) and Opus simply decodes the
+ * next packet it gets. In-band FEC sent by the remote cannot be used on receive either (no
+ * `decode_fec` flag in the binding); we do send FEC.
  */
 import { Decoder, Encoder } from '@evan/opus';
 
@@ -114,8 +114,6 @@ export class OpusFrameDecoder {
   /** Samples per 20 ms frame. */
   readonly frameSamples: number;
   private readonly decoder: Decoder;
-  /** TOC byte (frame-count code cleared) of the last decoded packet; keeps Opus state in step. */
-  private concealToc: Uint8Array | undefined;
   private concealer: PitchConcealer;
 
   constructor(options: OpusFrameDecoderOptions) {
@@ -139,9 +137,6 @@ export class OpusFrameDecoder {
     } catch {
       return undefined;
     }
-    const toc = (packet[0] ?? 0) & 0xfc;
-    if (this.concealToc === undefined) this.concealToc = Uint8Array.of(toc);
-    else this.concealToc[0] = toc;
     const pcm = toPcm(bytes);
     if (pcm.length === this.frameSamples) this.concealer.receive(pcm);
     return pcm;
@@ -152,22 +147,12 @@ export class OpusFrameDecoder {
    * successive calls ({@link PitchConcealer}); silence if nothing was decoded yet.
    */
   conceal(): Int16Array {
-    if (this.concealToc !== undefined) {
-      try {
-        // Run Opus's own loss path so its state (and the next decode) stays in step; its output
-        // is DTX-level comfort noise, so the waveform substitute is played instead.
-        this.decoder.decode(this.concealToc);
-      } catch {
-        // state stays as it was; the substitute below does not depend on it
-      }
-    }
     return this.concealer.conceal();
   }
 
   /** Reset decoder state (e.g. when the remote stream changes SSRC). */
   reset(): void {
     this.decoder.reset();
-    this.concealToc = undefined;
     this.concealer = new PitchConcealer(this.sampleRate, this.frameSamples);
   }
 }

@@ -20,7 +20,6 @@ import {
   concatPcm,
   dominantFrequency,
   rmsDbfs,
-  toneEnergyShare,
   windowedToneShare,
 } from '../../../src/media/tone.js';
 import { ConnectorServer } from '../../../src/server/connector-server.js';
@@ -268,17 +267,16 @@ export async function acceptInboundCall(
 }
 
 /**
- * Fraction of 20 ms frames of `pcm` that carry the tone at a normal level (RMS above −25 dBFS
- * and most energy at `hz`): 1.0 is an unbroken tone; gaps and noise bursts lower it.
+ * Fraction of 20 ms frames of `pcm` that are not holes (RMS above −25 dBFS, for a −13.5 dBFS
+ * source): 1.0 is unbroken audio; lost packets that were not concealed show up as holes.
  */
-export function toneContinuity(pcm: Int16Array, sampleRate: number, hz: number): number {
+export function audibleFrameFraction(pcm: Int16Array, sampleRate: number): number {
   const size = Math.round(sampleRate / 50);
   let good = 0;
   let total = 0;
   for (let off = 0; off + size <= pcm.length; off += size) {
-    const frame = pcm.subarray(off, off + size);
     total++;
-    if (rmsDbfs(frame) > -25 && toneEnergyShare(frame, sampleRate, hz) > 0.5) good++;
+    if (rmsDbfs(pcm.subarray(off, off + size)) > -25) good++;
   }
   return total === 0 ? 0 : good / total;
 }
