@@ -4,7 +4,14 @@ import { dispose } from '@livekit/rtc-node';
 import { TwirpError } from 'livekit-server-sdk';
 import { createUserVoice } from '../../../src/simulator/index.js';
 import { RoomListener, assertTone, eventually, sleep } from '../calls/bridge-harness.js';
-import { about, graphActions, startGatewayBridge, type GatewayBridge } from './gateway-harness.js';
+import { encodeWebhookBody, signWebhookBody } from '../../../src/whatsapp/index.js';
+import {
+  APP_SECRET,
+  about,
+  graphActions,
+  startGatewayBridge,
+  type GatewayBridge,
+} from './gateway-harness.js';
 
 let bridge: GatewayBridge;
 
@@ -112,4 +119,63 @@ test('a dial to a user without call permission fails before the call with an act
   const paths = bridge.simulator.requestLog.slice(before).map((r) => `${r.method} ${r.path}`);
   assert.ok(paths.some((p) => p.includes('call_permissions')));
   assert.ok(!paths.some((p) => p.startsWith('POST') && p.endsWith('/calls')), 'no call placed');
+});
+
+test('a terminate that overtakes the connect of a dialled call ends it; the late connect is ignored without error', async () => {
+  bridge.simulator.user('4915200000004').setPermission(bridge.phoneNumberId, 'permanent');
+  bridge.simulator.setFaults({ webhookDelayMs: 1500 });
+  try {
+    const { whatsappCallId: callId } = await dial('4915200000004', 'outbound-reordered');
+    // Meta's terminate arrives first (signed like Meta's), the delayed connect after it.
+    const body = encodeWebhookBody({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '366634483210360',
+          changes: [
+            {
+              field: 'calls',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: {
+                  phone_number_id: bridge.phoneNumberId,
+                  display_phone_number: '15550001234',
+                },
+                calls: [
+                  {
+                    id: callId,
+                    from: '15550001234',
+                    to: '4915200000004',
+                    event: 'terminate',
+                    direction: 'BUSINESS_INITIATED',
+                    timestamp: String(Math.floor(Date.now() / 1000)),
+                    status: 'FAILED',
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const res = await fetch(bridge.webhookUrl, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Hub-Signature-256': signWebhookBody(body, APP_SECRET),
+      },
+      body,
+    });
+    assert.equal(res.status, 200);
+    await bridge.waitForProcessed(about(callId, 'call_terminate', 'hung_up'));
+    assert.equal(bridge.server.calls!.registry.get(callId)?.endReason, 'user_hangup');
+    await bridge.waitForProcessed(about(callId, 'call_connect', 'terminated_before_connect'));
+    const mine = bridge.processed.filter((p) => 'callId' in p.event && p.event.callId === callId);
+    assert.deepEqual(
+      mine.filter((p) => p.outcome === 'failed').map((p) => p.error?.message),
+      [],
+    );
+  } finally {
+    bridge.simulator.setFaults({ webhookDelayMs: 0 });
+  }
 });

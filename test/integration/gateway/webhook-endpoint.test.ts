@@ -237,3 +237,41 @@ test('the calls listing needs a LiveKit access token with roomCreate', async () 
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { calls: [] });
 });
+
+test('a connect older than max_webhook_age_seconds (a late Meta retry) is not acted on', async () => {
+  const body = encodeWebhookBody({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: 'waba-1',
+        changes: [
+          {
+            field: 'calls',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { phone_number_id: '111', display_phone_number: '15550001111' },
+              calls: [
+                {
+                  id: 'wacid.old',
+                  from: '4915300000005',
+                  to: '15550001111',
+                  event: 'connect',
+                  direction: 'USER_INITIATED',
+                  timestamp: String(Math.floor(Date.now() / 1000) - 3600),
+                  session: { sdp_type: 'offer', sdp: 'v=0\r\n' },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+  processed.length = 0;
+  assert.equal((await post(body, signWebhookBody(body, APP_SECRET))).status, 200);
+  await server.gateway!.idle();
+  assert.deepEqual(
+    processed.map((p) => p.outcome),
+    ['stale'],
+  );
+});
