@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,4 +101,14 @@ test('loadConfig already refuses a malformed routing rule in the YAML file, nami
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the example configuration in examples/ loads', () => {
+  const file = fileURLToPath(new URL('../../../examples/whatsapp-connector.yaml', import.meta.url));
+  const c = loadConfig({ configFile: file, env: {} });
+  const s = loadGatewaySettings(c, {});
+  assert.equal(s.numbers.length, 2);
+  assert.equal(s.numbers[0]?.inbound?.accept, 'when_agent_ready');
+  assert.equal(s.numbers[0]?.inbound?.hours?.timezone, 'Europe/Berlin');
+  assert.equal(s.numbers[1]?.inbound, undefined);
 });
