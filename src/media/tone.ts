@@ -85,12 +85,17 @@ export function zeroCrossingFrequency(samples: Int16Array, sampleRate: number): 
 export interface ToneAnalysis {
   /** RMS level, dBFS. */
   levelDbfs: number;
-  /** Share of the signal's energy at the expected frequency (0..1). */
+  /** Share of the signal's energy at the expected frequency, in 100 ms windows (0..1). */
   toneShare: number;
-  /** Zero-crossing frequency estimate, Hz. */
+  /** Dominant frequency (Goertzel scan in 5 Hz steps), Hz. */
   frequencyHz: number;
 }
 
+/**
+ * Level, tonality and dominant frequency of a test tone. Both frequency and share are measured
+ * over short windows so that one concealed or late frame (a phase jump) does not make a clean
+ * tone look like noise; holes still show as a lower level and share.
+ */
 export function analyseTone(
   samples: Int16Array,
   sampleRate: number,
@@ -98,8 +103,8 @@ export function analyseTone(
 ): ToneAnalysis {
   return {
     levelDbfs: rmsDbfs(samples),
-    toneShare: toneEnergyShare(samples, sampleRate, expectedHz),
-    frequencyHz: zeroCrossingFrequency(samples, sampleRate),
+    toneShare: windowedToneShare(samples, sampleRate, expectedHz),
+    frequencyHz: dominantFrequency(samples, sampleRate, 50, Math.min(4000, sampleRate / 2 - 1), 5),
   };
 }
 

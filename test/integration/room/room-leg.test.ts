@@ -29,7 +29,7 @@ import {
   analyseTone,
   concatPcm,
   rmsDbfs,
-  toneEnergyShare,
+  windowedToneShare,
 } from '../../../src/media/tone.js';
 
 let lk: LiveKitServerHandle;
@@ -271,8 +271,8 @@ describe('RoomLeg', () => {
     await stopB();
     const pcm = concatPcm(frames);
     assert.ok(pcm.length >= 16_000 * 0.8, `mixed ${pcm.length} samples`);
-    const share440 = toneEnergyShare(pcm, 16_000, 440);
-    const share1000 = toneEnergyShare(pcm, 16_000, 1000);
+    const share440 = windowedToneShare(pcm, 16_000, 440);
+    const share1000 = windowedToneShare(pcm, 16_000, 1000);
     assert.ok(share440 > 0.3, `440 Hz share ${share440}`);
     assert.ok(share1000 > 0.3, `1000 Hz share ${share1000}`);
     assert.ok(share440 + share1000 > 0.85, `tones ${share440 + share1000} of the mix`);
