@@ -165,3 +165,26 @@ test('closing the server closes the pool and leaves no room worker processes', a
   for (const pid of pids) assert.equal(processRuns(pid), false, `worker ${pid} still runs`);
   assert.deepEqual(roomWorkerChildren(), []);
 });
+
+test('a worker left without calls is stopped after the idle timeout', async () => {
+  const pool = new RoomLegPool({ callsPerProcess: 1, idleTimeoutMs: 200, logLevel: 'silent' });
+  try {
+    // A failed join still starts a worker (it validates the options), which then has no calls.
+    await pool
+      .join({
+        url: bridge.lk.wsUrl,
+        apiKey: bridge.lk.apiKey,
+        apiSecret: bridge.lk.apiSecret,
+        roomName: 'idle',
+        identity: 'x',
+        sampleRate: 8000,
+      })
+      .catch(() => undefined);
+    const [pid] = pool.workerPids;
+    assert.ok(pid, 'a worker was started');
+    await eventually(() => !processRuns(pid), 10_000, 'the idle worker to exit');
+    assert.deepEqual(pool.workerPids, []);
+  } finally {
+    await pool.close();
+  }
+});
