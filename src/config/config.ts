@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -157,6 +159,15 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    cluster: z
+      .object({
+        instance_id: z.string().optional(),
+        instance_url: z.string().optional(),
+        key_prefix: z.string().optional(),
+        heartbeat_seconds: z.coerce.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
     logging: z
       .object({
         level: z.enum(logLevels).optional(),
@@ -190,6 +201,24 @@ export interface Config {
   apiKeys: Record<string, string>;
   /** Redis URL for shared state; unset = single-node, in-memory. */
   redisUrl: string | undefined;
+  /** Scale-out settings, used only when `redisUrl` is set (see `src/cluster/`). */
+  cluster: {
+    /** Name of this instance in the cluster. Default `<hostname>-<pid>-<random>` (`INSTANCE_ID`). */
+    instanceId: string;
+    /**
+     * URL other instances reach this one at (same listener as the Connector API), e.g.
+     * `http://10.0.3.7:8080`. Default: the bind address (or the first non-internal IPv4 address
+     * when binding all interfaces) and the listening port (`INSTANCE_URL`).
+     */
+    instanceUrl: string | undefined;
+    /** Prefix of every Redis key. Default `whatsapp-connector:` (`REDIS_KEY_PREFIX`). */
+    keyPrefix: string;
+    /**
+     * Heartbeat period in seconds; an instance (and its calls' directory entries) silent for three
+     * periods counts as gone. Default 5 (`CLUSTER_HEARTBEAT_SECONDS`).
+     */
+    heartbeatSeconds: number;
+  };
   whatsapp: {
     /** Base URL of Meta's Graph API. Default `https://graph.facebook.com`. */
     graphUrl: string;
@@ -330,6 +359,15 @@ function roomWorkerCallsPerProcess(env: NodeJS.ProcessEnv, file: ConfigFile): nu
   return n;
 }
 
+function instanceId(env: NodeJS.ProcessEnv, file: ConfigFile): string {
+  const raw = env.INSTANCE_ID || file.cluster?.instance_id;
+  if (!raw) return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(raw)) {
+    throw new ConfigError('INSTANCE_ID', 'expected 1-100 characters of A-Z a-z 0-9 . _ -');
+  }
+  return raw;
+}
+
 /** Load and validate the configuration. Throws {@link ConfigError} naming the bad setting. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -369,6 +407,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const redisUrl = env.REDIS_URL ?? file.redis_url;
   if (redisUrl) checkUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']);
+
+  const instanceUrl = env.INSTANCE_URL || file.cluster?.instance_url;
 
   const webhookPath =
     env.WHATSAPP_WEBHOOK_PATH ?? file.whatsapp?.webhook_path ?? '/whatsapp/webhook';
@@ -427,6 +467,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     apiKeys,
     redisUrl: redisUrl || undefined,
+    cluster: {
+      instanceId: instanceId(env, file),
+      instanceUrl: instanceUrl
+        ? checkUrl('INSTANCE_URL', instanceUrl, ['http:', 'https:'])
+        : undefined,
+      keyPrefix: env.REDIS_KEY_PREFIX ?? file.cluster?.key_prefix ?? 'whatsapp-connector:',
+      heartbeatSeconds: num(
+        'CLUSTER_HEARTBEAT_SECONDS',
+        env.CLUSTER_HEARTBEAT_SECONDS,
+        file.cluster?.heartbeat_seconds ?? 5,
+        0.05,
+      ),
+    },
     whatsapp: {
       graphUrl,
       webhookPath,
