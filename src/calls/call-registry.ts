@@ -1,4 +1,13 @@
+import { SafeEventEmitter } from '../util/typed-emitter.js';
 import type { CallSummary, WhatsAppCall } from './whatsapp-call.js';
+
+/** Registry changes, for observers such as the cluster directory (`src/cluster/`). */
+export interface CallRegistryEvents extends Record<string, unknown[]> {
+  /** A call joined the registry (its id is known and it is served by this instance). */
+  added: [WhatsAppCall];
+  /** A call left the registry; a disconnect for it is now `not_found`. */
+  removed: [string];
+}
 
 export interface CallRegistryOptions {
   /** Calls (not yet ended) held at once; more are refused. */
@@ -14,7 +23,7 @@ export interface CallRegistryOptions {
  * `endedRetentionMs` (LiveKit's 30 s cleanup window) so that a DisconnectWhatsAppCall after a
  * user hang-up still succeeds; a removed call is gone, so a second disconnect is `not_found`.
  */
-export class CallRegistry {
+export class CallRegistry extends SafeEventEmitter<CallRegistryEvents> {
   private readonly calls = new Map<string, WhatsAppCall>();
   private readonly retentionTimers = new Map<string, NodeJS.Timeout>();
   private readonly maxConcurrentCalls: number;
@@ -22,6 +31,7 @@ export class CallRegistry {
   private readonly onRemove: ((callId: string) => void) | undefined;
 
   constructor(options: CallRegistryOptions) {
+    super();
     this.maxConcurrentCalls = options.maxConcurrentCalls;
     this.endedRetentionMs = options.endedRetentionMs ?? 30_000;
     this.onRemove = options.onRemove;
@@ -50,6 +60,7 @@ export class CallRegistry {
       timer.unref();
       this.retentionTimers.set(call.callId, timer);
     });
+    this.emit('added', call);
   }
 
   /** Forget a call now (its teardown is the caller's business). */
@@ -58,7 +69,10 @@ export class CallRegistry {
     if (timer) clearTimeout(timer);
     this.retentionTimers.delete(callId);
     const removed = this.calls.delete(callId);
-    if (removed) this.onRemove?.(callId);
+    if (removed) {
+      this.onRemove?.(callId);
+      this.emit('removed', callId);
+    }
     return removed;
   }
 
