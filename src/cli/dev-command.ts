@@ -83,6 +83,7 @@ export async function startDevStack(options: DevOptions): Promise<DevStack> {
     if (real) {
       config = real;
       config.port = options.port;
+      configFile = options.configFile;
     } else {
       simulator = await WhatsAppSimulator.start({
         port: options.simulatorPort,
@@ -221,9 +222,9 @@ function printNextSteps(s: {
     lines.push(
       `  simulator (Meta) ${sim.controlUrl}   (business number id ${sim.defaultPhoneNumberId})`,
       `  config           ${s.configFile ?? ''}`,
-      s.options.demo
-        ? '  demo agent       joins every call room, beeps twice, then echoes the caller'
-        : '',
+      ...(s.options.demo
+        ? ['  demo agent       joins every call room, beeps twice, then echoes the caller']
+        : []),
       '',
       'Try it:',
       '  1. A WhatsApp user calls the business (says a 440 Hz tone; the demo agent echoes it):',
@@ -243,18 +244,16 @@ function printNextSteps(s: {
     lines.push(
       '  mode             real WhatsApp (numbers from your configuration; no simulator)',
       '',
+      'For the CLI commands below, in another shell:',
+      `  export WHATSAPP_CONNECTOR_URL=${base} LIVEKIT_API_KEY=${s.lk.apiKey} LIVEKIT_API_SECRET=${s.lk.apiSecret}`,
+      '',
       'Make the webhook URL reachable over public HTTPS (e.g. a tunnel) and set it as the callback URL,',
       'with your verify token, in the Meta app dashboard (WhatsApp → Configuration, subscribe to "calls").',
       `Then call your business number from WhatsApp, or: ${cli} dial <number> --room demo`,
     );
   }
   lines.push('Press Ctrl+C to stop.', '');
-  console.log(
-    lines
-      .filter((l) => l !== '')
-      .join('\n')
-      .replace('Try it:', '\nTry it:'),
-  );
+  console.log(lines.join('\n'));
 }
 
 /** `whatsapp-connector dev` (what `make dev` runs). */
@@ -290,11 +289,13 @@ export function registerDevCommand(program: Command): void {
         },
         cmd: Command,
       ) => {
-        const stack = await startDevStack({
+        // Signals are handled from the start: a Ctrl+C while livekit-server is still booting must
+        // not leave it running.
+        let stopping = false;
+        const starting = startDevStack({
           ...opts,
           configFile: cmd.optsWithGlobals<{ config?: string }>().config,
         });
-        let stopping = false;
         const shutdown = async (signal: string) => {
           if (stopping) {
             // A second Ctrl+C: stop waiting.
@@ -302,7 +303,8 @@ export function registerDevCommand(program: Command): void {
           }
           stopping = true;
           console.log(`\n${signal}: stopping the dev stack ...`);
-          await stack.stop();
+          const stack = await starting.catch(() => undefined);
+          await stack?.stop();
           const { dispose } = await import('@livekit/rtc-node');
           await dispose().catch(() => undefined);
           console.log('stopped.');
@@ -310,6 +312,7 @@ export function registerDevCommand(program: Command): void {
         };
         process.on('SIGINT', () => void shutdown('SIGINT'));
         process.on('SIGTERM', () => void shutdown('SIGTERM'));
+        await starting;
       },
     );
 }
