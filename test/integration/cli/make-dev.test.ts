@@ -51,7 +51,7 @@ test('dev: a simulated user call is answered by the demo agent and audio flows; 
     {},
     dir,
   );
-  await dev.waitFor('Press Ctrl+C to stop.', 60_000);
+  await dev.waitFor('Press Ctrl+C to stop.', 90_000);
   assert.match(readFileSync(join(dir, 'run', 'config.yaml'), 'utf8'), /accept: when_agent_ready/);
   const control = `http://127.0.0.1:${simulatorPort}/_simulator`;
   assert.match(dev.output(), new RegExp(`curl -s -X POST ${control}/calls`));
@@ -64,7 +64,7 @@ test('dev: a simulated user call is answered by the demo agent and audio flows; 
   });
   assert.equal(placed.status, 201, await placed.clone().text());
   const { id } = (await placed.json()) as { id: string };
-  await dev.waitFor('answered in room whatsapp-4915112345678', 20_000);
+  await dev.waitFor('answered in room whatsapp-4915112345678', 40_000);
   // The demo agent echoes the caller: the user hears its own tone back.
   await eventually(
     async () => {
@@ -74,7 +74,7 @@ test('dev: a simulated user call is answered by the demo agent and audio flows; 
       const stats = (await res.json()) as { levelDbfs: number; frequencyHz: number };
       return stats.levelDbfs > -30 && Math.abs(stats.frequencyHz - 440) < 15;
     },
-    15_000,
+    30_000,
     'the user hears the echo',
   );
 
