@@ -19,6 +19,7 @@ import type { Config } from '../config/index.js';
 import type { ConnectorMethod, RequestContext } from '../connector/connector-backend.js';
 import { connectorErrors } from '../connector/connector-errors.js';
 import { ConnectorRequestValidator } from '../connector/connector-request-validator.js';
+import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { BodyTooLargeError, readBody } from '../server/http-server.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
@@ -456,7 +457,17 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
       req.agents = [];
     }
 
-    const res = await this.calls.acceptWhatsAppCall(req, this.context('AcceptWhatsAppCall', log));
+    let res;
+    try {
+      res = await this.calls.acceptWhatsAppCall(req, this.context('AcceptWhatsAppCall', log));
+    } catch (err) {
+      if (err instanceof ConnectorError && err.code === 'resource_exhausted') {
+        // Nothing was sent to Meta yet: without a reject the caller would ring until Meta gives up.
+        log.warn('at capacity: incoming call rejected');
+        await this.graph.rejectCall({ ...meta, callId: event.callId }).catch(() => undefined);
+      }
+      throw err;
+    }
     if (this.tombstones.has(event.callId)) {
       // Terminate raced the accept: make sure nothing stays up.
       await this.calls.handleUserHangup(event.callId);
