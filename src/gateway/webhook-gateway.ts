@@ -14,7 +14,7 @@ import {
   RoomAgentDispatch,
   SessionDescription,
 } from '@livekit/protocol';
-import type { CallManager } from '../calls/call-manager.js';
+import type { CallManager, MetaCallStatus } from '../calls/call-manager.js';
 import type { Config } from '../config/index.js';
 import type { ConnectorMethod, RequestContext } from '../connector/connector-backend.js';
 import { connectorErrors } from '../connector/connector-errors.js';
@@ -113,11 +113,24 @@ export interface WebhookGatewayEvents extends Record<string, unknown[]> {
   processed: [ProcessedWebhookEvent];
 }
 
+/**
+ * Calls held by other instances of a cluster sharing Redis (`src/cluster/`): events for a call
+ * missing from the local registry are handed to the instance that holds it. Each resolves false
+ * when no instance holds the call.
+ */
+export interface CallsHeldElsewhere {
+  connectOwnedElsewhere(req: ConnectWhatsAppCallRequest, ctx: RequestContext): Promise<boolean>;
+  hangUpOwnedElsewhere(callId: string): Promise<boolean>;
+  statusOwnedElsewhere(callId: string, status: MetaCallStatus): Promise<boolean>;
+}
+
 export interface WebhookGatewayOptions {
   settings: GatewaySettings;
   config: Config;
   /** The call bridge (the same one the Connector API drives). */
   calls: CallManager;
+  /** Other instances' calls (scale-out on Redis). Default: none, every call is local. */
+  elsewhere?: CallsHeldElsewhere;
   /** Graph client for rejecting calls. */
   graph: WhatsAppGraphClient;
   logger: Logger;
@@ -141,6 +154,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   readonly permissions = new CallPermissionStore();
   private readonly config: Config;
   private readonly calls: CallManager;
+  private readonly elsewhere: CallsHeldElsewhere | undefined;
   private readonly graph: WhatsAppGraphClient;
   private readonly logger: Logger;
   private readonly now: () => Date;
@@ -162,6 +176,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     this.settings = options.settings;
     this.config = options.config;
     this.calls = options.calls;
+    this.elsewhere = options.elsewhere;
     this.graph = options.graph;
     this.logger = options.logger.child({ component: 'webhook-gateway' });
     this.now = options.now ?? (() => new Date());
@@ -522,6 +537,19 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   private async onBusinessCallConnect(event: CallConnectEvent): Promise<ProcessedWebhookEvent> {
     const log = this.logger.child({ callId: event.callId });
     const call = this.calls.registry.get(event.callId);
+    if (!call && this.elsewhere && !this.tombstones.has(event.callId)) {
+      const req = this.validator.connect(
+        new ConnectWhatsAppCallRequest({
+          whatsappCallId: event.callId,
+          sdp: new SessionDescription({ type: 'answer', sdp: event.session.sdp }),
+        }),
+      );
+      const ctx = this.context('ConnectWhatsAppCall', log);
+      if (await this.elsewhere.connectOwnedElsewhere(req, ctx)) {
+        log.info("Meta's answer handed to the instance holding the dialled call");
+        return { event, outcome: 'connected' };
+      }
+    }
     if (!call || call.direction !== 'outbound') {
       log.info('connect for a business-initiated call not dialled through this connector; ignored');
       return { event, outcome: 'not_ours' };
@@ -556,6 +584,8 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
         },
         'call terminated at Meta',
       );
+    } else if (await this.elsewhere?.hangUpOwnedElsewhere(event.callId)) {
+      log.info({ status: event.status }, 'call terminated at Meta (held by another instance)');
     } else {
       log.debug('terminate for a call this connector does not hold');
     }
@@ -563,7 +593,10 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   }
 
   private async onStatus(event: CallStatusEvent): Promise<ProcessedWebhookEvent> {
-    if (!this.calls.registry.get(event.callId)) return { event, outcome: 'not_ours' };
+    if (!this.calls.registry.get(event.callId)) {
+      const applied = await this.elsewhere?.statusOwnedElsewhere(event.callId, event.status);
+      return { event, outcome: applied ? 'status_applied' : 'not_ours' };
+    }
     await this.calls.handleCallStatus(event.callId, event.status);
     this.logger.debug({ callId: event.callId, status: event.status }, 'call status applied');
     return { event, outcome: 'status_applied' };
