@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   AcceptWhatsAppCallRequest,
+  type AcceptWhatsAppCallResponse,
   ConnectWhatsAppCallRequest,
   RoomAgentDispatch,
   SessionDescription,
@@ -119,6 +120,14 @@ export interface WebhookGatewayEvents extends Record<string, unknown[]> {
  * when no instance holds the call.
  */
 export interface CallsHeldElsewhere {
+  /**
+   * Accept an inbound call on the instance the cluster places it on, claiming it cluster-wide
+   * first so a webhook redelivered to another instance does not answer it twice.
+   */
+  acceptWhatsAppCall(
+    req: AcceptWhatsAppCallRequest,
+    ctx: RequestContext,
+  ): Promise<AcceptWhatsAppCallResponse>;
   connectOwnedElsewhere(req: ConnectWhatsAppCallRequest, ctx: RequestContext): Promise<boolean>;
   hangUpOwnedElsewhere(callId: string): Promise<boolean>;
   statusOwnedElsewhere(callId: string, status: MetaCallStatus): Promise<boolean>;
@@ -474,7 +483,10 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
 
     let res;
     try {
-      res = await this.calls.acceptWhatsAppCall(req, this.context('AcceptWhatsAppCall', log));
+      res = await (this.elsewhere ?? this.calls).acceptWhatsAppCall(
+        req,
+        this.context('AcceptWhatsAppCall', log),
+      );
     } catch (err) {
       if (err instanceof ConnectorError && err.code === 'resource_exhausted') {
         // Nothing was sent to Meta yet: without a reject the caller would ring until Meta gives up.
@@ -485,7 +497,8 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     }
     if (this.tombstones.has(event.callId)) {
       // Terminate raced the accept: make sure nothing stays up.
-      await this.calls.handleUserHangup(event.callId);
+      if (this.calls.registry.get(event.callId)) await this.calls.handleUserHangup(event.callId);
+      else await this.elsewhere?.hangUpOwnedElsewhere(event.callId);
       return { event, outcome: 'hung_up' };
     }
     log.info({ room: res.roomName }, 'incoming call accepted');
