@@ -4,6 +4,10 @@ import type { ConnectorBackend } from '../connector/connector-backend.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
 import { CallManager, type MediaLegSettings } from '../calls/call-manager.js';
+import { ClusterBackend } from '../cluster/cluster-backend.js';
+import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { RoomLegPool } from '../room/room-leg-pool.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../gateway/calls-endpoint.js';
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
@@ -43,6 +47,8 @@ export class ConnectorServer {
   readonly gateway: WebhookGateway | undefined;
   /** Room worker processes hosting the calls' LiveKit legs (unless configured in-process). */
   readonly roomLegPool: RoomLegPool | undefined;
+  /** Membership of the cluster sharing `redisUrl` (with the call bridge and Redis only). */
+  readonly cluster: ClusterNode | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: ConnectorServerOptions) {
@@ -79,8 +85,36 @@ export class ConnectorServer {
         baseUrl: this.config.whatsapp.graphUrl,
         logger: this.logger,
       });
+      let clusterBackend: ClusterBackend | undefined;
+      if (this.config.redisUrl) {
+        // Scale-out: calls held by other instances are reached through their internal endpoint.
+        const credentials = {
+          apiKey: this.config.livekit.apiKey,
+          apiSecret: this.config.livekit.apiSecret,
+        };
+        this.cluster = new ClusterNode({
+          config: this.config,
+          registry: this.calls.registry,
+          logger: this.logger,
+          metrics: this.metrics,
+        });
+        clusterBackend = new ClusterBackend({
+          node: this.cluster,
+          local: this.calls,
+          credentials,
+          logger: this.logger,
+        });
+        this.http.route(
+          CLUSTER_ENDPOINT_PREFIX,
+          createClusterEndpoint({
+            credentials,
+            handler: clusterBackend.serveForwarded,
+            logger: this.logger.child({ component: 'cluster-endpoint' }),
+          }),
+        );
+      }
       backend = new PermissionCheckingBackend({
-        inner: this.calls,
+        inner: clusterBackend ?? this.calls,
         graph,
         shouldCheck: (id) =>
           settings.numbers.find((n) => n.phoneNumberId === id)?.checkCallPermission ??
@@ -90,6 +124,7 @@ export class ConnectorServer {
         settings,
         config: this.config,
         calls: this.calls,
+        elsewhere: clusterBackend,
         graph,
         logger: this.logger,
       });
@@ -119,6 +154,7 @@ export class ConnectorServer {
   async start(): Promise<number> {
     const port = await this.http.listen(this.config.port, this.config.bindAddress);
     this.logger.info({ port, bindAddress: this.config.bindAddress }, 'connector listening');
+    await this.cluster?.start(port);
     return port;
   }
 
@@ -130,6 +166,7 @@ export class ConnectorServer {
     this.closing ??= (async () => {
       await this.gateway?.close();
       await this.calls?.close();
+      await this.cluster?.close();
       await this.roomLegPool?.close();
       await this.http.close();
     })();
