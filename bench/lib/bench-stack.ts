@@ -114,15 +114,16 @@ export class BenchStack {
       ...options.connectorEnv,
     };
     const execArgv = ['--expose-gc'];
-    // Through NODE_OPTIONS so that the connector's own room worker processes profile too.
-    const profileEnv: Record<string, string> = options.cpuProfileDir
-      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${options.cpuProfileDir}` }
-      : {};
+    // Only the connector process itself: Node 20 refuses --cpu-prof in NODE_OPTIONS and the
+    // connector forks its room workers with fixed execArgv (profile with
+    // ROOM_WORKER_CALLS_PER_PROCESS=0 to see the room legs' JavaScript).
+    if (options.cpuProfileDir)
+      execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
     const connector = await RpcChild.start(
       'connector',
       new URL('../workers/connector-host.ts', import.meta.url),
       // NODE_ENV=production only quiets rtc-node's debug log (its only use in the tree).
-      { env: { ...connectorEnv, ...profileEnv, NODE_ENV: 'production' }, execArgv },
+      { env: { ...connectorEnv, NODE_ENV: 'production' }, execArgv },
     );
     const { url, roomWorkerCallsPerProcess } = await connector.call<{
       url: string;

@@ -21,6 +21,8 @@ interface CpuProfile {
 export interface ProfileSummary {
   file: string;
   totalMs: number;
+  /** Non-idle JavaScript/V8 time on the main thread (native threads are not sampled), ms. */
+  busyMs: number;
   topFunctions: { frame: string; selfMs: number; share: number }[];
   topModules: { module: string; selfMs: number; share: number }[];
 }
@@ -66,6 +68,7 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   return {
     file,
     totalMs,
+    busyMs: busy * msPerHit,
     topFunctions: rank(byFn).map(({ k, selfMs, share }) => ({ frame: k, selfMs, share })),
     topModules: rank(byMod).map(({ k, selfMs, share }) => ({ module: k, selfMs, share })),
   };
@@ -74,7 +77,9 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
 export function summariseProfileDir(dir: string, top = 15): ProfileSummary[] {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (the
+    // others are e.g. tsx's module loader thread).
+    files = readdirSync(dir).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
   } catch {
     return [];
   }
@@ -82,7 +87,9 @@ export function summariseProfileDir(dir: string, top = 15): ProfileSummary[] {
 }
 
 export function renderProfile(s: ProfileSummary): string {
-  const lines = [`${s.file} (${(s.totalMs / 1000).toFixed(0)} s wall; shares of non-idle samples)`];
+  const lines = [
+    `${s.file}: ${(s.totalMs / 1000).toFixed(0)} s wall, main thread busy ${(s.busyMs / 1000).toFixed(1)} s (shares of busy samples)`,
+  ];
   lines.push('  by module:');
   for (const m of s.topModules)
     lines.push(`    ${(m.share * 100).toFixed(1).padStart(5)} %  ${m.module}`);

@@ -32,6 +32,8 @@ export interface CapacityResult {
   callsHeld: number;
   stoppedBecause: string;
   connectorRssIdleBytes: number;
+  /** Connector CPU with no call (timers, rtc-node runtime), cores. */
+  connectorIdleCores: number;
   /** (RSS at the largest good step − RSS at the 1-call step) / (calls − 1). */
   rssPerCallBytes: number;
   /** Connector CPU-s per call-minute at the largest good step (fixed cost shared out). */
@@ -54,6 +56,10 @@ export async function runCapacity(
   let setupFailures = 0;
   await stack.connector.call('gc');
   const idle = (await stack.connectorStats()).memory.rss;
+  stack.meter.reset();
+  await sleep(5000);
+  const idleCpu = stack.meter.read();
+  const connectorIdleCores = (idleCpu.cpuSeconds.connector ?? 0) / idleCpu.wallSeconds;
   try {
     for (const target of opts.steps) {
       const missing = target - calls.length;
@@ -138,6 +144,7 @@ export async function runCapacity(
     callsHeld: best?.calls ?? 0,
     stoppedBecause,
     connectorRssIdleBytes: idle,
+    connectorIdleCores,
     rssPerCallBytes:
       best && one && best.calls > 1
         ? (best.connectorRssBytes - one.connectorRssBytes) / (best.calls - 1)
