@@ -51,6 +51,20 @@ export interface LiveKitServerHandle {
 export async function startLiveKitServer(
   options: LiveKitServerOptions = {},
 ): Promise<LiveKitServerHandle> {
+  // A port found free can be taken by a parallel test run before the server binds it; that
+  // shows as an early exit, so try again with fresh ports (unless the caller fixed the port).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (!(err instanceof EarlyExitError) || options.port !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+class EarlyExitError extends Error {}
+
+async function startOnce(options: LiveKitServerOptions): Promise<LiveKitServerHandle> {
   const bin = ensureLiveKitServer();
   const apiKey = options.apiKey ?? 'devkey';
   const apiSecret = options.apiSecret ?? 'devsecret-0123456789-0123456789-abcdef';
@@ -85,7 +99,9 @@ export async function startLiveKitServer(
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (proc.child.exitCode !== null) {
-      throw new Error(`livekit-server exited with code ${proc.child.exitCode}:\n${proc.tail()}`);
+      throw new EarlyExitError(
+        `livekit-server exited with code ${proc.child.exitCode}:\n${proc.tail()}`,
+      );
     }
     try {
       const res = await fetch(httpUrl, { signal: AbortSignal.timeout(1000) });
