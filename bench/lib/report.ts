@@ -84,7 +84,7 @@ export function renderChart(steps: readonly CapacityStep[], title: string): stri
   const left = 70;
   const right = 70;
   const panelH = 200;
-  const tops = [50, 310];
+  const tops = [55, 310];
   const xs = steps.map((s) => s.calls);
   const xMax = Math.max(1, ...xs);
   const x = (v: number) => left + (v / xMax) * (W - left - right);
@@ -93,7 +93,8 @@ export function renderChart(steps: readonly CapacityStep[], title: string): stri
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Connector CPU and one-way latency against concurrent calls</text>`,
+    `<text x="${W / 2}" y="34" text-anchor="middle" font-size="11" fill="#555">${esc(title)}</text>`,
   );
   const panel = (
     top: number,
@@ -142,7 +143,7 @@ export function renderChart(steps: readonly CapacityStep[], title: string): stri
   const busy = steps.map((s) => s.machineBusyShare * 2);
   panel(
     tops[0]!,
-    'connector CPU',
+    'CPU-s per call-minute / cores',
     Math.max(1.5, ...cpu.filter(Number.isFinite), ...core, ...busy) * 1.1,
     [
       { name: 'CPU-s per call-minute', color: '#1f77b4', values: cpu },
