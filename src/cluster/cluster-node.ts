@@ -57,6 +57,8 @@ export class ClusterNode {
   private closing: Promise<void> | undefined;
   private readonly forwardedCounter: Counter<'operation' | 'outcome'> | undefined;
   private readonly instancesGauge: Gauge | undefined;
+  /** Redis writes under way: `close()` waits for them so none lands after the withdrawal. */
+  private readonly writes = new Set<Promise<unknown>>();
   private readonly onAdded = (call: { callId: string }) => void this.register(call.callId);
   private readonly onRemoved = (callId: string) => void this.release(callId);
 
@@ -168,13 +170,15 @@ export class ClusterNode {
   /** Publish this instance's record and refresh its calls' entries. Never throws. */
   async heartbeat(): Promise<void> {
     if (this.closed || !this.advertisedUrl) return;
-    try {
-      await this.instances.announce(this.info());
-      await this.directory.register(this.instanceId, this.owned);
-      if (this.instancesGauge) this.instancesGauge.set((await this.instances.list()).length);
-    } catch (err) {
-      this.logger.debug({ reason: (err as Error).message }, 'heartbeat failed');
-    }
+    await this.track(async () => {
+      try {
+        await this.instances.announce(this.info());
+        await this.directory.register(this.instanceId, this.owned);
+        if (this.instancesGauge) this.instancesGauge.set((await this.instances.list()).length);
+      } catch (err) {
+        this.logger.debug({ reason: (err as Error).message }, 'heartbeat failed');
+      }
+    });
   }
 
   /** This instance's heartbeat record. */
@@ -227,15 +231,18 @@ export class ClusterNode {
 
   /** Publish that this instance owns `callId`. Best effort: the heartbeat retries. */
   async register(callId: string): Promise<void> {
+    if (this.closed) return;
     this.owned.add(callId);
-    try {
-      await this.directory.register(this.instanceId, [callId]);
-    } catch (err) {
-      this.logger.warn(
-        { callId, reason: (err as Error).message },
-        'could not publish call ownership; retried at the next heartbeat',
-      );
-    }
+    await this.track(async () => {
+      try {
+        await this.directory.register(this.instanceId, [callId]);
+      } catch (err) {
+        this.logger.warn(
+          { callId, reason: (err as Error).message },
+          'could not publish call ownership; retried at the next heartbeat',
+        );
+      }
+    });
   }
 
   /** Drop this instance's entry for `callId`. Best effort: an unrefreshed entry expires. */
@@ -276,6 +283,7 @@ export class ClusterNode {
       if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
       this.registry.off('added', this.onAdded);
       this.registry.off('removed', this.onRemoved);
+      while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
       if (this.redisUp) {
         try {
           await Promise.all(
@@ -293,6 +301,16 @@ export class ClusterNode {
       this.redis.disconnect();
     })();
     return this.closing;
+  }
+
+  private async track(work: () => Promise<void>): Promise<void> {
+    const write = work();
+    this.writes.add(write);
+    try {
+      await write;
+    } finally {
+      this.writes.delete(write);
+    }
   }
 
   private async describe(callId: string, ownerId: string | undefined): Promise<CallOwner> {

@@ -1,0 +1,291 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dispose } from '@livekit/rtc-node';
+import { SessionDescription } from '@livekit/protocol';
+import { AccessToken } from 'livekit-server-sdk';
+import { SignJWT } from 'jose';
+import { createUserVoice } from '../../../src/simulator/index.js';
+import { RoomListener, assertTone, eventually, sleep } from '../calls/bridge-harness.js';
+import {
+  KEY_PREFIX,
+  startClusterBed,
+  twirpJson,
+  type ClusterBed,
+  type ClusterInstance,
+} from './cluster-harness.js';
+
+let bed: ClusterBed;
+let a: ClusterInstance;
+let b: ClusterInstance;
+
+before(async () => {
+  bed = await startClusterBed();
+  a = await bed.startInstance('node-a');
+  b = await bed.startInstance('node-b');
+});
+
+after(async () => {
+  await bed?.stop();
+  await dispose();
+});
+
+const callKey = (callId: string) => `${KEY_PREFIX}call:${callId}`;
+
+function isCode(code: string, message?: RegExp) {
+  return (err: Error & { code?: string }) => {
+    assert.equal(err.code, code, err.message);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+}
+
+async function dialThrough(instance: ClusterInstance, roomName: string, to: string) {
+  return instance.client.dialWhatsAppCall({
+    whatsappPhoneNumberId: bed.phoneNumberId,
+    whatsappToPhoneNumber: to,
+    whatsappApiKey: bed.accessToken,
+    whatsappCloudApiVersion: '24.0',
+    roomName,
+    participantIdentity: `wa-${to}`,
+  });
+}
+
+test('both instances announce themselves in Redis with their URL and load', async () => {
+  const ids = (await bed.inspect.smembers(`${KEY_PREFIX}instances`)).sort();
+  assert.deepEqual(ids, ['node-a', 'node-b']);
+  const info = JSON.parse((await bed.inspect.get(`${KEY_PREFIX}instance:node-b`)) ?? '{}');
+  assert.equal(info.url, b.url);
+  assert.equal(info.activeCalls, 0);
+  assert.equal(info.maxCalls, 200);
+});
+
+test('an inbound call accepted through A is disconnected through B: Meta sees the terminate, the connector leaves the room, a second disconnect is not_found on both', async () => {
+  const userCall = await bed.simulator.placeUserCall({
+    from: '15550001111',
+    voice: { kind: 'tone', frequencyHz: 440 },
+  });
+  const roomName = `cluster-inbound-${Date.now()}`;
+  const listener = await RoomListener.join(bed.lk, roomName);
+  try {
+    await a.client.acceptWhatsAppCall({
+      whatsappPhoneNumberId: bed.phoneNumberId,
+      whatsappApiKey: bed.accessToken,
+      whatsappCloudApiVersion: '24.0',
+      whatsappCallId: userCall.id,
+      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
+      roomName,
+      participantIdentity: 'wa-caller',
+      waitUntilAnswered: true,
+    });
+    await listener.waitForConnectorTrack();
+    assert.equal(await bed.inspect.get(callKey(userCall.id)), 'node-a');
+    assert.equal(b.server.calls!.registry.get(userCall.id), undefined);
+
+    // An Accept retried through B joins the call on A instead of answering it a second time.
+    const again = await b.client.acceptWhatsAppCall({
+      whatsappPhoneNumberId: bed.phoneNumberId,
+      whatsappApiKey: bed.accessToken,
+      whatsappCloudApiVersion: '24.0',
+      whatsappCallId: userCall.id,
+      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
+      roomName,
+      participantIdentity: 'wa-caller',
+    });
+    assert.equal(again.roomName, roomName);
+    assert.equal(b.server.calls!.registry.get(userCall.id), undefined);
+
+    await b.client.disconnectWhatsAppCall(userCall.id, bed.accessToken);
+    await userCall.waitForState('ended', 5000);
+    assert.equal(userCall.endReason, 'business_terminate');
+    await eventually(
+      () => !listener.room.remoteParticipants.has('wa-caller'),
+      10_000,
+      'connector left the room',
+    );
+    await assert.rejects(
+      b.client.disconnectWhatsAppCall(userCall.id, bed.accessToken),
+      isCode('not_found', /whatsapp call not found/),
+    );
+    await assert.rejects(
+      a.client.disconnectWhatsAppCall(userCall.id, bed.accessToken),
+      isCode('not_found', /whatsapp call not found/),
+    );
+    assert.equal(await bed.inspect.get(callKey(userCall.id)), null);
+  } finally {
+    await listener.close();
+  }
+});
+
+test('an outbound call dialled through A is connected through B with Meta answer, and audio flows both ways', async () => {
+  const roomName = `cluster-outbound-${Date.now()}`;
+  const listener = await RoomListener.join(bed.lk, roomName);
+  try {
+    const dial = await dialThrough(a, roomName, '15550002222');
+    assert.equal(await bed.inspect.get(callKey(dial.whatsappCallId)), 'node-a');
+    const userCall = await bed.simulator.waitForBusinessCall();
+    assert.equal(userCall.id, dial.whatsappCallId);
+    const connector = await listener.waitForConnectorTrack();
+
+    const answered = twirpJson(bed, b, 'ConnectWhatsAppCall', {
+      whatsappCallId: dial.whatsappCallId,
+      sdp: { type: 'answer', sdp: userCall.metaSdp },
+      waitUntilAnswered: true,
+    });
+    await eventually(
+      () => connector.attributes['whatsapp.callStatus'] === 'ringing',
+      5000,
+      'ringing status',
+    );
+    userCall.speak(await createUserVoice({ kind: 'tone', frequencyHz: 440 }));
+    await userCall.answer();
+    const res = await answered;
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(a.server.calls!.registry.get(dial.whatsappCallId)?.state, 'active');
+
+    await listener.speak(1000);
+    await sleep(2500);
+    assertTone(listener.heard(1000), listener.sampleRate, 440, 'room');
+    assertTone(userCall.recording().pcm.subarray(-16_000), 16_000, 1000, 'user');
+
+    await b.client.disconnectWhatsAppCall(dial.whatsappCallId, bed.accessToken);
+    await userCall.waitForState('ended', 5000);
+    await assert.rejects(
+      a.client.disconnectWhatsAppCall(dial.whatsappCallId, bed.accessToken),
+      isCode('not_found'),
+    );
+  } finally {
+    await listener.close();
+  }
+});
+
+test('webhooks delivered to B drive a call dialled through A: answer, status and hang-up reach A', async () => {
+  bed.simulator.setWebhookUrl(`${b.url}${b.config.whatsapp.webhookPath}`);
+  const roomName = `cluster-webhooks-${Date.now()}`;
+  const listener = await RoomListener.join(bed.lk, roomName);
+  try {
+    const dial = await dialThrough(a, roomName, '15550003333');
+    const callId = dial.whatsappCallId;
+    const userCall = await bed.simulator.waitForBusinessCall();
+    // No ConnectWhatsAppCall from the application: B's gateway hands Meta's answer to A.
+    await eventually(
+      () => a.server.calls!.registry.get(callId)?.state === 'ringing',
+      5000,
+      'ringing on A',
+    );
+    await userCall.answer();
+    await eventually(
+      () => a.server.calls!.registry.get(callId)?.state === 'active',
+      5000,
+      'active on A (status webhook through B)',
+    );
+    userCall.hangUp();
+    await eventually(
+      () => a.server.calls!.registry.get(callId)?.isEnded === true,
+      5000,
+      'ended on A (terminate webhook through B)',
+    );
+    await eventually(
+      () => !listener.room.remoteParticipants.has('wa-15550003333'),
+      10_000,
+      'connector left the room',
+    );
+    assert.equal(b.server.calls!.registry.get(callId), undefined);
+    // The user hung up; the application still reports it, through either instance.
+    await b.client.disconnectWhatsAppCall(callId, '', 1);
+    await assert.rejects(b.client.disconnectWhatsAppCall(callId, '', 1), isCode('not_found'));
+  } finally {
+    bed.simulator.setWebhookUrl(undefined);
+    await listener.close();
+  }
+});
+
+test('the internal endpoint refuses requests without a valid cluster token', async () => {
+  const url = `${a.url}/internal/cluster/v1/user-hangup`;
+  const body = JSON.stringify({ context: { requestId: 'x', apiKeyId: 'k' }, callId: 'wacid.x' });
+  const post = (headers: Record<string, string>, payload = body) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: payload,
+    });
+  const sign = (secret: string, claims: Record<string, unknown>, audience: string) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(bed.lk.apiKey)
+      .setSubject('intruder')
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime('30s')
+      .sign(new TextEncoder().encode(secret));
+  const { createHash } = await import('node:crypto');
+  const digest = createHash('sha256').update(body).digest('hex');
+
+  // No token; a LiveKit access token for the Connector API (same key, other audience); a token
+  // signed with another secret; a valid token for another body.
+  const lkToken = new AccessToken(bed.lk.apiKey, bed.lk.apiSecret);
+  lkToken.addGrant({ roomCreate: true });
+  const attempts = [
+    await post({}),
+    await post({ Authorization: `Bearer ${await lkToken.toJwt()}` }),
+    await post({
+      Authorization: `Bearer ${await sign('not-the-secret-but-long-enough-000', { bodySha256: digest }, 'whatsapp-connector:cluster')}`,
+    }),
+    await post(
+      {
+        Authorization: `Bearer ${await sign(bed.lk.apiSecret, { bodySha256: digest }, 'whatsapp-connector:cluster')}`,
+      },
+      body.replace('wacid.x', 'wacid.y'),
+    ),
+  ];
+  for (const res of attempts) {
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as { code: string }).code, 'unauthenticated');
+  }
+  // The same request with a proper token is served (the call is unknown, so nothing happens).
+  const ok = await post({
+    Authorization: `Bearer ${await sign(bed.lk.apiSecret, { bodySha256: digest }, 'whatsapp-connector:cluster')}`,
+  });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(await ok.json(), { result: { handled: false } });
+});
+
+test('a call whose instance is gone from the directory answers not_found, naming the instance', async () => {
+  await bed.inspect.set(callKey('wacid.ghost'), 'node-crashed', 'PX', 5000);
+  await assert.rejects(
+    b.client.disconnectWhatsAppCall('wacid.ghost', bed.accessToken),
+    isCode('not_found', /node-crashed .*no longer running/),
+  );
+  assert.equal(await bed.inspect.get(callKey('wacid.ghost')), null);
+});
+
+test('closing A withdraws it and its calls from Redis; B then answers not_found for them', async () => {
+  const roomName = `cluster-close-${Date.now()}`;
+  const dial = await dialThrough(a, roomName, '15550004444');
+  await bed.simulator.waitForBusinessCall();
+  assert.equal(await bed.inspect.get(callKey(dial.whatsappCallId)), 'node-a');
+  await a.server.close();
+  assert.equal(await bed.inspect.get(callKey(dial.whatsappCallId)), null);
+  assert.equal(await bed.inspect.get(`${KEY_PREFIX}instance:node-a`), null);
+  assert.deepEqual(await bed.inspect.smembers(`${KEY_PREFIX}instances`), ['node-b']);
+  await assert.rejects(
+    b.client.disconnectWhatsAppCall(dial.whatsappCallId, bed.accessToken),
+    isCode('not_found'),
+  );
+});
+
+test('with Redis down, B keeps serving its own calls and lookups of other calls are unavailable', async () => {
+  const roomName = `cluster-redis-down-${Date.now()}`;
+  const dial = await dialThrough(b, roomName, '15550005555');
+  const userCall = await bed.simulator.waitForBusinessCall();
+  await bed.redis.stop();
+  await eventually(() => !b.server.cluster!.isRedisConnected, 5000, 'Redis seen as down');
+  await assert.rejects(
+    b.client.connectWhatsAppCall(
+      'wacid.elsewhere',
+      new SessionDescription({ type: 'answer', sdp: userCall.metaSdp }),
+    ),
+    isCode('unavailable', /Redis.*retry/),
+  );
+  await b.client.disconnectWhatsAppCall(dial.whatsappCallId, bed.accessToken);
+  await userCall.waitForState('ended', 5000);
+});
