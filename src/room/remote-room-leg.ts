@@ -58,6 +58,11 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
     this.#log = options.logger?.child({ room: options.roomName, component: 'remote-room-leg' });
   }
 
+  /** OS process id of the room worker hosting this leg. */
+  get workerPid(): number | undefined {
+    return this.#worker.pid;
+  }
+
   get participantSid(): string {
     return this.#participantSid;
   }

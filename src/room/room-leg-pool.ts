@@ -16,6 +16,12 @@ export interface RoomLegPoolOptions {
    * for a while saves the next call the worker's start-up (hundreds of ms).
    */
   idleTimeoutMs?: number | undefined;
+  /**
+   * Optional - once the pool is in use, keep one started worker with room for a call at all
+   * times, so calls do not wait for a worker to start (1-5 s on a loaded machine); only the first
+   * call does. Costs one idle process. Default true.
+   */
+  spareWorker?: boolean | undefined;
   /** Optional - log level of the workers' own log lines. Default `info`. */
   logLevel?: string | undefined;
   /** Optional - mask phone numbers in the workers' logs. Default true. */
@@ -27,7 +33,8 @@ export interface RoomLegPoolOptions {
  * Runs the LiveKit legs of calls in child processes, `callsPerProcess` per process. rtc-node has
  * one native client per process that hands every event to every listener, so one process's cost
  * grows with the square of its calls; spreading calls over processes keeps it linear. Workers are
- * started when every running one is full and stopped after being idle for `idleTimeoutMs`.
+ * started when every running one is full (ahead of need with `spareWorker`) and stopped after
+ * being idle for `idleTimeoutMs`, except the spare.
  *
  * `close()` (idempotent) stops every worker; legs still open report `disconnected`
  * (`server-shutdown`). Workers also exit on their own when this process dies.
@@ -35,6 +42,7 @@ export interface RoomLegPoolOptions {
 export class RoomLegPool {
   readonly callsPerProcess: number;
   readonly #idleTimeoutMs: number;
+  readonly #spareWorker: boolean;
   readonly #workerOptions: ConstructorParameters<typeof RoomWorker>[0];
   readonly #log: Logger | undefined;
   readonly #workers = new Set<RoomWorker>();
@@ -51,6 +59,7 @@ export class RoomLegPool {
     }
     this.callsPerProcess = perProcess;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    this.#spareWorker = options.spareWorker ?? true;
     this.#log = options.logger?.child({ component: 'room-leg-pool' });
     this.#workerOptions = {
       logLevel: options.logLevel,
@@ -85,7 +94,9 @@ export class RoomLegPool {
     if (this.#closing) throw new ConnectorError('unavailable', 'room leg pool is closed');
     const worker = this.#pick() ?? this.#spawn();
     this.#clearIdle(worker);
-    return worker.join(options);
+    const joining = worker.join(options);
+    this.#ensureSpare();
+    return joining;
   }
 
   /** Stop every worker (each leaves its rooms first, or is killed). Idempotent. */
@@ -109,14 +120,30 @@ export class RoomLegPool {
     return best;
   }
 
+  /** With `spareWorker`, start a worker if none has room for another call. */
+  #ensureSpare(): void {
+    if (!this.#spareWorker || this.#closing) return;
+    if (!this.#pick()) this.#spawn();
+  }
+
+  /** Whether another worker has room for a call (so `worker` is not the last spare). */
+  #otherHasRoom(worker: RoomWorker): boolean {
+    for (const w of this.#workers) {
+      if (w !== worker && w.alive && w.load < this.callsPerProcess) return true;
+    }
+    return false;
+  }
+
   #spawn(): RoomWorker {
     const worker = new RoomWorker(this.#workerOptions);
     this.#workers.add(worker);
     this.#log?.info({ workerPid: worker.pid, workers: this.#workers.size }, 'room worker started');
     worker.onLoadChanged = () => this.#loadChanged(worker);
+    this.#loadChanged(worker);
     void worker.exited().then(() => {
       this.#workers.delete(worker);
       this.#clearIdle(worker);
+      this.#ensureSpare();
     });
     return worker;
   }
@@ -130,6 +157,11 @@ export class RoomLegPool {
     const timer = setTimeout(() => {
       this.#idleTimers.delete(worker);
       if (worker.load > 0) return;
+      if (this.#spareWorker && !this.#otherHasRoom(worker)) {
+        // The spare stays; look again later in case another worker gains room.
+        this.#loadChanged(worker);
+        return;
+      }
       this.#workers.delete(worker);
       this.#log?.info({ workerPid: worker.pid }, 'stopping idle room worker');
       void worker.close();

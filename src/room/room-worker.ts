@@ -33,6 +33,7 @@ export interface RoomWorkerLink {
   /** The leg is closed: forget it. */
   release(legId: number): void;
   readonly alive: boolean;
+  readonly pid: number | undefined;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -78,6 +79,7 @@ export class RoomWorker implements RoomWorkerLink {
   #closing: Promise<void> | undefined;
   /** Joins in flight; counted as load so concurrent joins spread over workers. */
   #joining = 0;
+  #started = false;
   /** Called whenever the number of legs changes or the worker exits. */
   onLoadChanged: () => void = () => undefined;
 
@@ -96,6 +98,10 @@ export class RoomWorker implements RoomWorkerLink {
       },
     });
     this.#log = options.logger?.child({ component: 'room-worker', workerPid: this.#child.pid });
+    // An idle worker never keeps the connector alive (it exits on its own when the connector
+    // does); the IPC channel is referenced only while the worker starts or a request waits.
+    this.#child.unref();
+    (this.#child.stdio[3] as Duplex & { unref?: () => void }).unref?.();
     this.#audio = new RoomWorkerAudioChannel(
       this.#child.stdio[3] as Duplex,
       (kind, legId, pcm) => {
@@ -121,6 +127,8 @@ export class RoomWorker implements RoomWorkerLink {
       this.#child.on('message', (message: WorkerToParentMessage) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
+          this.#started = true;
+          this.#updateRef();
           resolve();
         } else {
           this.#onMessage(message);
@@ -194,11 +202,26 @@ export class RoomWorker implements RoomWorkerLink {
     }
     const requestId = this.#nextRequestId++;
     return new Promise((resolve, reject) => {
-      this.#requests.set(requestId, { resolve, reject });
+      this.#requests.set(requestId, {
+        resolve: (value) => {
+          this.#requests.delete(requestId);
+          this.#updateRef();
+          resolve(value);
+        },
+        reject: (err) => {
+          this.#requests.delete(requestId);
+          this.#updateRef();
+          reject(err);
+        },
+      });
+      this.#updateRef();
       this.#child.send({ ...message, requestId } as ParentToWorkerMessage, (err) => {
         if (!err) return;
-        this.#requests.delete(requestId);
-        reject(new ConnectorError('unavailable', 'room worker is not running', {}, { cause: err }));
+        this.#requests
+          .get(requestId)
+          ?.reject(
+            new ConnectorError('unavailable', 'room worker is not running', {}, { cause: err }),
+          );
       });
     });
   }
@@ -229,12 +252,18 @@ export class RoomWorker implements RoomWorkerLink {
     if (this.#alive) this.#child.kill('SIGKILL');
   }
 
+  #updateRef(): void {
+    const channel = this.#child.channel;
+    if (!channel) return;
+    if (this.#alive && (!this.#started || this.#requests.size > 0)) channel.ref();
+    else channel.unref();
+  }
+
   #onMessage(message: WorkerToParentMessage): void {
     switch (message.type) {
       case 'result': {
         const pending = this.#requests.get(message.requestId);
         if (!pending) return;
-        this.#requests.delete(message.requestId);
         if (message.ok) pending.resolve(message.value);
         else pending.reject(deserializeError(message.error));
         return;
@@ -269,8 +298,7 @@ export class RoomWorker implements RoomWorkerLink {
     if (expected) this.#log?.debug({ code, signal }, 'room worker exited');
     else this.#log?.error({ code, signal, legs: this.#legs.size }, 'room worker exited');
     const failure = new ConnectorError('unavailable', 'room worker exited');
-    for (const pending of this.#requests.values()) pending.reject(failure);
-    this.#requests.clear();
+    for (const pending of [...this.#requests.values()]) pending.reject(failure);
     const legs = [...this.#legs.values()];
     this.#legs.clear();
     for (const leg of legs) leg.deliverWorkerExit(expected);
