@@ -28,7 +28,8 @@ export interface ClusterBed {
   simulator: WhatsAppSimulator;
   accessToken: string;
   phoneNumberId: string;
-  startInstance(id: string): Promise<ClusterInstance>;
+  /** Start an instance named `id`; `env` adds or overrides settings (e.g. MAX_CONCURRENT_CALLS). */
+  startInstance(id: string, env?: Record<string, string>): Promise<ClusterInstance>;
   stop(): Promise<void>;
 }
 
@@ -52,7 +53,7 @@ export async function startClusterBed(): Promise<ClusterBed> {
     simulator,
     accessToken,
     phoneNumberId: simulator.defaultPhoneNumberId,
-    async startInstance(id) {
+    async startInstance(id, env = {}) {
       const config = loadConfig({
         env: {
           LIVEKIT_URL: lk.wsUrl,
@@ -68,6 +69,7 @@ export async function startClusterBed(): Promise<ClusterBed> {
           REDIS_KEY_PREFIX: KEY_PREFIX,
           INSTANCE_ID: id,
           CLUSTER_HEARTBEAT_SECONDS: '0.3',
+          ...env,
         },
         overrides: { port: 0, bindAddress: '127.0.0.1' },
       });

@@ -57,6 +57,9 @@ test('both instances announce themselves in Redis with their URL and load', asyn
   assert.equal(info.url, b.url);
   assert.equal(info.activeCalls, 0);
   assert.equal(info.maxCalls, 200);
+  const metrics = await (await fetch(`${a.url}/metrics`)).text();
+  assert.match(metrics, /^whatsapp_connector_cluster_active_calls 0$/m);
+  assert.match(metrics, /^whatsapp_connector_cluster_redis_connected 1$/m);
 });
 
 test('an inbound call accepted through A is disconnected through B: Meta sees the terminate, the connector leaves the room, a second disconnect is not_found on both', async () => {
@@ -256,6 +259,28 @@ test('a call whose instance is gone from the directory answers not_found, naming
     isCode('not_found', /node-crashed .*no longer running/),
   );
   assert.equal(await bed.inspect.get(callKey('wacid.ghost')), null);
+});
+
+test('an instance at its call limit places a new call on the least loaded peer, and still reaches it', async () => {
+  const c = await bed.startInstance('node-c', { MAX_CONCURRENT_CALLS: '1' });
+  const first = await dialThrough(c, `cluster-full-1-${Date.now()}`, '15550006661');
+  await bed.simulator.waitForBusinessCall();
+  const second = await dialThrough(c, `cluster-full-2-${Date.now()}`, '15550006662');
+  const secondUser = await bed.simulator.waitForBusinessCall();
+  assert.equal(await bed.inspect.get(callKey(first.whatsappCallId)), 'node-c');
+  const placedOn = await bed.inspect.get(callKey(second.whatsappCallId));
+  assert.ok(placedOn === 'node-a' || placedOn === 'node-b', `placed on ${placedOn}`);
+  const metrics = await (await fetch(`${c.url}/metrics`)).text();
+  assert.match(metrics, /^whatsapp_connector_cluster_active_calls 1$/m);
+  assert.match(
+    metrics,
+    /whatsapp_connector_cluster_forwarded_requests_total\{operation="dial",outcome="ok"\} 1/,
+  );
+
+  await c.client.disconnectWhatsAppCall(second.whatsappCallId, bed.accessToken);
+  await secondUser.waitForState('ended', 5000);
+  await c.client.disconnectWhatsAppCall(first.whatsappCallId, bed.accessToken);
+  await c.server.close();
 });
 
 test('closing A withdraws it and its calls from Redis; B then answers not_found for them', async () => {
