@@ -161,6 +161,7 @@ export class ClusterNode {
         'Redis unreachable at start (REDIS_URL); serving local calls only until it is back',
       );
     }
+    await this.warnOnDuplicateId();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
     this.heartbeatTimer.unref();
     await this.heartbeat();
@@ -301,6 +302,21 @@ export class ClusterNode {
       this.redis.disconnect();
     })();
     return this.closing;
+  }
+
+  /** Two live instances with one INSTANCE_ID would serve each other's calls as their own. */
+  private async warnOnDuplicateId(): Promise<void> {
+    try {
+      const existing = await this.instances.get(this.instanceId);
+      if (existing && existing.url !== this.advertisedUrl) {
+        this.logger.error(
+          { otherUrl: existing.url, url: this.advertisedUrl },
+          'another live instance uses the same INSTANCE_ID; give every instance its own',
+        );
+      }
+    } catch {
+      // Redis down: nothing to compare with; the heartbeat will report it.
+    }
   }
 
   private async track(work: () => Promise<void>): Promise<void> {
