@@ -11,6 +11,8 @@ import {
 } from '../../../src/cluster/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/log/index.js';
+import { waitForTcp } from '../../../testbed/ports.js';
+import { startProcess, type ManagedProcess } from '../../../testbed/process.js';
 import { startRedis, type RedisHandle } from '../../../testbed/redis.js';
 
 let redis: RedisHandle;
@@ -151,5 +153,40 @@ test('with Redis unreachable, lookups fail at once with an actionable unavailabl
     await node.register('wacid.mine');
   } finally {
     await node.close();
+  }
+});
+
+test('after a Redis restart that lost every key, the instance reconnects and republishes itself and its calls', async () => {
+  const first = await startRedis();
+  const node = new ClusterNode({
+    config: nodeConfig('phoenix', first.url),
+    registry: new CallRegistry({ maxConcurrentCalls: 4 }),
+    logger: silentLogger,
+  });
+  let second: ManagedProcess | undefined;
+  const inspect = new Redis(first.url, { lazyConnect: true, retryStrategy: () => 100 });
+  try {
+    await node.start(0);
+    await node.register('wacid.survivor');
+    await first.stop();
+    await until(async () => !node.isRedisConnected, 3000, 'the loss of Redis to be seen');
+    second = startProcess(
+      'redis-server',
+      ['--port', String(first.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { name: 'redis-restarted' },
+    );
+    await waitForTcp(first.port, 10_000);
+    await until(async () => node.isRedisConnected, 5000, 'the reconnect');
+    await inspect.connect();
+    await until(
+      async () => (await inspect.get(keys.call('wacid.survivor'))) === 'phoenix',
+      3000,
+      'the call to be republished',
+    );
+    assert.ok(await inspect.get(keys.instance('phoenix')));
+  } finally {
+    inspect.disconnect();
+    await node.close();
+    await second?.stop();
   }
 });
