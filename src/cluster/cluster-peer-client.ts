@@ -38,7 +38,7 @@ export class ClusterPeerClient {
     const token = await signClusterToken(this.credentials, this.instanceId, payload);
     let res: Response;
     try {
-      res = await fetch(new URL(clusterOperationPath(op), peer.url), {
+      res = await fetch(`${peer.url.replace(/\/+$/, '')}${clusterOperationPath(op)}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
         body: payload,
