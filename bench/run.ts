@@ -159,12 +159,22 @@ interface ModeResult {
   errors: Record<string, string>;
 }
 
+/** The stack running now, stopped on Ctrl+C so no livekit-server or worker outlives the bench. */
+let activeStack: BenchStack | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void (activeStack?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+
 async function runMode(env: Record<string, string>, sections: Set<Section>): Promise<ModeResult> {
   log(`starting livekit-server, simulator and connector`);
   const stack = await BenchStack.start({
     connectorEnv: env,
     ...(parsed['cpu-prof'] ? { cpuProfileDir: join(outDir, `cpu-prof-${stamp}`) } : {}),
   });
+  activeStack = stack;
   const result: ModeResult = {
     mode: modeName(env, stack.roomWorkerCallsPerProcess),
     connectorEnv: env,
@@ -223,6 +233,7 @@ async function runMode(env: Record<string, string>, sections: Set<Section>): Pro
   } finally {
     log('stopping');
     await stack.stop();
+    activeStack = undefined;
   }
   return result;
 }

@@ -98,48 +98,57 @@ export class BenchStack {
         if (attempt >= 3) throw err;
       }
     }
-    const sim = await RpcChild.start(
-      'simulator',
-      new URL('../workers/sim-worker.ts', import.meta.url),
-    );
-    const simInfo = await sim.call<SimInfo>('start', {});
-    const connectorEnv: Record<string, string> = {
-      LIVEKIT_URL: lk.wsUrl,
-      LIVEKIT_API_KEY: lk.apiKey,
-      LIVEKIT_API_SECRET: lk.apiSecret,
-      WHATSAPP_GRAPH_URL: simInfo.graphUrl,
-      MEDIA_ICE_ADDRESSES: '127.0.0.1',
-      MAX_CONCURRENT_CALLS: '1000',
-      LOG_LEVEL: process.env.BENCH_CONNECTOR_LOG_LEVEL ?? 'error',
-      ...options.connectorEnv,
-    };
-    const execArgv = ['--expose-gc'];
-    // Only the connector process itself: Node 20 refuses --cpu-prof in NODE_OPTIONS and the
-    // connector forks its room workers with fixed execArgv (profile with
-    // ROOM_WORKER_CALLS_PER_PROCESS=0 to see the room legs' JavaScript).
-    if (options.cpuProfileDir)
-      execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
-    const connector = await RpcChild.start(
-      'connector',
-      new URL('../workers/connector-host.ts', import.meta.url),
-      // NODE_ENV=production only quiets rtc-node's debug log (its only use in the tree).
-      { env: { ...connectorEnv, NODE_ENV: 'production' }, execArgv },
-    );
-    const { url, roomWorkerCallsPerProcess } = await connector.call<{
-      url: string;
-      roomWorkerCallsPerProcess: number | null;
-    }>('start');
-    return new BenchStack(
-      lk,
-      sim,
-      simInfo,
-      connector,
-      url,
-      new ConnectorClient(url, lk.apiKey, lk.apiSecret),
-      new RoomServiceClient(lk.httpUrl, lk.apiKey, lk.apiSecret),
-      connectorEnv,
-      roomWorkerCallsPerProcess,
-    );
+    const started: { stop(): Promise<void> }[] = [lk];
+    try {
+      const sim = await RpcChild.start(
+        'simulator',
+        new URL('../workers/sim-worker.ts', import.meta.url),
+      );
+      started.push(sim);
+      const simInfo = await sim.call<SimInfo>('start', {});
+      const connectorEnv: Record<string, string> = {
+        LIVEKIT_URL: lk.wsUrl,
+        LIVEKIT_API_KEY: lk.apiKey,
+        LIVEKIT_API_SECRET: lk.apiSecret,
+        WHATSAPP_GRAPH_URL: simInfo.graphUrl,
+        MEDIA_ICE_ADDRESSES: '127.0.0.1',
+        MAX_CONCURRENT_CALLS: '1000',
+        LOG_LEVEL: process.env.BENCH_CONNECTOR_LOG_LEVEL ?? 'error',
+        ...options.connectorEnv,
+      };
+      const execArgv = ['--expose-gc'];
+      // Only the connector process itself: Node 20 refuses --cpu-prof in NODE_OPTIONS and the
+      // connector forks its room workers with fixed execArgv (profile with
+      // ROOM_WORKER_CALLS_PER_PROCESS=0 to see the room legs' JavaScript).
+      if (options.cpuProfileDir)
+        execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
+      const connector = await RpcChild.start(
+        'connector',
+        new URL('../workers/connector-host.ts', import.meta.url),
+        // NODE_ENV=production only quiets rtc-node's debug log (its only use in the tree).
+        { env: { ...connectorEnv, NODE_ENV: 'production' }, execArgv },
+      );
+      started.push(connector);
+      const { url, roomWorkerCallsPerProcess } = await connector.call<{
+        url: string;
+        roomWorkerCallsPerProcess: number | null;
+      }>('start');
+      return new BenchStack(
+        lk,
+        sim,
+        simInfo,
+        connector,
+        url,
+        new ConnectorClient(url, lk.apiKey, lk.apiSecret),
+        new RoomServiceClient(lk.httpUrl, lk.apiKey, lk.apiSecret),
+        connectorEnv,
+        roomWorkerCallsPerProcess,
+      );
+    } catch (err) {
+      // Nothing started here may outlive a failed start.
+      for (const part of started.reverse()) await part.stop().catch(() => undefined);
+      throw err;
+    }
   }
 
   /** A new room participant host (separate from the pool, e.g. for the direct path). */
