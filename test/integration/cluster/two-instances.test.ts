@@ -39,6 +39,20 @@ function isCode(code: string, message?: RegExp) {
   };
 }
 
+/** The simulator's side of a dialled call (skipping calls a failed earlier test left behind). */
+async function businessCall(callId: string) {
+  for (;;) {
+    const call = await bed.simulator.waitForBusinessCall();
+    if (call.id === callId) return call;
+  }
+}
+
+/** Best-effort cleanup, so one failing test does not leave a call up for the next. */
+async function hangUpQuietly(callId: string | undefined) {
+  if (!callId) return;
+  await b.client.disconnectWhatsAppCall(callId, bed.accessToken).catch(() => undefined);
+}
+
 async function dialThrough(instance: ClusterInstance, roomName: string, to: string) {
   return instance.client.dialWhatsAppCall({
     whatsappPhoneNumberId: bed.phoneNumberId,
@@ -115,18 +129,20 @@ test('an inbound call accepted through A is disconnected through B: Meta sees th
     );
     assert.equal(await bed.inspect.get(callKey(userCall.id)), null);
   } finally {
+    await hangUpQuietly(userCall.id);
     await listener.close();
   }
 });
 
 test('an outbound call dialled through A is connected through B with Meta answer, and audio flows both ways', async () => {
+  let callId: string | undefined;
   const roomName = `cluster-outbound-${Date.now()}`;
   const listener = await RoomListener.join(bed.lk, roomName);
   try {
     const dial = await dialThrough(a, roomName, '15550002222');
+    callId = dial.whatsappCallId;
     assert.equal(await bed.inspect.get(callKey(dial.whatsappCallId)), 'node-a');
-    const userCall = await bed.simulator.waitForBusinessCall();
-    assert.equal(userCall.id, dial.whatsappCallId);
+    const userCall = await businessCall(dial.whatsappCallId);
     const connector = await listener.waitForConnectorTrack();
 
     const answered = twirpJson(bed, b, 'ConnectWhatsAppCall', {
@@ -157,18 +173,21 @@ test('an outbound call dialled through A is connected through B with Meta answer
       isCode('not_found'),
     );
   } finally {
+    await hangUpQuietly(callId);
     await listener.close();
   }
 });
 
 test('webhooks delivered to B drive a call dialled through A: answer, status and hang-up reach A', async () => {
+  let dialled: string | undefined;
   bed.simulator.setWebhookUrl(`${b.url}${b.config.whatsapp.webhookPath}`);
   const roomName = `cluster-webhooks-${Date.now()}`;
   const listener = await RoomListener.join(bed.lk, roomName);
   try {
     const dial = await dialThrough(a, roomName, '15550003333');
     const callId = dial.whatsappCallId;
-    const userCall = await bed.simulator.waitForBusinessCall();
+    dialled = callId;
+    const userCall = await businessCall(callId);
     // No ConnectWhatsAppCall from the application: B's gateway hands Meta's answer to A.
     await eventually(
       () => a.server.calls!.registry.get(callId)?.state === 'ringing',
@@ -198,6 +217,7 @@ test('webhooks delivered to B drive a call dialled through A: answer, status and
     await assert.rejects(b.client.disconnectWhatsAppCall(callId, '', 1), isCode('not_found'));
   } finally {
     bed.simulator.setWebhookUrl(undefined);
+    await hangUpQuietly(dialled);
     await listener.close();
   }
 });
@@ -263,30 +283,37 @@ test('a call whose instance is gone from the directory answers not_found, naming
 
 test('an instance at its call limit places a new call on the least loaded peer, and still reaches it', async () => {
   const c = await bed.startInstance('node-c', { MAX_CONCURRENT_CALLS: '1' });
-  const first = await dialThrough(c, `cluster-full-1-${Date.now()}`, '15550006661');
-  await bed.simulator.waitForBusinessCall();
-  const second = await dialThrough(c, `cluster-full-2-${Date.now()}`, '15550006662');
-  const secondUser = await bed.simulator.waitForBusinessCall();
-  assert.equal(await bed.inspect.get(callKey(first.whatsappCallId)), 'node-c');
-  const placedOn = await bed.inspect.get(callKey(second.whatsappCallId));
-  assert.ok(placedOn === 'node-a' || placedOn === 'node-b', `placed on ${placedOn}`);
-  const metrics = await (await fetch(`${c.url}/metrics`)).text();
-  assert.match(metrics, /^whatsapp_connector_cluster_active_calls 1$/m);
-  assert.match(
-    metrics,
-    /whatsapp_connector_cluster_forwarded_requests_total\{operation="dial",outcome="ok"\} 1/,
-  );
+  const dialled: string[] = [];
+  try {
+    const first = await dialThrough(c, `cluster-full-1-${Date.now()}`, '15550006661');
+    dialled.push(first.whatsappCallId);
+    await businessCall(first.whatsappCallId);
+    const second = await dialThrough(c, `cluster-full-2-${Date.now()}`, '15550006662');
+    dialled.push(second.whatsappCallId);
+    const secondUser = await businessCall(second.whatsappCallId);
+    assert.equal(await bed.inspect.get(callKey(first.whatsappCallId)), 'node-c');
+    const placedOn = await bed.inspect.get(callKey(second.whatsappCallId));
+    assert.ok(placedOn === 'node-a' || placedOn === 'node-b', `placed on ${placedOn}`);
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    assert.match(metrics, /^whatsapp_connector_cluster_active_calls 1$/m);
+    assert.match(
+      metrics,
+      /whatsapp_connector_cluster_forwarded_requests_total\{operation="dial",outcome="ok"\} 1/,
+    );
 
-  await c.client.disconnectWhatsAppCall(second.whatsappCallId, bed.accessToken);
-  await secondUser.waitForState('ended', 5000);
-  await c.client.disconnectWhatsAppCall(first.whatsappCallId, bed.accessToken);
-  await c.server.close();
+    await c.client.disconnectWhatsAppCall(second.whatsappCallId, bed.accessToken);
+    await secondUser.waitForState('ended', 5000);
+    await c.client.disconnectWhatsAppCall(first.whatsappCallId, bed.accessToken);
+  } finally {
+    for (const id of dialled) await hangUpQuietly(id);
+    await c.server.close();
+  }
 });
 
 test('closing A withdraws it and its calls from Redis; B then answers not_found for them', async () => {
   const roomName = `cluster-close-${Date.now()}`;
   const dial = await dialThrough(a, roomName, '15550004444');
-  await bed.simulator.waitForBusinessCall();
+  await businessCall(dial.whatsappCallId);
   assert.equal(await bed.inspect.get(callKey(dial.whatsappCallId)), 'node-a');
   await a.server.close();
   assert.equal(await bed.inspect.get(callKey(dial.whatsappCallId)), null);
@@ -301,7 +328,7 @@ test('closing A withdraws it and its calls from Redis; B then answers not_found 
 test('with Redis down, B keeps serving its own calls and lookups of other calls are unavailable', async () => {
   const roomName = `cluster-redis-down-${Date.now()}`;
   const dial = await dialThrough(b, roomName, '15550005555');
-  const userCall = await bed.simulator.waitForBusinessCall();
+  const userCall = await businessCall(dial.whatsappCallId);
   await bed.redis.stop();
   await eventually(() => !b.server.cluster!.isRedisConnected, 5000, 'Redis seen as down');
   await assert.rejects(
