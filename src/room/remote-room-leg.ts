@@ -12,7 +12,7 @@ import type {
 import type { RoomLegHandle } from './room-leg-factory.js';
 import type { JoinedResult } from './room-worker-protocol.js';
 import type { RoomWorkerLink } from './room-worker.js';
-import { TypedEventEmitter } from './typed-event-emitter.js';
+import { SafeEventEmitter, logListenerErrors } from '../util/typed-emitter.js';
 
 const EMPTY_STATS: RoomLegStats = {
   callerFramesDropped: 0,
@@ -29,7 +29,7 @@ const EMPTY_STATS: RoomLegStats = {
  * requests answered by the worker. If the worker dies, the leg reports `disconnected`
  * (`connection-lost`) so the bridge ends the call at Meta, exactly as for a lost room.
  */
-export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements RoomLegHandle {
+export class RemoteRoomLeg extends SafeEventEmitter<RoomLegEvents> implements RoomLegHandle {
   readonly roomName: string;
   readonly participantIdentity: string;
   readonly sampleRate: number;
@@ -48,7 +48,7 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
 
   /** Created by `RoomWorker.join`; not for direct use. */
   constructor(worker: RoomWorkerLink, legId: number, options: RoomLegOptions) {
-    super(options.logger);
+    super(logListenerErrors(options.logger));
     this.#worker = worker;
     this.#legId = legId;
     this.roomName = options.roomName;
@@ -111,7 +111,7 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
         .catch((err: unknown) => this.#log?.debug({ err }, 'closing the remote leg failed'));
     }
     this.#worker.release(this.#legId);
-    this.removeAllEventListeners();
+    this.removeAllListeners();
   }
 
   #requireConnected(): void {
@@ -133,19 +133,19 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
   deliverMix(pcm: Int16Array): void {
     if (!this.#joined || this.#ended) return;
     this.#mixFramesReceived++;
-    this.safeEmit('audio', pcm);
+    this.emit('audio', pcm);
   }
 
   /** @internal */
   deliverDtmf(digit: string, fromIdentity: string | undefined): void {
-    if (!this.#ended) this.safeEmit('dtmf', digit, fromIdentity);
+    if (!this.#ended) this.emit('dtmf', digit, fromIdentity);
   }
 
   /** @internal */
   deliverParticipants(participants: RoomLegParticipant[]): void {
     if (this.#ended) return;
     this.#participants = participants;
-    this.safeEmit('participantsChanged', [...participants]);
+    this.emit('participantsChanged', [...participants]);
   }
 
   /** @internal */
@@ -155,7 +155,7 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
 
   /** @internal */
   deliverError(err: Error): void {
-    if (!this.#ended) this.safeEmit('error', err);
+    if (!this.#ended) this.emit('error', err);
   }
 
   /**
@@ -178,7 +178,7 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
     if (this.#ended) return;
     this.#ended = true;
     this.#closing ??= Promise.resolve();
-    this.safeEmit('disconnected', reason, code as DisconnectReason);
+    this.emit('disconnected', reason, code as DisconnectReason);
   }
 
   /**
@@ -193,7 +193,7 @@ export class RemoteRoomLeg extends TypedEventEmitter<RoomLegEvents> implements R
       this.#log?.warn('room worker exited; removing the orphaned participant');
       this.#evict();
     }
-    this.safeEmit(
+    this.emit(
       'disconnected',
       expected ? 'server-shutdown' : 'connection-lost',
       DisconnectReason.UNKNOWN_REASON,

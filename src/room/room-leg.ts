@@ -26,7 +26,7 @@ import { FrameClock } from './frame-clock.js';
 import { FrameMixer, type FrameMixerInput } from './frame-mixer.js';
 import { RoomAgentDispatcher } from './room-agent-dispatcher.js';
 import { detachDisconnectedRoom } from './rtc-ffi-listeners.js';
-import { TypedEventEmitter } from './typed-event-emitter.js';
+import { SafeEventEmitter, logListenerErrors } from '../util/typed-emitter.js';
 
 /** Sample rates the bridge exchanges with the leg (Opus wideband and fullband). */
 export const ROOM_LEG_SAMPLE_RATES = [16_000, 48_000] as const;
@@ -169,7 +169,7 @@ interface RemoteAudioInput {
  * the leg adds no FFI listeners of its own beyond what rtc-node needs (the Room, one AudioStream
  * per remote audio track, one transient listener per captured frame).
  */
-export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
+export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
   readonly roomName: string;
   readonly participantIdentity: string;
   readonly sampleRate: number;
@@ -188,7 +188,7 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
   #ended = false;
 
   private constructor(options: RoomLegOptions, room: Room) {
-    super(options.logger);
+    super(logListenerErrors(options.logger));
     this.roomName = options.roomName;
     this.participantIdentity = options.identity;
     this.sampleRate = options.sampleRate;
@@ -344,20 +344,20 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
     room.on(RoomEvent.ParticipantDisconnected, () => this.#participantsChanged());
     room.on(RoomEvent.DtmfReceived, (code, digit, participant) => {
       const d = digit || dtmfDigitOfCode(code);
-      if (d) this.safeEmit('dtmf', d, participant?.identity);
+      if (d) this.emit('dtmf', d, participant?.identity);
     });
     room.on(RoomEvent.Disconnected, (code) => {
       if (this.#closing) return;
       const reason = toDisconnectReason(code);
       this.#log?.info({ reason, code }, 'room leg disconnected by the room');
       this.#closing = this.#shutdown(false).then(() => {
-        this.safeEmit('disconnected', reason, code);
+        this.emit('disconnected', reason, code);
       });
     });
   }
 
   #participantsChanged(): void {
-    this.safeEmit('participantsChanged', this.participants);
+    this.emit('participantsChanged', this.participants);
   }
 
   async #publish(maxCallerQueueMs: number | undefined): Promise<void> {
@@ -365,7 +365,7 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
     this.#source = source;
     this.#publisher = new CallerAudioPublisher(source, {
       maxQueuedMs: maxCallerQueueMs,
-      onError: (err) => this.safeEmit('error', err),
+      onError: (err) => this.emit('error', err),
     });
     const track = LocalAudioTrack.createAudioTrack(CALLER_TRACK_NAME, source);
     const opts = new TrackPublishOptions();
@@ -429,7 +429,7 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
   #tick(): void {
     const pcm = this.#mixer.mix();
     this.#mixFramesEmitted++;
-    this.safeEmit('audio', pcm);
+    this.emit('audio', pcm);
   }
 
   async #shutdown(clientInitiated: boolean): Promise<void> {
@@ -454,6 +454,6 @@ export class RoomLeg extends TypedEventEmitter<RoomLegEvents> {
     }
     await this.#source?.close().catch(() => undefined);
     this.#source = undefined;
-    if (clientInitiated) this.removeAllEventListeners();
+    if (clientInitiated) this.removeAllListeners();
   }
 }

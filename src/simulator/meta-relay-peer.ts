@@ -14,7 +14,7 @@ import {
 } from 'werift';
 import { buildMetaAnswer, buildMetaOffer, META_OPUS_FMTP } from './meta-sdp.js';
 import type { SeededRandom } from './seeded-random.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { SafeEventEmitter } from '../util/typed-emitter.js';
 
 /** Impairments applied to the media leg; live object, changes take effect immediately. */
 export interface MediaImpairment {
@@ -72,7 +72,7 @@ function relayCodecs(): RTCRtpCodecParameters[] {
   ];
 }
 
-export class MetaRelayPeer extends TypedEmitter<RelayEvents> {
+export class MetaRelayPeer extends SafeEventEmitter<RelayEvents> {
   readonly relayAddress: string;
   private readonly pc: RTCPeerConnection;
   private readonly transceiver: RTCRtpTransceiver;
@@ -112,7 +112,7 @@ export class MetaRelayPeer extends TypedEmitter<RelayEvents> {
     this.pc.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((rtp) => {
         if (this.closed || this.random.chance(this.impairment.packetLossPercent / 100)) return;
-        this.safeEmit('rtp', {
+        this.emit('rtp', {
           payloadType: rtp.header.payloadType,
           sequenceNumber: rtp.header.sequenceNumber,
           timestamp: rtp.header.timestamp,
@@ -120,9 +120,9 @@ export class MetaRelayPeer extends TypedEmitter<RelayEvents> {
           payload: rtp.payload,
         });
       });
-      track.onReceiveRtcp.subscribe(() => this.safeEmit('rtcp'));
+      track.onReceiveRtcp.subscribe(() => this.emit('rtcp'));
     });
-    this.transceiver.sender.onRtcp.subscribe(() => this.safeEmit('rtcp'));
+    this.transceiver.sender.onRtcp.subscribe(() => this.emit('rtcp'));
   }
 
   get state(): RelayConnectionState {
@@ -132,7 +132,7 @@ export class MetaRelayPeer extends TypedEmitter<RelayEvents> {
   private setState(state: RelayConnectionState): void {
     if (this.stateValue === state || this.stateValue === 'closed') return;
     this.stateValue = state;
-    this.safeEmit('state', state);
+    this.emit('state', state);
   }
 
   /** Creates Meta's offer (user-initiated call). */

@@ -22,7 +22,7 @@ import type { SeededRandom } from './seeded-random.js';
 import type { SimulatedPhoneNumber } from './simulated-phone-number.js';
 import type { SimulatedUser } from './simulated-user.js';
 import { GraphErrors } from './simulated-graph-error.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { SafeEventEmitter } from '../util/typed-emitter.js';
 import { SilenceVoice, USER_AUDIO_RATE, type UserVoice } from './user-voice.js';
 import {
   callStatusWebhook,
@@ -141,7 +141,7 @@ const FRAME_MS = 20;
 const FRAME_SAMPLES = (USER_AUDIO_RATE * FRAME_MS) / 1000;
 const RTP_TICKS_PER_FRAME = 960;
 
-export class SimulatedCall extends TypedEmitter<CallEvents> {
+export class SimulatedCall extends SafeEventEmitter<CallEvents> {
   readonly id: string;
   readonly direction: CallDirection;
   readonly number: SimulatedPhoneNumber;
@@ -535,7 +535,7 @@ export class SimulatedCall extends TypedEmitter<CallEvents> {
     const prev = this.stateValue;
     if (prev === next || prev === 'ended') return;
     this.stateValue = next;
-    this.safeEmit('state', next, prev);
+    this.emit('state', next, prev);
   }
 
   private schedule(ms: number, fn: () => void): void {
@@ -576,7 +576,7 @@ export class SimulatedCall extends TypedEmitter<CallEvents> {
       const digit = this.dtmfDecoder.push(p.payload, p.timestamp);
       if (digit) {
         this.heardDigitsValue += digit.digit;
-        this.safeEmit('digit', digit.digit);
+        this.emit('digit', digit.digit);
       }
     }
   }
@@ -688,7 +688,7 @@ export class SimulatedCall extends TypedEmitter<CallEvents> {
     }
     for (const w of this.dtmfWaiters.splice(0)) w();
     this.setState('ended');
-    this.safeEmit('ended', reason);
+    this.emit('ended', reason);
     void this.relay.close();
   }
 

@@ -26,7 +26,7 @@ import {
 } from './simulated-phone-number.js';
 import { SimulatedUser, type CallPermissionStatus } from './simulated-user.js';
 import { NO_FAULTS, type SimulatorFaults } from './simulator-faults.js';
-import { TypedEmitter } from './typed-emitter.js';
+import { SafeEventEmitter } from '../util/typed-emitter.js';
 import { createUserVoice, type UserVoiceSpec } from './user-voice.js';
 import { WebhookDispatcher, type WebhookDelivery } from './webhook-dispatcher.js';
 import { permissionReplyWebhook } from './webhook-envelopes.js';
@@ -119,7 +119,7 @@ type SimulatorEvents = {
   webhook: [WebhookDelivery];
 };
 
-export class WhatsAppSimulator extends TypedEmitter<SimulatorEvents> implements GraphBackend {
+export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> implements GraphBackend {
   readonly accessToken: string;
   readonly appSecret: string;
   readonly versionRange: { min: number; max: number };
@@ -522,7 +522,7 @@ export class WhatsAppSimulator extends TypedEmitter<SimulatorEvents> implements 
     });
     this.callsById.set(id, call);
     this.logger.info({ callId: id, direction, from: user.waId }, 'simulated call created');
-    this.safeEmit('call', call);
+    this.emit('call', call);
     return call;
   }
 
@@ -534,7 +534,7 @@ export class WhatsAppSimulator extends TypedEmitter<SimulatorEvents> implements 
     if (this.closing) return;
     const before = this.webhooks.log.length;
     void this.webhooks.send(this.webhookUrlFor(number.id), payload, meta, this.faults);
-    for (const d of this.webhooks.log.slice(before)) this.safeEmit('webhook', d);
+    for (const d of this.webhooks.log.slice(before)) this.emit('webhook', d);
   }
 
   private sleep(ms: number): Promise<void> {
