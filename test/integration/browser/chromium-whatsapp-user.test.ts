@@ -16,6 +16,7 @@ import {
   startBridge,
   type Bridge,
 } from '../calls/bridge-harness.js';
+import { META_OPUS_FMTP } from '../../../src/simulator/index.js';
 import { ChromiumWhatsAppUser } from './chromium-whatsapp-user.js';
 
 const USER_TONE_HZ = 440;
@@ -70,8 +71,16 @@ test('Chromium as the WhatsApp user: audio both ways, DTMF to the room, business
   const b = bridge!;
   const user = phone!;
   const offer = await user.createWhatsAppOffer();
+  // WhatsApp's shape: lite agent, mid "audio", Opus 111 with Meta's fmtp and DTMF 126 only,
+  // loopback UDP host candidates only.
   assert.match(offer.sdp, /^a=ice-lite$/m);
+  assert.match(offer.sdp, /^a=group:BUNDLE audio$/m);
   assert.match(offer.sdp, /^a=mid:audio$/m);
+  assert.match(offer.sdp, /^m=audio \d+ UDP\/TLS\/RTP\/SAVPF 111 126$/m);
+  assert.match(offer.sdp, new RegExp(`^a=fmtp:111 ${META_OPUS_FMTP}$`, 'm'));
+  const candidates = offer.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:'));
+  assert.ok(candidates.length > 0);
+  for (const c of candidates) assert.match(c, / 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
 
   const userCall = await b.simulator.placeUserCall({ from: '15551239001' });
   const roomName = `chromium-${Date.now()}`;
