@@ -22,6 +22,8 @@ export interface CapacityStep {
   roomToUser: Percentiles & { loss: number };
   /** Calls whose audio failed in at least one direction in this window (no burst matched). */
   deadCalls: number;
+  /** Per call (in set-up order): one-way p50 and max each direction, ms (where a p99 comes from). */
+  perCall: { userToRoom: [number, number]; roomToUser: [number, number] }[];
   ok: boolean;
   failure?: string;
 }
@@ -116,6 +118,11 @@ export async function runCapacity(
         userToRoom: { ...pu, loss: lossU },
         roomToUser: { ...pr, loss: lossR },
         deadCalls: dead,
+        perCall: measured.map((m) => {
+          const u = percentiles(m.userToRoom.latencies);
+          const r = percentiles(m.roomToUser.latencies);
+          return { userToRoom: [u.p50, u.max], roomToUser: [r.p50, r.max] };
+        }),
         ok: failures.length === 0,
         ...(failures.length ? { failure: failures.join('; ') } : {}),
       };
