@@ -532,7 +532,7 @@ writeFileSync(`${base}.json`, JSON.stringify(json, null, 2));
 writeFileSync(`${base}.txt`, `${table}\n`);
 const charted = modes.filter((m) => m.capacity && m.capacity.steps.length > 0);
 for (const [i, m] of charted.entries()) {
-  const svg = renderChart(m.capacity!.steps, m.mode);
+  const svg = renderChart(m.capacity!.steps, m.mode, m.capacity!.latencyBaselineMs);
   writeFileSync(`${base}${charted.length > 1 ? `-${String.fromCharCode(65 + i)}` : ''}.svg`, svg);
 }
 console.log(

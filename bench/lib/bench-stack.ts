@@ -38,7 +38,15 @@ export interface ConnectorStats {
   legs: {
     callId: string;
     state: string;
-    media: { framesDecoded?: number; framesConcealed?: number; packetsLost?: number };
+    media: {
+      framesDecoded?: number;
+      framesConcealed?: number;
+      packetsLost?: number;
+      sendQueueDrops?: number;
+      jitterBufferMs?: number;
+      clockResyncs?: number;
+    };
+    sendQueueFrames: number | null;
   }[];
   memory: NodeJS.MemoryUsage;
 }

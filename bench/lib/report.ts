@@ -78,7 +78,11 @@ export function machineInfo(): Record<string, unknown> {
  * Two stacked panels against concurrent calls: connector CPU (CPU-s per call-minute and share
  * of one core) and one-way latency p50/p99 per direction, with the goal lines.
  */
-export function renderChart(steps: readonly CapacityStep[], title: string): string {
+export function renderChart(
+  steps: readonly CapacityStep[],
+  title: string,
+  latencyBaselineMs = 0,
+): string {
   const W = 720;
   const H = 560;
   const left = 70;
@@ -157,14 +161,14 @@ export function renderChart(steps: readonly CapacityStep[], title: string): stri
   panel(
     tops[1]!,
     'one-way latency, ms',
-    Math.max(200, ...all) * 1.1,
+    Math.max(200 + latencyBaselineMs, ...all) * 1.1,
     [
       { name: 'user→room p50', color: '#2ca02c', values: lat((s) => s.userToRoom.p50) },
       { name: 'user→room p99', color: '#2ca02c', values: lat((s) => s.userToRoom.p99), dash: true },
       { name: 'room→user p50', color: '#9467bd', values: lat((s) => s.roomToUser.p50) },
       { name: 'room→user p99', color: '#9467bd', values: lat((s) => s.roomToUser.p99), dash: true },
     ],
-    [{ value: 150, label: 'p99 limit' }],
+    [{ value: 150 + latencyBaselineMs, label: 'p99 limit' }],
   );
   parts.push(
     `<text x="${W / 2}" y="${H - 8}" text-anchor="middle">concurrent calls</text>`,

@@ -23,7 +23,17 @@ export interface CapacityStep {
   /** Calls whose audio failed in at least one direction in this window (no burst matched). */
   deadCalls: number;
   /** Per call (in set-up order): one-way p50 and max each direction, ms (where a p99 comes from). */
-  perCall: { userToRoom: [number, number]; roomToUser: [number, number] }[];
+  perCall: {
+    userToRoom: [number, number];
+    roomToUser: [number, number];
+    /** Connector media leg at the end of the window: send backlog, drops, jitter buffer. */
+    leg?: {
+      sendQueueFrames: number | null;
+      sendQueueDrops?: number;
+      jitterBufferMs?: number;
+      clockResyncs?: number;
+    };
+  }[];
   ok: boolean;
   failure?: string;
 }
@@ -89,6 +99,7 @@ export async function runCapacity(
       const to = Date.now();
       const cpu = stack.meter.read();
       const measured = await mapLimit(calls, 4, (c) => stack.measureCall(c, from, to));
+      const legs = (await stack.connectorStats()).legs;
       const u2r = mergeDirections(measured.map((m) => m.userToRoom));
       const r2u = mergeDirections(measured.map((m) => m.roomToUser));
       const dead = measured.filter(
@@ -118,10 +129,24 @@ export async function runCapacity(
         userToRoom: { ...pu, loss: lossU },
         roomToUser: { ...pr, loss: lossR },
         deadCalls: dead,
-        perCall: measured.map((m) => {
+        perCall: measured.map((m, i) => {
           const u = percentiles(m.userToRoom.latencies);
           const r = percentiles(m.roomToUser.latencies);
-          return { userToRoom: [u.p50, u.max], roomToUser: [r.p50, r.max] };
+          const leg = legs.find((l) => l.callId === calls[i]?.callId);
+          return {
+            userToRoom: [u.p50, u.max],
+            roomToUser: [r.p50, r.max],
+            ...(leg
+              ? {
+                  leg: {
+                    sendQueueFrames: leg.sendQueueFrames,
+                    sendQueueDrops: leg.media.sendQueueDrops,
+                    jitterBufferMs: leg.media.jitterBufferMs,
+                    clockResyncs: leg.media.clockResyncs,
+                  },
+                }
+              : {}),
+          };
         }),
         ok: failures.length === 0,
         ...(failures.length ? { failure: failures.join('; ') } : {}),

@@ -42,6 +42,8 @@ serveRpc({
         callId: c.callId,
         state: c.state,
         media: c.media.stats() as LegStats,
+        // Frames waiting to be sent to Meta (a standing backlog is standing latency).
+        sendQueueFrames: (c.media as { queuedFrames?: number }).queuedFrames ?? null,
       })),
       memory: process.memoryUsage(),
     };

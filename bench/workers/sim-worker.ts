@@ -91,6 +91,8 @@ serveRpc({
   async answer(p: { id: string; speak: BurstPattern }) {
     const c = call(p.id);
     speak(c, p.speak);
+    // The phone rings a moment after Meta accepted the call; it cannot be answered before.
+    if (c.state === 'dialing') await c.waitForState('ringing', 10_000);
     await c.answer();
     return { answeredAtMs: Date.now() };
   },
