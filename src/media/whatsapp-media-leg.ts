@@ -59,6 +59,10 @@ const OPUS_TIMESTAMP_STEP = 960;
 /** Ticks run back-to-back at most when the event loop was blocked; beyond that the clock resyncs. */
 const MAX_CATCH_UP_TICKS = 5;
 
+/** Send-queue trimming: window length in 20 ms ticks (200 ms), and the standing depth trimmed. */
+const TRIM_WINDOW_TICKS = 10;
+const STANDING_QUEUE_FRAMES = 2;
+
 export interface WhatsAppMediaLegJitterOptions {
   /** Optional - playout delay kept by the jitter buffer, ms (rounded to 20 ms frames). Default 60. */
   targetMs?: number;
@@ -133,6 +137,11 @@ export interface WhatsAppMediaLegStats {
   silenceFramesSent: number;
   /** Queued frames dropped because the send queue was full (the bridge outran the clock). */
   sendQueueDrops: number;
+  /**
+   * Queued frames dropped to keep latency low: audio that stood in the queue for a whole window
+   * (the producer's clock runs ahead of ours, or a burst arrived) adds delay without helping.
+   */
+  sendQueueTrims: number;
   /** telephone-event events sent. */
   dtmfSent: number;
   /** RTP packets received (all payload types). */
@@ -184,6 +193,8 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
 
   // Send queue: a ring of preallocated frames, so sendAudio copies instead of allocating.
   private readonly sendRing: Int16Array[];
+  private sendWindowTicks = 0;
+  private sendWindowMin = Number.POSITIVE_INFINITY;
   private sendRead = 0;
   private sendCount = 0;
   private readonly silence: Int16Array;
@@ -218,6 +229,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
     packetsSent: 0,
     silenceFramesSent: 0,
     sendQueueDrops: 0,
+    sendQueueTrims: 0,
     dtmfSent: 0,
     packetsReceived: 0,
     packetsLost: 0,
@@ -643,6 +655,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
   private sendFrame(): void {
     const sender = this.transceiver?.sender;
     if (!sender) return;
+    this.trimStandingQueue();
     // Always consume one queued frame per tick so the queue tracks real time.
     let pcm = this.silence;
     let fromQueue = false;
@@ -691,6 +704,24 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
       this.sendCount--;
     }
     this.rtpTimestamp = (this.rtpTimestamp + OPUS_TIMESTAMP_STEP) >>> 0;
+  }
+
+  /**
+   * Two clocks feed the send queue: the bridge's producer (room mix, 20 ms) and our sender. Any
+   * drift or burst leaves frames standing in the queue, each adding 20 ms of delay for the rest of
+   * the call. When the queue never fell below {@link STANDING_QUEUE_FRAMES} during a window, one
+   * frame is dropped; the queue converges to the jitter it actually absorbs.
+   */
+  private trimStandingQueue(): void {
+    if (this.sendCount < this.sendWindowMin) this.sendWindowMin = this.sendCount;
+    if (++this.sendWindowTicks < TRIM_WINDOW_TICKS) return;
+    if (this.sendWindowMin >= STANDING_QUEUE_FRAMES && this.sendCount > 1) {
+      this.sendRead = (this.sendRead + 1) % this.sendRing.length;
+      this.sendCount--;
+      this.counters.sendQueueTrims++;
+    }
+    this.sendWindowTicks = 0;
+    this.sendWindowMin = Number.POSITIVE_INFINITY;
   }
 
   private sendRtp(
