@@ -10,8 +10,18 @@ import { CpuMeter } from './proc-stats.js';
 import { matchBursts, type DirectionResult } from './stats.js';
 import { RpcChild } from './worker-rpc.js';
 
-/** rtc-node cost grows with participants² per process; stay well under ~10. */
-export const PARTICIPANTS_PER_ROOM_WORKER = 8;
+/**
+ * Room participants per rtc-node process. Default 1: a participant joining stalls every other
+ * participant's 10 ms sender loop in the same process, the catch-up burst shifts the receiver's
+ * NetEQ playout, and the connector's room → user delay then grows by 150-300 ms for the rest of
+ * the call — an artefact of the bench, not of the connector (measured: 4 calls with 8 per process
+ * gave standing per-call delays of 300-450 ms; 1 per process, 136-155 ms). Override with
+ * BENCH_PARTICIPANTS_PER_WORKER (rtc-node's cost grows with participants² per process).
+ */
+export const PARTICIPANTS_PER_ROOM_WORKER = Math.max(
+  1,
+  Number(process.env.BENCH_PARTICIPANTS_PER_WORKER ?? 1) || 1,
+);
 
 export interface StackOptions {
   /** Extra connector environment (e.g. ROOM_WORKER_CALLS_PER_PROCESS). */
