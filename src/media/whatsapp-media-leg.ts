@@ -64,7 +64,7 @@ const TRIM_WINDOW_TICKS = 10;
 const STANDING_QUEUE_FRAMES = 2;
 
 export interface WhatsAppMediaLegJitterOptions {
-  /** Optional - playout delay kept by the jitter buffer, ms (rounded to 20 ms frames). Default 60. */
+  /** Optional - playout delay kept by the jitter buffer, ms (rounded to 20 ms frames). Default 40. */
   targetMs?: number;
   /** Optional - most audio held before the oldest is dropped, ms. Default 200. */
   maxMs?: number;
@@ -262,7 +262,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
       complexity: options.opusComplexity ?? 9,
     });
     this.decoder = new OpusFrameDecoder({ sampleRate: this.sampleRate });
-    const targetMs = options.jitter?.targetMs ?? 60;
+    const targetMs = options.jitter?.targetMs ?? 40;
     const maxMs = options.jitter?.maxMs ?? 200;
     this.jitter = new RtpJitterBuffer<Buffer>({
       targetFrames: Math.max(1, Math.round(targetMs / OPUS_FRAME_MS)),
