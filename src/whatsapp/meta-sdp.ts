@@ -7,7 +7,7 @@
  *  - {@link normaliseMetaSdp}: reads what Meta sends (offers in user-initiated calls, answers in
  *    business-initiated calls) into a summary and an SDP our WebRTC stack can apply.
  *
- * Sources (see /work/shared/reference/whatsapp-calling-api.md §8): Meta rejects more than one
+ * Sources (see ../shared/reference/whatsapp-calling-api.md §8): Meta rejects more than one
  * fingerprint or a non-sha-256 one ("Fingerprint algo is not SHA256", 138008), a missing
  * fingerprint, more than one m-line; it requires Opus 48000/2, ptime 20, a single SSRC,
  * telephone-event at 8000 Hz only, CRLF line endings, and expects the business to be ICE-full and

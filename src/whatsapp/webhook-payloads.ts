@@ -2,7 +2,7 @@
  * TypeScript shapes of Meta's raw webhook JSON as it arrives on the wire (WhatsApp Cloud API,
  * object `whatsapp_business_account`), for the `calls` field (connect / terminate / call status)
  * and the `messages` field parts that matter for calling (call permission replies). Taken from
- * Meta's reference samples and real captures (see /work/shared/reference/whatsapp-calling-api.md
+ * Meta's reference samples and real captures (see ../shared/reference/whatsapp-calling-api.md
  * §4). Meta adds fields over time (BSUIDs, usernames, payloads), so everything that is not in
  * every sample is optional; the simulator builds payloads with these types, the parser in
  * `webhook-events.ts` never trusts them (it validates at runtime).
