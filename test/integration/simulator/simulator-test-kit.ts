@@ -18,7 +18,8 @@ import {
 } from 'werift';
 import { OpusFrameDecoder, OpusFrameEncoder } from '../../../src/media/opus-codec.js';
 import { DtmfDecoder } from '../../../src/media/rtp-dtmf.js';
-import { ToneGenerator, concatPcm } from '../../../src/media/tone.js';
+import assert from 'node:assert/strict';
+import { ToneGenerator, analyseTone, concatPcm } from '../../../src/media/tone.js';
 import { verifyWebhookSignature } from '../../../src/whatsapp/webhook-signature.js';
 import type { WhatsAppWebhookPayload } from '../../../src/whatsapp/webhook-payloads.js';
 
@@ -408,4 +409,36 @@ export async function releaseWrtc(): Promise<void> {
     gc();
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * After a second of speaking both ways: the user heard the business's 1 kHz tone and the
+ * business heard the user's 440 Hz tone (last 800 ms, level and frequency).
+ */
+export function assertTonesBothWays(
+  call: {
+    recordingStats(o: { expectHz?: number; lastMs?: number }): {
+      levelDbfs: number;
+      frequencyHz?: number;
+    };
+  },
+  business: BusinessEar,
+): void {
+  const heardByUser = call.recordingStats({ expectHz: 1000, lastMs: 800 });
+  assert.ok(heardByUser.levelDbfs > -30, `user heard ${heardByUser.levelDbfs} dBFS`);
+  assert.ok(
+    Math.abs((heardByUser.frequencyHz ?? 0) - 1000) < 30,
+    `user heard ${heardByUser.frequencyHz} Hz`,
+  );
+  const pcm = business.pcm();
+  const heardByBusiness = analyseTone(
+    pcm.subarray(Math.max(0, pcm.length - 48000 * 0.8)),
+    48000,
+    440,
+  );
+  assert.ok(heardByBusiness.levelDbfs > -30, `business heard ${heardByBusiness.levelDbfs} dBFS`);
+  assert.ok(
+    Math.abs(heardByBusiness.frequencyHz - 440) < 20,
+    `business heard ${heardByBusiness.frequencyHz} Hz`,
+  );
 }
