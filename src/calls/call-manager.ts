@@ -117,11 +117,7 @@ export class CallManager implements ConnectorBackend {
   ): Promise<DialWhatsAppCallResponse> {
     this.reserveCapacity();
     const log = ctx.logger;
-    const meta: MetaCallContext = {
-      phoneNumberId: req.whatsappPhoneNumberId,
-      accessToken: req.whatsappApiKey,
-      apiVersion: req.whatsappCloudApiVersion,
-    };
+    const meta = metaContextOf(req);
     const media = this.createMediaLeg(log);
     // Join the room while Meta places the call: both take a round trip, and the agent gets
     // dispatched earlier, so audio can start as soon as the user picks up.
@@ -234,11 +230,7 @@ export class CallManager implements ConnectorBackend {
   private async accept(req: AcceptWhatsAppCallRequest, ctx: RequestContext): Promise<string> {
     this.reserveCapacity();
     const log = ctx.logger;
-    const meta: MetaCallContext = {
-      phoneNumberId: req.whatsappPhoneNumberId,
-      accessToken: req.whatsappApiKey,
-      apiVersion: req.whatsappCloudApiVersion,
-    };
+    const meta = metaContextOf(req);
     const media = this.createMediaLeg(log);
     let answer: string;
     try {
@@ -497,6 +489,14 @@ export class CallManager implements ConnectorBackend {
     if (err instanceof ConnectorError) return err;
     return new ConnectorError('internal', 'internal error', {}, { cause: err });
   }
+}
+
+function metaContextOf(req: DialWhatsAppCallRequest | AcceptWhatsAppCallRequest): MetaCallContext {
+  return {
+    phoneNumberId: req.whatsappPhoneNumberId,
+    accessToken: req.whatsappApiKey,
+    apiVersion: req.whatsappCloudApiVersion,
+  };
 }
 
 function durationMs(

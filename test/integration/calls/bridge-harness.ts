@@ -220,14 +220,24 @@ export function assertTone(pcm: Int16Array, sampleRate: number, hz: number, wher
 }
 
 /** Call a Connector method with plain Twirp JSON (for fields an SDK method does not expose). */
-export async function twirpJson(
+export function twirpJson(
   bridge: Bridge,
   method: string,
   body: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const token = new AccessToken(bridge.lk.apiKey, bridge.lk.apiSecret);
+  return postTwirpJson(bridge.connectorUrl, bridge.lk, method, body);
+}
+
+/** POST a Connector method as Twirp JSON to `baseUrl`, with a roomCreate token of `keys`. */
+export async function postTwirpJson(
+  baseUrl: string,
+  keys: { apiKey: string; apiSecret: string },
+  method: string,
+  body: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const token = new AccessToken(keys.apiKey, keys.apiSecret);
   token.addGrant({ roomCreate: true });
-  const res = await fetch(`${bridge.connectorUrl}/twirp/livekit.Connector/${method}`, {
+  const res = await fetch(`${baseUrl}/twirp/livekit.Connector/${method}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await token.toJwt()}` },
     body: JSON.stringify(body),

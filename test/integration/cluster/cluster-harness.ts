@@ -1,4 +1,5 @@
-import { AccessToken, ConnectorClient } from 'livekit-server-sdk';
+import { ConnectorClient } from 'livekit-server-sdk';
+import { postTwirpJson } from '../calls/bridge-harness.js';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../../src/config/index.js';
 import { createLogger } from '../../../src/log/index.js';
@@ -100,18 +101,11 @@ export async function startClusterBed(): Promise<ClusterBed> {
 }
 
 /** A Connector API call with plain Twirp JSON, through one instance. */
-export async function twirpJson(
+export function twirpJson(
   bed: ClusterBed,
   instance: ClusterInstance,
   method: string,
   body: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const token = new AccessToken(bed.lk.apiKey, bed.lk.apiSecret);
-  token.addGrant({ roomCreate: true });
-  const res = await fetch(`${instance.url}/twirp/livekit.Connector/${method}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await token.toJwt()}` },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  return postTwirpJson(instance.url, bed.lk, method, body);
 }
