@@ -24,7 +24,7 @@ after(async () => {
 });
 
 test('DTMF travels both ways: caller keys reach the room as SIP DTMF, room DTMF reaches the caller', async () => {
-  const { userCall, roomName, listener } = await acceptInboundCall(bridge);
+  const { userCall, listener } = await acceptInboundCall(bridge);
   try {
     const digits: string[] = [];
     listener.room.on(RoomEvent.DtmfReceived, (_code, digit) => digits.push(digit));
@@ -47,7 +47,6 @@ test('DTMF travels both ways: caller keys reach the room as SIP DTMF, room DTMF 
       5000,
       `user digits (got ${userCall.heardDigits})`,
     );
-    assert.equal(roomName.length > 0, true);
   } finally {
     await bridge.client
       .disconnectWhatsAppCall(userCall.id, bridge.accessToken)
