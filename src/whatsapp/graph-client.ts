@@ -16,6 +16,7 @@ import { DEFAULT_GRAPH_URL } from '../config/config.js';
 import { DEFAULT_CLOUD_API_VERSION, graphVersionPath } from './api-version.js';
 import { GraphApiError, parseGraphErrorBody } from './graph-api-error.js';
 import { GraphTransportError } from './graph-transport-error.js';
+import { graphUserField, isBusinessScopedUserId, phoneNumberDigits } from './whatsapp-user.js';
 
 export const DEFAULT_GRAPH_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_GRAPH_TOTAL_DEADLINE_MS = 25_000;
@@ -61,9 +62,12 @@ export interface GraphRequestOptions {
 }
 
 export interface ConnectCallRequest extends GraphRequestOptions {
-  /** Required - Callee's WhatsApp number (digits) — or give `recipient`. */
+  /**
+   * Required unless `recipient` is given - The callee: a phone number (digits, `+` and separators
+   * allowed) or a BSUID / parent BSUID, which is sent in `recipient` as Meta expects.
+   */
   to?: string;
-  /** Optional - Business-scoped user id; Meta prefers `to` when both are given. */
+  /** Optional - BSUID or parent BSUID of the callee; Meta prefers `to` when both are given. */
   recipient?: string;
   /** Required - Our SDP offer (CRLF line endings). */
   sdp: string;
@@ -122,13 +126,20 @@ export interface CallPermissions {
   canSendPermissionRequest: boolean | undefined;
 }
 
+/**
+ * Whose permission to read: `userWaId` is a phone number or a BSUID (a BSUID is sent as
+ * `recipient=`, as Meta expects); `recipient` is a BSUID or parent BSUID.
+ */
 export type CallPermissionsRequest = GraphRequestOptions &
   ({ userWaId: string; recipient?: never } | { recipient: string; userWaId?: never });
 
 export interface CallPermissionRequestMessage extends GraphRequestOptions {
-  /** Required - User's WhatsApp number (digits) — or give `recipient`. */
+  /**
+   * Required unless `recipient` is given - The user: a phone number or a BSUID / parent BSUID
+   * (sent in `recipient`).
+   */
   to?: string;
-  /** Optional - Business-scoped user id. */
+  /** Optional - BSUID or parent BSUID of the user; Meta prefers `to` when both are given. */
   recipient?: string;
   /** Optional - Text shown above the permission buttons. */
   bodyText?: string;
@@ -137,8 +148,12 @@ export interface CallPermissionRequestMessage extends GraphRequestOptions {
 export interface SentMessage {
   /** `wamid.…` of the sent message. */
   messageId: string;
-  /** WhatsApp id Meta resolved `to` to, when reported. */
+  /** WhatsApp id Meta resolved `to` to, when reported (phone-number sends only). */
   waId: string | undefined;
+  /** The user's BSUID, when reported (BSUID sends, and phone sends once Meta adds it). */
+  userId: string | undefined;
+  /** The user's parent BSUID, when reported. */
+  parentUserId: string | undefined;
 }
 
 /** The calling part of the phone number settings; unknown keys are kept. */
@@ -190,6 +205,46 @@ function checkOpaque(value: string | undefined): void {
       `bizOpaqueCallbackData is longer than ${BIZ_OPAQUE_MAX_LENGTH} characters`,
     );
   }
+}
+
+/**
+ * The `to` / `recipient` fields naming a user. A BSUID given as `to` moves to `recipient`; a
+ * `recipient` must be a BSUID or parent BSUID; anything else is a clear `invalid_argument`.
+ */
+function userTargetFields(
+  to: string | undefined,
+  recipient: string | undefined,
+): {
+  to?: string;
+  recipient?: string;
+} {
+  if (to === undefined && recipient === undefined) {
+    throw new ConnectorError('invalid_argument', 'to or recipient is required');
+  }
+  const fields: { to?: string; recipient?: string } = {};
+  if (to !== undefined) {
+    const target = graphUserField(requireText(to, 'to'));
+    if (!target) {
+      throw new ConnectorError(
+        'invalid_argument',
+        'to must be a phone number with country code (6-15 digits) or a business-scoped user id such as US.13491208655302741918',
+      );
+    }
+    fields[target.field] = target.value;
+  }
+  if (recipient !== undefined) {
+    if (!isBusinessScopedUserId(requireText(recipient, 'recipient'))) {
+      throw new ConnectorError(
+        'invalid_argument',
+        'recipient must be a business-scoped user id such as US.13491208655302741918 (phone numbers go in to)',
+      );
+    }
+    if (fields.recipient !== undefined && fields.recipient !== recipient.trim()) {
+      throw new ConnectorError('invalid_argument', 'to and recipient name two different BSUIDs');
+    }
+    fields.recipient = recipient.trim();
+  }
+  return fields;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -272,17 +327,12 @@ export class WhatsAppGraphClient {
    * `outcomeUnknown` says a call may exist.
    */
   async connectCall(request: ConnectCallRequest): Promise<ConnectCallResult> {
-    if (request.to === undefined && request.recipient === undefined) {
-      throw new ConnectorError('invalid_argument', 'to or recipient is required');
-    }
-    if (request.to !== undefined) requireText(request.to, 'to');
-    if (request.recipient !== undefined) requireText(request.recipient, 'recipient');
+    const target = userTargetFields(request.to, request.recipient);
     requireText(request.sdp, 'sdp');
     checkOpaque(request.bizOpaqueCallbackData);
     const body: Record<string, unknown> = {
       messaging_product: 'whatsapp',
-      ...(request.to !== undefined ? { to: request.to } : {}),
-      ...(request.recipient !== undefined ? { recipient: request.recipient } : {}),
+      ...target,
       action: 'connect',
       session: { sdp_type: 'offer', sdp: request.sdp },
       ...(request.bizOpaqueCallbackData !== undefined
@@ -342,10 +392,30 @@ export class WhatsAppGraphClient {
 
   /** Whether the business may call the user (and ask for permission) right now. */
   async getCallPermissions(request: CallPermissionsRequest): Promise<CallPermissions> {
-    const query: Record<string, string> =
-      request.userWaId !== undefined
-        ? { user_wa_id: requireText(request.userWaId, 'userWaId') }
-        : { recipient: requireText(request.recipient, 'recipient or userWaId') };
+    let query: Record<string, string>;
+    if (request.userWaId !== undefined) {
+      const target = graphUserField(requireText(request.userWaId, 'userWaId'));
+      if (!target) {
+        throw new ConnectorError(
+          'invalid_argument',
+          'userWaId must be a phone number with country code (6-15 digits) or a business-scoped user id',
+        );
+      }
+      // Meta reads a phone number from `user_wa_id` and a BSUID from `recipient`.
+      query =
+        target.field === 'to'
+          ? { user_wa_id: phoneNumberDigits(target.value) }
+          : { recipient: target.value };
+    } else {
+      const recipient = requireText(request.recipient, 'recipient or userWaId');
+      if (!isBusinessScopedUserId(recipient)) {
+        throw new ConnectorError(
+          'invalid_argument',
+          'recipient must be a business-scoped user id (phone numbers go in userWaId)',
+        );
+      }
+      query = { recipient: recipient.trim() };
+    }
     const operation = 'call_permissions';
     const answer = await this.send({
       operation,
@@ -394,11 +464,7 @@ export class WhatsAppGraphClient {
    * per-user limit.
    */
   async sendCallPermissionRequest(request: CallPermissionRequestMessage): Promise<SentMessage> {
-    if (request.to === undefined && request.recipient === undefined) {
-      throw new ConnectorError('invalid_argument', 'to or recipient is required');
-    }
-    if (request.to !== undefined) requireText(request.to, 'to');
-    if (request.recipient !== undefined) requireText(request.recipient, 'recipient');
+    const target = userTargetFields(request.to, request.recipient);
     const operation = 'messages.call_permission_request';
     const answer = await this.send({
       operation,
@@ -408,8 +474,7 @@ export class WhatsAppGraphClient {
       body: {
         messaging_product: 'whatsapp',
         recipient_type: 'individual',
-        ...(request.to !== undefined ? { to: request.to } : {}),
-        ...(request.recipient !== undefined ? { recipient: request.recipient } : {}),
+        ...target,
         type: 'interactive',
         interactive: {
           type: 'call_permission_request',
@@ -431,8 +496,16 @@ export class WhatsAppGraphClient {
       });
     }
     const contact: unknown = Array.isArray(body.contacts) ? body.contacts[0] : undefined;
-    const waId = isRecord(contact) && typeof contact.wa_id === 'string' ? contact.wa_id : undefined;
-    return { messageId, waId };
+    const text = (key: string): string | undefined =>
+      isRecord(contact) && typeof contact[key] === 'string' && contact[key] !== ''
+        ? contact[key]
+        : undefined;
+    return {
+      messageId,
+      waId: text('wa_id'),
+      userId: text('user_id'),
+      parentUserId: text('parent_user_id'),
+    };
   }
 
   /** Reads the phone number's settings; `calling` holds the calling configuration. */

@@ -7,3 +7,4 @@ export * from './webhook-events.js';
 export * from './webhook-payloads.js';
 export * from './webhook-signature.js';
 export * from './webhook-verification.js';
+export * from './whatsapp-user.js';

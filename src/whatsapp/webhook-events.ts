@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CallDirection } from './webhook-payloads.js';
+import type { WhatsAppUser } from './whatsapp-user.js';
 
 export type WebhookEventKind =
   'call_connect' | 'call_terminate' | 'call_status' | 'call_permission_reply' | 'other';
@@ -42,6 +43,8 @@ export interface WebhookContactInfo {
   waId: string | undefined;
   /** Business-scoped user id. */
   userId: string | undefined;
+  /** Parent BSUID (linked business portfolios). */
+  parentUserId: string | undefined;
 }
 
 interface CallEventCommon extends WebhookEventBase {
@@ -55,6 +58,12 @@ interface CallEventCommon extends WebhookEventBase {
   to: string | undefined;
   /** The WhatsApp user's `contacts[]` entry, if Meta sent one. */
   contact: WebhookContactInfo | undefined;
+  /**
+   * The WhatsApp user of the call (the caller of a user-initiated call, the callee of a
+   * business-initiated one), merged from the call's `from`/`to` fields and `contacts[]`. A user who
+   * adopted a username may come with a BSUID and no phone number.
+   */
+  user: WhatsAppUser;
   bizOpaqueCallbackData: string | undefined;
 }
 
@@ -100,6 +109,8 @@ export interface CallStatusEvent extends WebhookEventBase {
   /** The user's number. */
   recipientId: string | undefined;
   recipientUserId: string | undefined;
+  /** The called user: `recipient_id`, `recipient_user_id`, `recipient_parent_user_id`. */
+  user: WhatsAppUser;
   bizOpaqueCallbackData: string | undefined;
 }
 
@@ -110,6 +121,8 @@ export interface CallPermissionReplyEvent extends WebhookEventBase {
   /** The user's number. */
   from: string | undefined;
   fromUserId: string | undefined;
+  /** The user who answered: `from`, `from_user_id`, `from_parent_user_id` and `contacts[]`. */
+  user: WhatsAppUser;
   response: 'accept' | 'reject';
   isPermanent: boolean;
   /** Unix seconds; temporary accepts only. */
@@ -305,7 +318,7 @@ function parseChange(
       }
     });
     array(v.statuses).forEach((status, i) => {
-      const event = parseCallStatus(status, `${path}.value.statuses[${i}]`, base, problems);
+      const event = parseCallStatus(status, `${path}.value.statuses[${i}]`, ctx, base, problems);
       if (event) events.push(event);
       else if (isRecord(status)) {
         events.push(
@@ -322,7 +335,13 @@ function parseChange(
     const messages = array(v.messages);
     const rest: unknown[] = [];
     messages.forEach((message, i) => {
-      const event = parsePermissionReply(message, `${path}.value.messages[${i}]`, base, problems);
+      const event = parsePermissionReply(
+        message,
+        `${path}.value.messages[${i}]`,
+        ctx,
+        base,
+        problems,
+      );
       if (event) events.push(event);
       else rest.push(message);
     });
@@ -343,7 +362,33 @@ function parseContact(c: Json): WebhookContactInfo {
     username: str(profile.username),
     waId: str(c.wa_id),
     userId: str(c.user_id),
+    parentUserId: str(c.parent_user_id),
   };
+}
+
+/**
+ * One user from the fields of a call, status or message (`from`/`from_user_id`/…) completed by
+ * the matching `contacts[]` entry. Only fields Meta sent are set.
+ */
+function whatsAppUser(
+  fields: { phoneNumber?: unknown; userId?: unknown; parentUserId?: unknown },
+  contact: WebhookContactInfo | undefined,
+  businessNumber?: string,
+): WhatsAppUser {
+  const user: WhatsAppUser = {};
+  // Meta's reference business-initiated samples swap `from` and `to`: a "user" number equal to
+  // the business's own is the business, so the contact's `wa_id` names the user instead.
+  const fieldNumber = str(fields.phoneNumber);
+  const phoneNumber =
+    (fieldNumber !== undefined && fieldNumber !== businessNumber ? fieldNumber : undefined) ??
+    contact?.waId;
+  const userId = str(fields.userId) ?? contact?.userId;
+  const parentUserId = str(fields.parentUserId) ?? contact?.parentUserId;
+  if (phoneNumber !== undefined) user.phoneNumber = phoneNumber;
+  if (userId !== undefined) user.userId = userId;
+  if (parentUserId !== undefined) user.parentUserId = parentUserId;
+  if (contact?.username !== undefined) user.username = contact.username;
+  return user;
 }
 
 function parseError(e: Json): CallErrorInfo {
@@ -367,16 +412,49 @@ function parseDirection(v: unknown): CallDirection | undefined {
   return v === 'USER_INITIATED' || v === 'BUSINESS_INITIATED' ? v : undefined;
 }
 
-/** The contact describing the WhatsApp user: matched by number, else the only/first one. */
+/**
+ * The contact describing the WhatsApp user: matched by number or by BSUID, else the only/first
+ * one (a username-only user's contact has no `wa_id`).
+ */
 function contactFor(
   ctx: ChangeContext,
   userNumber: string | undefined,
+  userId?: string,
 ): WebhookContactInfo | undefined {
   if (userNumber !== undefined) {
     const match = ctx.contacts.find((c) => c.waId === userNumber);
     if (match) return match;
   }
+  if (userId !== undefined) {
+    const match = ctx.contacts.find((c) => c.userId === userId);
+    if (match) return match;
+  }
   return ctx.contacts[0];
+}
+
+/** The user's side of a call's `from`/`to` fields. */
+function callUserFields(
+  call: Json,
+  direction: CallDirection | undefined,
+): { phoneNumber?: unknown; userId?: unknown; parentUserId?: unknown } {
+  if (direction === 'USER_INITIATED') {
+    return {
+      phoneNumber: call.from,
+      userId: call.from_user_id,
+      parentUserId: call.from_parent_user_id,
+    };
+  }
+  if (direction === 'BUSINESS_INITIATED') {
+    return { phoneNumber: call.to, userId: call.to_user_id, parentUserId: call.to_parent_user_id };
+  }
+  // No direction (some terminates): the side that carries a BSUID is the user's.
+  if (str(call.from_user_id) !== undefined) {
+    return { userId: call.from_user_id, parentUserId: call.from_parent_user_id };
+  }
+  if (str(call.to_user_id) !== undefined) {
+    return { userId: call.to_user_id, parentUserId: call.to_parent_user_id };
+  }
+  return {};
 }
 
 /** Reads `session`, falling back to the legacy `connection.webrtc.sdp` JSON string. */
@@ -457,13 +535,15 @@ function parseCall(
     }
     // Meta's 2025 samples omit direction on some connects; the SDP type says it unambiguously.
     direction ??= session.sdpType === 'offer' ? 'USER_INITIATED' : 'BUSINESS_INITIATED';
-    const userNumber = direction === 'USER_INITIATED' ? from : to;
+    const fields = callUserFields(call, direction);
+    const contact = contactFor(ctx, str(fields.phoneNumber), str(fields.userId));
     return {
       kind: 'call_connect',
       dedupeKey: `call_connect:${callId}`,
       ...common,
       direction,
-      contact: contactFor(ctx, userNumber),
+      contact,
+      user: whatsAppUser(fields, contact, ctx.displayPhoneNumber),
       session,
       deeplinkPayload: str(call.deeplink_payload),
       ctaPayload: str(call.cta_payload),
@@ -476,15 +556,16 @@ function parseCall(
     typeof duration === 'number' && Number.isFinite(duration) && duration >= 0
       ? duration
       : unixSeconds(duration);
-  const userNumber =
-    direction === 'USER_INITIATED' ? from : direction === 'BUSINESS_INITIATED' ? to : undefined;
+  const fields = callUserFields(call, direction);
+  const contact = contactFor(ctx, str(fields.phoneNumber), str(fields.userId));
   const status = str(call.status)?.toUpperCase();
   return {
     kind: 'call_terminate',
     dedupeKey: `call_terminate:${callId}`,
     ...common,
     direction,
-    contact: contactFor(ctx, userNumber),
+    contact,
+    user: whatsAppUser(fields, contact, ctx.displayPhoneNumber),
     status,
     startTime: unixSeconds(call.start_time),
     endTime: unixSeconds(call.end_time),
@@ -496,6 +577,7 @@ function parseCall(
 function parseCallStatus(
   status: unknown,
   path: string,
+  ctx: ChangeContext,
   base: (timestamp: number | undefined) => Omit<WebhookEventBase, 'kind' | 'dedupeKey'>,
   problems: WebhookParseProblem[],
 ): CallStatusEvent | undefined {
@@ -525,6 +607,15 @@ function parseCallStatus(
     status: value,
     recipientId: str(status.recipient_id),
     recipientUserId: str(status.recipient_user_id),
+    user: whatsAppUser(
+      {
+        phoneNumber: status.recipient_id,
+        userId: status.recipient_user_id,
+        parentUserId: status.recipient_parent_user_id,
+      },
+      contactFor(ctx, str(status.recipient_id), str(status.recipient_user_id)),
+      ctx.displayPhoneNumber,
+    ),
     bizOpaqueCallbackData: str(status.biz_opaque_callback_data),
   };
 }
@@ -532,6 +623,7 @@ function parseCallStatus(
 function parsePermissionReply(
   message: unknown,
   path: string,
+  ctx: ChangeContext,
   base: (timestamp: number | undefined) => Omit<WebhookEventBase, 'kind' | 'dedupeKey'>,
   problems: WebhookParseProblem[],
 ): CallPermissionReplyEvent | undefined {
@@ -559,6 +651,15 @@ function parsePermissionReply(
     messageId,
     from: str(message.from),
     fromUserId: str(message.from_user_id),
+    user: whatsAppUser(
+      {
+        phoneNumber: message.from,
+        userId: message.from_user_id,
+        parentUserId: message.from_parent_user_id,
+      },
+      contactFor(ctx, str(message.from), str(message.from_user_id)),
+      ctx.displayPhoneNumber,
+    ),
     response,
     isPermanent: reply.is_permanent === true,
     expirationTimestamp: unixSeconds(reply.expiration_timestamp),

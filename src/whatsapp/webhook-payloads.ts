@@ -34,7 +34,10 @@ export interface WebhookMetadata {
   phone_number_id: string;
 }
 
-/** The WhatsApp user on the other side of the call or message. */
+/**
+ * The WhatsApp user on the other side of the call or message. A user who adopted a username may
+ * come without `wa_id` (BSUID `user_id` and `profile.username` only).
+ */
 export interface WebhookContact {
   profile?: {
     name?: string;
@@ -43,8 +46,9 @@ export interface WebhookContact {
   };
   /** User phone number as digits; may be absent once usernames are adopted. */
   wa_id?: string;
-  /** Business-scoped user id (BSUID, 2026). */
+  /** Business-scoped user id (BSUID, 2026), e.g. `US.13491208655302741918`. */
   user_id?: string;
+  /** Parent BSUID of linked business portfolios, e.g. `US.ENT.11815799212886844830`. */
   parent_user_id?: string;
 }
 
@@ -72,12 +76,17 @@ export interface CallSession {
 interface CallWebhookBase {
   /** Call id, `wacid.<base64>`. */
   id: string;
-  /** Caller: the user (user-initiated) or the business number (business-initiated). */
+  /**
+   * Caller: the user (user-initiated) or the business number (business-initiated). A user's
+   * number "may be omitted if the user has adopted a username" (then only `from_user_id`).
+   */
   from?: string;
+  /** The calling user's BSUID (user-initiated calls). */
   from_user_id?: string;
   from_parent_user_id?: string;
-  /** Callee. */
+  /** Callee: the business number (user-initiated) or the user (business-initiated). */
   to?: string;
+  /** The called user's BSUID (business-initiated calls). */
   to_user_id?: string;
   to_parent_user_id?: string;
   timestamp: string;
@@ -161,7 +170,8 @@ export interface CallPermissionReply {
 }
 
 export interface CallPermissionReplyMessage {
-  from: string;
+  /** The user's number; absent for a user who adopted a username and hides it. */
+  from?: string;
   from_user_id?: string;
   from_parent_user_id?: string;
   /** `wamid.…` message id. */

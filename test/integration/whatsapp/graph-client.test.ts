@@ -170,7 +170,13 @@ describe('requests as Meta documents them', () => {
       to: '14085551234',
       bodyText: 'May we call you about order ON-12853?',
     });
-    assert.deepEqual(sent, { messageId: 'wamid.gBGGFlaCmZ9plHrf2Mh-o', waId: '14085551234' });
+    // messages-success.json is Meta's sample, whose contact carries placeholder BSUIDs.
+    assert.deepEqual(sent, {
+      messageId: 'wamid.gBGGFlaCmZ9plHrf2Mh-o',
+      waId: '14085551234',
+      userId: '<BSUID>',
+      parentUserId: '<PARENT_BSUID>',
+    });
     assert.equal(meta.requests[0]?.url, `/v24.0/${PHONE_NUMBER_ID}/messages`);
     assert.deepEqual(meta.requests[0]?.body, {
       messaging_product: 'whatsapp',
@@ -243,7 +249,7 @@ describe('Meta errors', () => {
   test('a rate-limit answer is final even for a repeatable action', async () => {
     meta.answer({ status: 429, body: graphFixture('error-rate-limit-130429.json') });
     const err = await rejection(
-      client().getCallPermissions({ phoneNumberId: PHONE_NUMBER_ID, userWaId: '1' }),
+      client().getCallPermissions({ phoneNumberId: PHONE_NUMBER_ID, userWaId: '14085551234' }),
     );
     assert.ok(err instanceof GraphApiError);
     assert.equal(err.code, 'resource_exhausted');

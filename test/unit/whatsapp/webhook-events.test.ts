@@ -53,7 +53,10 @@ describe('call connect', () => {
       username: undefined,
       waId: '917358580180',
       userId: undefined,
+      parentUserId: undefined,
     });
+    // A pre-BSUID capture: the user is a phone number and nothing else.
+    assert.deepEqual(e.user, { phoneNumber: '917358580180' });
     assert.equal(e.session.sdpType, 'offer');
     assert.equal(e.session.sdp, sdpFixture('cap1-uic-offer-2025-10-17.sdp'));
     assert.equal(normaliseMetaSdp(e.session.sdp, { type: 'offer' }).ok, true);
