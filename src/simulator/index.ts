@@ -4,6 +4,8 @@ export * from './simulated-user.js';
 export * from './simulated-phone-number.js';
 export * from './simulator-faults.js';
 export * from './user-voice.js';
+export * from './user-phone.js';
+export * from './simulated-phone.js';
 export type { GraphRequestRecord } from './simulated-graph-api.js';
 export type { WebhookDelivery, WebhookAttempt } from './webhook-dispatcher.js';
 export { serialiseWebhook } from './webhook-dispatcher.js';

@@ -1,16 +1,14 @@
 /**
- * One call as the simulated WhatsApp user and Meta's relay experience it. It owns the relay peer
- * (media), the user's voice and ears (Opus at 16 kHz, RFC 4733 DTMF on the shared RTP stream),
- * the call state machine driven from both sides (the business through Graph actions, the user
- * through the methods below) and Meta's timers (accept window, ring timeout, media watchdogs).
- * Every transition that Meta reports produces the webhook Meta would send.
+ * One call as Meta's relay experiences it. It owns the relay peer (media to the business), the
+ * call state machine driven from both sides (the business through Graph actions, the user through
+ * the methods below) and Meta's timers (accept window, ring timeout, media watchdogs). Every
+ * transition that Meta reports produces the webhook Meta would send. The user's end is a
+ * {@link UserPhone}: the in-process {@link SimulatedPhone} (voice, ears, keys) unless a browser
+ * took the call ({@link BrowserPhone}); Meta's side is the same either way.
  */
-import { randomInt } from 'node:crypto';
 import { ConnectorError } from '../errors/connector-error.js';
 import type { Logger } from '../log/index.js';
-import { OpusFrameDecoder, OpusFrameEncoder } from '../media/opus-codec.js';
-import { DtmfDecoder, encodeDtmfDigit, isDtmfDigit, type DtmfPacket } from '../media/rtp-dtmf.js';
-import { analyseTone, concatPcm, rmsDbfs, type ToneAnalysis } from '../media/tone.js';
+import { DtmfDecoder, isDtmfDigit } from '../media/rtp-dtmf.js';
 import type {
   CallDirection,
   WebhookError,
@@ -23,7 +21,14 @@ import type { SimulatedPhoneNumber } from './simulated-phone-number.js';
 import type { SimulatedUser } from './simulated-user.js';
 import { GraphErrors } from './simulated-graph-error.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
-import { SilenceVoice, USER_AUDIO_RATE, type UserVoice } from './user-voice.js';
+import {
+  SimulatedPhone,
+  type CallRecording,
+  type HeardAudioStats,
+  type HeardChunk,
+} from './simulated-phone.js';
+import type { UserPhone, UserPhoneKind, UserPhoneLink, UserRtpPacket } from './user-phone.js';
+import type { UserVoice } from './user-voice.js';
 import {
   callStatusWebhook,
   connectWebhook,
@@ -31,6 +36,8 @@ import {
   TerminateErrors,
   type CallWebhookContext,
 } from './webhook-envelopes.js';
+
+export type { CallRecording, HeardChunk };
 
 /**
  * - `dialing`: business-initiated, the business's offer is being answered;
@@ -86,28 +93,11 @@ export interface SimulatedCallDeps {
   deliver: (payload: WhatsAppWebhookPayload, event: string, field?: 'calls' | 'messages') => void;
   logger: Logger;
   bizOpaqueCallbackData?: string | undefined;
+  /** The user's end. Default an in-process {@link SimulatedPhone}. */
+  phone?: UserPhone;
 }
 
-/** One chunk of what the user heard. */
-export interface HeardChunk {
-  /** Arrival time, ms since the call was created. */
-  atMs: number;
-  samples: Int16Array;
-}
-
-/** What the user heard, decoded to 16 kHz mono. */
-export interface CallRecording {
-  sampleRate: number;
-  pcm: Int16Array;
-  chunks: readonly HeardChunk[];
-}
-
-export interface RecordingStats extends Partial<ToneAnalysis> {
-  sampleRate: number;
-  /** Audio heard, ms (decoded frames × 20 ms). */
-  durationMs: number;
-  /** RMS of everything heard (or the analysed window), dBFS. */
-  levelDbfs: number;
+export interface RecordingStats extends HeardAudioStats {
   packetsReceived: number;
   packetsSent: number;
   heardDigits: string;
@@ -118,7 +108,14 @@ export interface SimulatedCallSnapshot {
   direction: CallDirection;
   state: SimulatedCallState;
   phoneNumberId: string;
+  /** The user's phone number, else BSUID. */
   user: string;
+  /** The user's BSUID. */
+  userId: string;
+  /** The user's username, if any. */
+  username?: string;
+  /** Who the user is: the in-process simulated phone or a browser. */
+  userEnd: UserPhoneKind;
   createdAt: string;
   answeredAt?: string;
   endedAt?: string;
@@ -137,10 +134,6 @@ type CallEvents = {
   ended: [CallEndReason];
 };
 
-const FRAME_MS = 20;
-const FRAME_SAMPLES = (USER_AUDIO_RATE * FRAME_MS) / 1000;
-const RTP_TICKS_PER_FRAME = 960;
-
 export class SimulatedCall extends SafeEventEmitter<CallEvents> {
   readonly id: string;
   readonly direction: CallDirection;
@@ -158,26 +151,16 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
   private bizOpaque: string | undefined;
   private readonly deps: SimulatedCallDeps;
   private readonly timers = new Set<NodeJS.Timeout>();
-  private ticker: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
-  private voice: UserVoice = new SilenceVoice();
-  private readonly encoder = new OpusFrameEncoder({ sampleRate: USER_AUDIO_RATE });
-  private readonly decoder = new OpusFrameDecoder({ sampleRate: USER_AUDIO_RATE });
+  private phoneValue: UserPhone;
+  private phoneStarted = false;
   private readonly dtmfDecoder = new DtmfDecoder();
-  private readonly heard: HeardChunk[] = [];
   private heardDigitsValue = '';
   private firstBusinessMediaAt: number | undefined;
   private lastBusinessMediaAt: number | undefined;
   private businessRtpSeen = false;
   private packetsReceived = 0;
   private packetsSent = 0;
-  private seq = randomInt(0, 0xffff);
-  private rtpTs = randomInt(0, 2 ** 31);
-  private nextTickAt = 0;
-  /** DTMF packets to send, one tick's worth per entry. */
-  private readonly dtmfQueue: { packets: DtmfPacket[]; gapFrames: number }[] = [];
-  private dtmfEventTs: number | undefined;
-  private dtmfWaiters: (() => void)[] = [];
 
   constructor(deps: SimulatedCallDeps) {
     super((event, err) => deps.logger.warn({ err, event }, 'simulated call listener threw'));
@@ -188,6 +171,7 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
     this.user = deps.user;
     this.bizOpaque = deps.bizOpaqueCallbackData;
     this.stateValue = deps.direction === 'USER_INITIATED' ? 'ringing' : 'dialing';
+    this.phoneValue = deps.phone ?? new SimulatedPhone(this.createdAt);
     this.relay = new MetaRelayPeer({
       relayAddress: deps.relayAddress,
       impairment: deps.impairment,
@@ -413,13 +397,44 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
     this.end('user_hangup', this.answeredAtMs !== undefined ? 'COMPLETED' : 'FAILED');
   }
 
-  /** What the user says from now on (tone, WAV, silence). */
+  /** The user's end of the call. */
+  get phone(): UserPhone {
+    return this.phoneValue;
+  }
+
+  /**
+   * Hands the user's end to another phone (a browser answering or placing the call). Only before
+   * the call is picked up; the previous phone is closed.
+   * @throws ConnectorError `failed_precondition` once the call was picked up or ended.
+   */
+  usePhone(phone: UserPhone): void {
+    if (this.phoneStarted || this.stateValue === 'ended' || this.stateValue === 'active') {
+      throw new ConnectorError(
+        'failed_precondition',
+        `the user's end of call ${this.id} can no longer change (call is ${this.stateValue})`,
+      );
+    }
+    const previous = this.phoneValue;
+    this.phoneValue = phone;
+    void previous.close();
+  }
+
+  /** The in-process phone, for what only it can do (speak, press keys, record). */
+  private simulatedPhone(action: string): SimulatedPhone {
+    if (this.phoneValue instanceof SimulatedPhone) return this.phoneValue;
+    throw new ConnectorError(
+      'failed_precondition',
+      `call ${this.id} is answered by a ${this.phoneValue.kind}: ${action} happens there`,
+    );
+  }
+
+  /** What the user says from now on (tone, WAV, silence). In-process phones only. */
   speak(voice: UserVoice): void {
-    this.voice = voice;
+    this.simulatedPhone('speaking').speak(voice);
   }
 
   get voiceDescription(): string {
-    return this.voice.description;
+    return this.phoneValue.description;
   }
 
   /**
@@ -430,53 +445,31 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
     digits: string,
     options: { durationMs?: number; gapMs?: number } = {},
   ): Promise<void> {
-    for (const d of digits) {
-      if (!isDtmfDigit(d))
-        throw new ConnectorError('invalid_argument', 'digits must be 0-9, *, #, A-D');
+    const phone = this.simulatedPhone('pressing keys');
+    if (![...digits].every(isDtmfDigit)) {
+      throw new ConnectorError('invalid_argument', 'digits must be 0-9, *, #, A-D');
     }
     if (this.stateValue !== 'active')
       throw new ConnectorError('failed_precondition', `call is ${this.stateValue}, not active`);
-    const gapFrames = Math.max(1, Math.round((options.gapMs ?? 60) / FRAME_MS));
-    for (const d of digits) {
-      this.dtmfQueue.push({
-        packets: encodeDtmfDigit(d, { durationMs: options.durationMs ?? 100 }),
-        gapFrames,
-      });
-    }
-    await new Promise<void>((resolve) => this.dtmfWaiters.push(resolve));
+    await phone.pressDigits(digits, options);
   }
 
-  /** Everything the user heard so far. */
+  /** Everything the user heard so far. In-process phones only. */
   recording(): CallRecording {
-    return {
-      sampleRate: USER_AUDIO_RATE,
-      pcm: concatPcm(this.heard.map((c) => c.samples)),
-      chunks: this.heard,
-    };
+    return this.simulatedPhone('recording what the user hears').recording();
   }
 
   /**
    * Level and (with `expectHz`) tone analysis of what the user heard, optionally only the last
-   * `lastMs` milliseconds.
+   * `lastMs` milliseconds. In-process phones only.
    */
   recordingStats(options: { expectHz?: number; lastMs?: number } = {}): RecordingStats {
-    let pcm = this.recording().pcm;
-    if (options.lastMs !== undefined) {
-      pcm = pcm.subarray(
-        Math.max(0, pcm.length - Math.round((options.lastMs * USER_AUDIO_RATE) / 1000)),
-      );
-    }
-    const base = {
-      sampleRate: USER_AUDIO_RATE,
-      durationMs: Math.round((pcm.length * 1000) / USER_AUDIO_RATE),
-      levelDbfs: rmsDbfs(pcm),
+    return {
+      ...this.simulatedPhone('recording what the user hears').heardStats(options),
       packetsReceived: this.packetsReceived,
       packetsSent: this.packetsSent,
       heardDigits: this.heardDigitsValue,
     };
-    return options.expectHz !== undefined
-      ? { ...base, ...analyseTone(pcm, USER_AUDIO_RATE, options.expectHz) }
-      : base;
   }
 
   /** Resolves when the call reaches `state`; rejects if it ends first or on timeout. */
@@ -514,7 +507,10 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
       direction: this.direction,
       state: this.stateValue,
       phoneNumberId: this.number.id,
-      user: this.user.waId,
+      user: this.user.key,
+      userId: this.user.userId,
+      ...(this.user.username !== undefined ? { username: this.user.username } : {}),
+      userEnd: this.phoneValue.kind,
       createdAt: new Date(this.createdAt).toISOString(),
       ...(this.answeredAtMs !== undefined
         ? { answeredAt: new Date(this.answeredAtMs).toISOString() }
@@ -522,7 +518,7 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
       ...(this.endedAtMs !== undefined ? { endedAt: new Date(this.endedAtMs).toISOString() } : {}),
       ...(this.endReasonValue !== undefined ? { endReason: this.endReasonValue } : {}),
       mediaState: this.relay.state,
-      voice: this.voice.description,
+      voice: this.phoneValue.description,
       heardDigits: this.heardDigitsValue,
       packetsReceived: this.packetsReceived,
       packetsSent: this.packetsSent,
@@ -550,8 +546,28 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
     this.answeredAtMs ??= Date.now();
     this.user.recordConnectedCall(this.number.id, this.direction);
     this.setState('active');
-    this.startTicker();
+    this.startPhone();
     this.startWatchdog();
+  }
+
+  /** Lends the phone the relay: user media flows from now on. */
+  private startPhone(): void {
+    if (this.phoneStarted) return;
+    this.phoneStarted = true;
+    const mayTransmit = (): boolean => !this.deps.waitForBusinessMedia || this.businessRtpSeen;
+    const link: UserPhoneLink = {
+      opusPayloadType: this.relay.opusPayloadType,
+      telephoneEventPayloadType: this.relay.telephoneEventPayloadType ?? 126,
+      get mayTransmit(): boolean {
+        return mayTransmit();
+      },
+      send: (packet: UserRtpPacket) => {
+        if (this.stateValue === 'ended' || !mayTransmit()) return;
+        this.packetsSent++;
+        this.relay.send(packet);
+      },
+    };
+    this.phoneValue.start(link);
   }
 
   private onBusinessMedia(): void {
@@ -567,87 +583,15 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
     this.packetsReceived++;
     // WhatsApp treats the first media packet as answering a pre-accepted call (reference §2.2).
     if (this.stateValue === 'pre_accepted') this.answeredAtMs ??= Date.now();
-    if (p.payloadType === this.relay.opusPayloadType) {
-      // A ringing phone plays nothing the business sends yet.
-      if (this.stateValue !== 'active' && this.stateValue !== 'pre_accepted') return;
-      const pcm = this.decoder.decode(p.payload);
-      if (pcm) this.heard.push({ atMs: Date.now() - this.createdAt, samples: pcm });
-    } else if (p.payloadType === (this.relay.telephoneEventPayloadType ?? 126)) {
+    if (p.payloadType === (this.relay.telephoneEventPayloadType ?? 126)) {
       const digit = this.dtmfDecoder.push(p.payload, p.timestamp);
       if (digit) {
         this.heardDigitsValue += digit.digit;
         this.emit('digit', digit.digit);
       }
     }
-  }
-
-  private startTicker(): void {
-    if (this.ticker) return;
-    this.nextTickAt = Date.now();
-    const tick = () => {
-      this.ticker = undefined;
-      if (this.stateValue === 'ended') return;
-      const now = Date.now();
-      // Catch up after a stall but never burst more than a few frames.
-      let frames = 0;
-      while (this.nextTickAt <= now && frames < 5) {
-        this.sendFrame();
-        this.nextTickAt += FRAME_MS;
-        frames++;
-      }
-      if (this.nextTickAt <= now) this.nextTickAt = now + FRAME_MS;
-      this.ticker = setTimeout(tick, Math.max(1, this.nextTickAt - Date.now()));
-    };
-    tick();
-  }
-
-  private sendFrame(): void {
-    const ts = this.rtpTs;
-    this.rtpTs = (this.rtpTs + RTP_TICKS_PER_FRAME) >>> 0;
-    const pcm = this.voice.next(FRAME_SAMPLES);
-    if (this.deps.waitForBusinessMedia && !this.businessRtpSeen) return;
-    const dtmf = this.dtmfQueue[0];
-    if (dtmf) {
-      this.dtmfEventTs ??= ts;
-      if (dtmf.packets.length > 0) {
-        // The end packet is sent three times back to back, all in the last interval.
-        const batch = dtmf.packets[0]?.end ? dtmf.packets.splice(0) : dtmf.packets.splice(0, 1);
-        for (const packet of batch) {
-          this.transmit(
-            this.relay.telephoneEventPayloadType ?? 126,
-            this.dtmfEventTs,
-            packet.marker,
-            packet.payload,
-          );
-        }
-        return;
-      }
-      if (dtmf.gapFrames-- > 0) {
-        this.transmitAudio(ts, pcm);
-        return;
-      }
-      this.dtmfQueue.shift();
-      this.dtmfEventTs = undefined;
-      if (this.dtmfQueue.length === 0) {
-        for (const w of this.dtmfWaiters.splice(0)) w();
-      }
-    }
-    this.transmitAudio(ts, pcm);
-  }
-
-  private transmitAudio(ts: number, pcm: Int16Array): void {
-    this.transmit(this.relay.opusPayloadType, ts, false, this.encoder.encode(pcm));
-  }
-
-  private transmit(
-    payloadType: number,
-    timestamp: number,
-    marker: boolean,
-    payload: Uint8Array,
-  ): void {
-    this.seq = (this.seq + 1) & 0xffff;
-    this.packetsSent++;
-    this.relay.send({ payloadType, sequenceNumber: this.seq, timestamp, marker, payload });
+    // A ringing phone plays nothing the business sends yet.
+    if (this.stateValue === 'active' || this.stateValue === 'pre_accepted') this.phoneValue.hear(p);
   }
 
   private startWatchdog(): void {
@@ -686,17 +630,15 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
         'terminate',
       );
     }
-    for (const w of this.dtmfWaiters.splice(0)) w();
     this.setState('ended');
     this.emit('ended', reason);
+    void this.phoneValue.close();
     void this.relay.close();
   }
 
   private stopTimers(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    if (this.ticker) clearTimeout(this.ticker);
-    this.ticker = undefined;
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = undefined;
   }
@@ -704,6 +646,6 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
   /** Ends the call silently (no webhook) and releases everything. Idempotent. */
   async close(): Promise<void> {
     this.end('simulator_closed', 'FAILED');
-    await this.relay.close();
+    await Promise.all([this.phoneValue.close(), this.relay.close()]);
   }
 }

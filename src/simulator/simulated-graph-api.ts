@@ -12,6 +12,7 @@ import type { SimulatedCall } from './simulated-call.js';
 import { GraphErrors, newFbtraceId, SimulatedGraphError } from './simulated-graph-error.js';
 import type { SimulatedPhoneNumber } from './simulated-phone-number.js';
 import type { CallPermissionStatus, SimulatedUser } from './simulated-user.js';
+import { isBusinessScopedUserId, whatsAppUserIdKind } from '../whatsapp/whatsapp-user.js';
 
 /** One Graph request as received, and what the simulator answered. */
 export interface GraphRequestRecord {
@@ -36,7 +37,10 @@ export interface GraphBackend {
   readonly maxConcurrentCalls: number;
   readonly permissionsRequestsPerSecond: number;
   phoneNumber(id: string): SimulatedPhoneNumber | undefined;
+  /** The user with this phone number (created on first use). */
   user(waId: string): SimulatedUser;
+  /** The user a phone number, BSUID or parent BSUID names, if known. */
+  findUser(id: string): SimulatedUser | undefined;
   call(id: string): SimulatedCall | undefined;
   activeCalls(): SimulatedCall[];
   /** Creates and starts a business-initiated call. */
@@ -243,16 +247,40 @@ export class SimulatedGraphApi {
     return { messaging_product: 'whatsapp', success: true };
   }
 
-  private connect(number: SimulatedPhoneNumber, body: Json, opaque: string | undefined): unknown {
-    const to = typeof body.to === 'string' ? body.to.replace(/\D/g, '') : undefined;
-    if (to === undefined || to === '') {
-      throw GraphErrors.invalidParameter('The parameter to is required.');
+  /**
+   * The user a request names: `to` (a phone number) or `recipient` (a BSUID or parent BSUID);
+   * "if you include both `to` and `recipient`, `to` takes precedence" (reference §2.1).
+   */
+  private namedUser(body: Json): SimulatedUser {
+    const { to, recipient } = body;
+    if (to !== undefined) {
+      const text = typeof to === 'string' ? to.trim() : '';
+      const kind = whatsAppUserIdKind(text);
+      if (kind === 'bsuid' || kind === 'parent_bsuid') {
+        throw GraphErrors.userIdInPhoneNumberField('to');
+      }
+      if (kind !== 'phone_number') {
+        throw GraphErrors.invalidParameter('The parameter to must be a phone number.');
+      }
+      return this.backend.user(text);
     }
+    if (recipient !== undefined) {
+      if (typeof recipient !== 'string' || !isBusinessScopedUserId(recipient)) {
+        throw GraphErrors.recipientNotUserId();
+      }
+      const user = this.backend.findUser(recipient);
+      if (!user) throw GraphErrors.unknownUserId();
+      return user;
+    }
+    throw GraphErrors.invalidParameter('The parameter to or recipient is required.');
+  }
+
+  private connect(number: SimulatedPhoneNumber, body: Json, opaque: string | undefined): unknown {
+    const user = this.namedUser(body);
     validateBusinessSession(body.session, 'offer');
-    const user = this.backend.user(to);
     if (user.permission(number.id).status === 'no_permission') throw GraphErrors.noCallPermission();
     const active = this.backend.activeCalls();
-    if (active.some((c) => c.user.waId === user.waId)) throw GraphErrors.duplicateCall();
+    if (active.some((c) => c.user === user)) throw GraphErrors.duplicateCall();
     if (active.filter((c) => c.number.id === number.id).length >= this.backend.maxConcurrentCalls) {
       throw GraphErrors.concurrentCallsLimit(this.backend.maxConcurrentCalls);
     }
@@ -276,13 +304,7 @@ export class SimulatedGraphApi {
       throw GraphErrors.permissionsRateLimit();
     }
     this.permissionGets.push(now);
-    const waId = (
-      url.searchParams.get('user_wa_id') ??
-      url.searchParams.get('recipient') ??
-      ''
-    ).replace(/\D/g, '');
-    if (waId === '') throw GraphErrors.invalidParameter('The parameter user_wa_id is required.');
-    const user = this.backend.user(waId);
+    const user = this.permissionsUser(url);
     const permission = user.permission(number.id, now);
     const requests24h = user.requestsWithin(number.id, DAY_S * 1000, now);
     const requests7d = user.requestsWithin(number.id, 7 * DAY_S * 1000, now);
@@ -318,18 +340,36 @@ export class SimulatedGraphApi {
     };
   }
 
+  /** `?user_wa_id=<phone number>` or `?recipient=<BSUID>` (reference §2.6). */
+  private permissionsUser(url: URL): SimulatedUser {
+    const waId = url.searchParams.get('user_wa_id');
+    const recipient = url.searchParams.get('recipient');
+    if (waId !== null) {
+      const kind = whatsAppUserIdKind(waId);
+      if (kind === 'bsuid' || kind === 'parent_bsuid') {
+        throw GraphErrors.userIdInPhoneNumberField('user_wa_id');
+      }
+      if (kind !== 'phone_number') {
+        throw GraphErrors.invalidParameter('The parameter user_wa_id must be a phone number.');
+      }
+      return this.backend.user(waId);
+    }
+    if (recipient !== null) {
+      if (!isBusinessScopedUserId(recipient)) throw GraphErrors.recipientNotUserId();
+      const user = this.backend.findUser(recipient);
+      if (!user) throw GraphErrors.unknownUserId();
+      return user;
+    }
+    throw GraphErrors.invalidParameter('The parameter user_wa_id or recipient is required.');
+  }
+
   // ----------------------------------------------------------------------------------- messages
 
   private messages(number: SimulatedPhoneNumber, body: Json): unknown {
     requireMessagingProduct(body);
-    const rawTo = typeof body.to === 'string' ? body.to : undefined;
-    const to = rawTo?.replace(/\D/g, '');
-    if (rawTo === undefined || to === undefined || to === '') {
-      throw GraphErrors.invalidParameter('The parameter to is required.');
-    }
+    const user = this.namedUser(body);
     if (typeof body.type !== 'string')
       throw GraphErrors.invalidParameter('The parameter type is required.');
-    const user = this.backend.user(to);
     const messageId = newMessageId();
     const interactive = asObject(body.interactive);
     const isPermissionRequest =
@@ -351,9 +391,20 @@ export class SimulatedGraphApi {
       user.recordPermissionRequest(number.id);
       this.backend.schedulePermissionReply(number, user, messageId);
     }
+    // A send by phone number reports `wa_id`, a send by BSUID reports `user_id` and no number
+    // (Meta's BSUID page as relayed by provider docs; see docs/whatsapp-usernames-bsuid.md).
+    const byPhone = body.to !== undefined;
     return {
       messaging_product: 'whatsapp',
-      contacts: [{ input: rawTo, wa_id: user.waId }],
+      contacts: [
+        byPhone
+          ? { input: body.to, wa_id: user.phoneNumber }
+          : {
+              input: body.recipient,
+              user_id: user.userId,
+              ...(user.parentUserId !== undefined ? { parent_user_id: user.parentUserId } : {}),
+            },
+      ],
       messages: [{ id: messageId }],
     };
   }

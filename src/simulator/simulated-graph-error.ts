@@ -209,6 +209,42 @@ export const GraphErrors = {
       message: '(#131055) Method not allowed',
       details: 'Graph API calls are not allowed for SIP enabled numbers',
     }),
+  /**
+   * A BSUID where Meta takes a phone number (`to`, `user_wa_id`). Meta sends BSUIDs in
+   * `recipient` (docs/whatsapp-usernames-bsuid.md); its answer to a misplaced one is UNCONFIRMED.
+   */
+  userIdInPhoneNumberField: (field: string) =>
+    new SimulatedGraphError({
+      status: 400,
+      code: 100,
+      message: 'Invalid parameter',
+      details: `${field} must be a phone number; send a business-scoped user ID in recipient.`,
+      isTransient: false,
+      userTitle: 'Parameter Invalid',
+      userMsg: 'Check input parameters and retry the request',
+    }),
+  /** `recipient` that is not a BSUID or parent BSUID (UNCONFIRMED code). */
+  recipientNotUserId: () =>
+    new SimulatedGraphError({
+      status: 400,
+      code: 100,
+      message: 'Invalid parameter',
+      details: 'recipient must be a business-scoped user ID or parent business-scoped user ID.',
+      isTransient: false,
+      userTitle: 'Parameter Invalid',
+      userMsg: 'Check input parameters and retry the request',
+    }),
+  /** A well-formed BSUID that names nobody this business can reach (UNCONFIRMED code). */
+  unknownUserId: () =>
+    new SimulatedGraphError({
+      status: 400,
+      code: 100,
+      message: 'Invalid parameter',
+      details: 'No WhatsApp user with this business-scoped user ID.',
+      isTransient: false,
+      userTitle: 'Parameter Invalid',
+      userMsg: 'Check input parameters and retry the request',
+    }),
   /** Generic 5xx used by the "Graph 5xx" fault. */
   somethingWentWrong: () =>
     new SimulatedGraphError({

@@ -19,14 +19,25 @@
  *   DELETE /_simulator/requests                 clear it
  *   GET    /_simulator/webhooks                 webhook delivery log
  *   POST   /_simulator/webhook-url              {url, phoneNumberId?, verifyToken?} (verifyToken: Meta's hub.challenge check first)
- *   GET    /_simulator/users/{waId}             a user's permissions
- *   POST   /_simulator/users/{waId}             {name?, permission?: {status, phoneNumberId?}, permissionRequestResponse?}
+ *   GET    /_simulator/users                    every known user
+ *   POST   /_simulator/users                    add a user: {phoneNumber?, userId?, parentUserId?, username?, name?}
+ *                                                (a username-only user has a userId and no phoneNumber)
+ *   GET    /_simulator/users/{phone|BSUID}      a user and their permissions (created on first use)
+ *   POST   /_simulator/users/{phone|BSUID}      {name?, username?, permission?: {status, phoneNumberId?}, permissionRequestResponse?}
+ *
+ * `from` of POST /calls and the user of /users/{id} are a phone number or a BSUID; a BSUID not
+ * known yet makes a username-only user.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConnectorError, toConnectorError } from '../errors/connector-error.js';
 import { readBody } from '../server/http-server.js';
 import type { SimulatedCall } from './simulated-call.js';
-import type { CallPermissionStatus, PermissionRequestResponse } from './simulated-user.js';
+import type {
+  CallPermissionStatus,
+  PermissionRequestResponse,
+  SimulatedUser,
+  SimulatedUserIdentity,
+} from './simulated-user.js';
 import { parseFaultUpdate } from './simulator-faults.js';
 import { createUserVoice, type UserVoiceSpec, USER_AUDIO_RATE } from './user-voice.js';
 import type { WhatsAppSimulator } from './whatsapp-simulator.js';
@@ -115,6 +126,7 @@ export class SimulatorControlApi {
               ? { phoneNumberId: body.phoneNumberId }
               : {}),
             ...(typeof body.name === 'string' ? { name: body.name } : {}),
+            ...(typeof body.username === 'string' ? { username: body.username } : {}),
             ...(body.voice !== undefined ? { voice: parseVoice(body.voice) } : {}),
           })
           .catch((err: unknown) => {
@@ -221,12 +233,23 @@ export class SimulatorControlApi {
         sim.setWebhookUrl(typeof body.url === 'string' ? body.url : undefined, pnid);
         return { body: { phoneNumberId: pnid ?? null, url: body.url } };
       }
+      case 'GET users':
+        return { body: { users: sim.users.map((u) => this.userView(u)) } };
+      case 'POST users':
+        return { status: 201, body: this.userView(sim.addUser(parseIdentity(body))) };
       case 'GET users/:id':
-        return { body: this.userView(id ?? '') };
+        return { body: this.userView(sim.userNamed(id ?? '')) };
       case 'POST users/:id': {
-        const user = sim.user(id ?? '');
-        if (user.waId === '') throw bad('user id must be a phone number');
+        const username = optionalString(body, 'username');
+        const user = sim.userNamed(id ?? '', username);
         if (typeof body.name === 'string') user.name = body.name;
+        if (username !== undefined && user.username !== username) {
+          try {
+            user.adoptUsername(username);
+          } catch (err) {
+            throw bad((err as Error).message);
+          }
+        }
         if (body.permissionRequestResponse !== undefined) {
           if (!RESPONSES.includes(body.permissionRequestResponse as PermissionRequestResponse)) {
             throw bad(`permissionRequestResponse must be one of ${RESPONSES.join(', ')}`);
@@ -245,7 +268,7 @@ export class SimulatorControlApi {
             throw new ConnectorError('not_found', 'unknown phone number id');
           user.setPermission(pnid, p.status as CallPermissionStatus);
         }
-        return { body: this.userView(user.waId) };
+        return { body: this.userView(user) };
       }
       default:
         throw new ConnectorError(
@@ -261,10 +284,12 @@ export class SimulatorControlApi {
     return call;
   }
 
-  private userView(waId: string): unknown {
-    const user = this.sim.user(waId);
+  private userView(user: SimulatedUser): unknown {
     return {
-      waId: user.waId,
+      waId: user.phoneNumber ?? null,
+      userId: user.userId,
+      parentUserId: user.parentUserId ?? null,
+      username: user.username ?? null,
       name: user.name,
       permissionRequestResponse: user.permissionRequestResponse,
       permissions: Object.fromEntries(
@@ -286,6 +311,22 @@ async function readJson(req: IncomingMessage): Promise<Json> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw bad('body must be a JSON object');
   return parsed as Json;
+}
+
+function optionalString(body: Json, key: string): string | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw bad(`${key} must be a string`);
+  return v;
+}
+
+function parseIdentity(body: Json): SimulatedUserIdentity {
+  const identity: SimulatedUserIdentity = {};
+  for (const key of ['phoneNumber', 'userId', 'parentUserId', 'username', 'name'] as const) {
+    const v = optionalString(body, key);
+    if (v !== undefined) identity[key] = v;
+  }
+  return identity;
 }
 
 function parseVoice(v: unknown): UserVoiceSpec {

@@ -40,8 +40,20 @@ function metadata(number: SimulatedPhoneNumber) {
   return { display_phone_number: number.displayPhoneNumber, phone_number_id: number.id };
 }
 
+/**
+ * The user's `contacts[]` entry in the 2026 shape ([UIC]/[BIC] samples, reference §4.2-4.3): the
+ * BSUID always, the number only when the business may see it, the username when adopted.
+ */
 function contact(user: SimulatedUser): WebhookContact {
-  return { profile: { name: user.name }, wa_id: user.waId };
+  return {
+    profile: {
+      name: user.name,
+      ...(user.username !== undefined ? { username: user.username } : {}),
+    },
+    ...(user.phoneNumber !== undefined ? { wa_id: user.phoneNumber } : {}),
+    user_id: user.userId,
+    ...(user.parentUserId !== undefined ? { parent_user_id: user.parentUserId } : {}),
+  };
 }
 
 /** What every call webhook needs to know about the call. */
@@ -53,10 +65,35 @@ export interface CallWebhookContext {
   bizOpaqueCallbackData?: string | undefined;
 }
 
-function parties(c: CallWebhookContext): { from: string; to: string } {
-  return c.direction === 'USER_INITIATED'
-    ? { from: c.user.waId, to: c.number.displayPhoneNumber }
-    : { from: c.number.displayPhoneNumber, to: c.user.waId };
+/**
+ * `from`/`to` of a call with the user's BSUID fields next to the user's side. A username-only
+ * user has no number: Meta's field note says `from` "may be omitted if the user has adopted a
+ * username" (reference §4.2); that `to` is likewise omitted on business-initiated calls is
+ * UNCONFIRMED.
+ */
+function parties(c: CallWebhookContext): {
+  from?: string;
+  from_user_id?: string;
+  from_parent_user_id?: string;
+  to?: string;
+  to_user_id?: string;
+  to_parent_user_id?: string;
+} {
+  const u = c.user;
+  if (c.direction === 'USER_INITIATED') {
+    return {
+      ...(u.phoneNumber !== undefined ? { from: u.phoneNumber } : {}),
+      from_user_id: u.userId,
+      ...(u.parentUserId !== undefined ? { from_parent_user_id: u.parentUserId } : {}),
+      to: c.number.displayPhoneNumber,
+    };
+  }
+  return {
+    from: c.number.displayPhoneNumber,
+    ...(u.phoneNumber !== undefined ? { to: u.phoneNumber } : {}),
+    to_user_id: u.userId,
+    ...(u.parentUserId !== undefined ? { to_parent_user_id: u.parentUserId } : {}),
+  };
 }
 
 /** `connect`: Meta's offer (user-initiated) or Meta's answer (business-initiated). */
@@ -98,7 +135,9 @@ export function callStatusWebhook(
     timestamp: unixSeconds(at),
     type: 'call',
     status,
-    recipient_id: c.user.waId,
+    ...(c.user.phoneNumber !== undefined ? { recipient_id: c.user.phoneNumber } : {}),
+    recipient_user_id: c.user.userId,
+    ...(c.user.parentUserId !== undefined ? { recipient_parent_user_id: c.user.parentUserId } : {}),
     ...(c.bizOpaqueCallbackData !== undefined
       ? { biz_opaque_callback_data: c.bizOpaqueCallbackData }
       : {}),
@@ -181,10 +220,15 @@ export function permissionReplyWebhook(
   at: number,
 ): WhatsAppWebhookPayload {
   const message: CallPermissionReplyMessage = {
-    from: user.waId,
+    ...(user.phoneNumber !== undefined ? { from: user.phoneNumber } : {}),
+    from_user_id: user.userId,
+    ...(user.parentUserId !== undefined ? { from_parent_user_id: user.parentUserId } : {}),
     id: messageId,
     timestamp: unixSeconds(at),
-    ...(contextId !== undefined ? { context: { from: user.waId, id: contextId } } : {}),
+    // `context.from` is whoever sent the message replied to: the business's number.
+    ...(contextId !== undefined
+      ? { context: { from: number.displayPhoneNumber, id: contextId } }
+      : {}),
     type: 'interactive',
     interactive: { type: 'call_permission_reply', call_permission_reply: reply },
   };

@@ -24,7 +24,12 @@ import {
   type SimulatedPhoneNumber,
   type SimulatedPhoneNumberInit,
 } from './simulated-phone-number.js';
-import { SimulatedUser, type CallPermissionStatus } from './simulated-user.js';
+import {
+  SimulatedUser,
+  type CallPermissionStatus,
+  type SimulatedUserIdentity,
+} from './simulated-user.js';
+import { isBusinessScopedUserId, whatsAppUserIdKind } from '../whatsapp/whatsapp-user.js';
 import { NO_FAULTS, type SimulatorFaults } from './simulator-faults.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import { createUserVoice, type UserVoiceSpec } from './user-voice.js';
@@ -80,6 +85,11 @@ export interface WhatsAppSimulatorOptions {
   timing?: Partial<SimulatorTiming>;
   /** Permission a user has before any request. Default `no_permission` (as on Meta). */
   defaultCallPermission?: CallPermissionStatus;
+  /**
+   * Users known from the start, e.g. a username-only user `{ userId, username }`. Users named by
+   * phone number are also created on first use. Default none.
+   */
+  users?: SimulatedUserIdentity[];
   /** Automatic user behaviour on business-initiated calls. Default none (drive the call). */
   businessCallBehaviour?: BusinessCallBehaviour;
   /** Address the relay peers listen on and advertise. Default 127.0.0.1. */
@@ -102,12 +112,17 @@ export interface WhatsAppSimulatorOptions {
 }
 
 export interface PlaceUserCallOptions {
-  /** The user's number (digits, `+` allowed). */
+  /**
+   * The caller: a phone number (digits, `+` allowed) or the BSUID of a user (a BSUID not known yet
+   * makes a username-only user).
+   */
   from: string;
   /** Business number called. Default the first configured one. */
   phoneNumberId?: string;
   /** Profile name. Default the number. */
   name?: string;
+  /** Username of a caller named by BSUID who is not known yet. Default none. */
+  username?: string;
   /** What the user says once connected. Default silence. */
   voice?: UserVoiceSpec;
 }
@@ -135,7 +150,8 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
   private readonly control: SimulatorControlApi;
   private readonly webhooks: WebhookDispatcher;
   private readonly numbers = new Map<string, SimulatedPhoneNumber>();
-  private readonly users = new Map<string, SimulatedUser>();
+  /** Every user, by phone number and by BSUID (and parent BSUID). */
+  private readonly usersByName = new Map<string, SimulatedUser>();
   private readonly callsById = new Map<string, SimulatedCall>();
   private readonly unclaimedBusinessCalls: SimulatedCall[] = [];
   private readonly impairment: MediaImpairment;
@@ -178,6 +194,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
       const number = createPhoneNumber(init);
       this.numbers.set(number.id, number);
     }
+    for (const identity of options.users ?? []) this.addUser(identity);
     this.webhooks = new WebhookDispatcher({
       appSecret: this.appSecret,
       timeoutMs: this.timing.webhookTimeoutMs,
@@ -243,15 +260,64 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
     return this.calls.filter((c) => c.state !== 'ended');
   }
 
-  /** The user with number `waId` (created on first use). */
+  /** The user with phone number `waId` (created on first use). */
   user(waId: string): SimulatedUser {
     const id = waId.replace(/\D/g, '');
-    let user = this.users.get(id);
-    if (!user) {
-      user = new SimulatedUser(id, id, this.options.defaultCallPermission ?? 'no_permission');
-      this.users.set(id, user);
+    return this.usersByName.get(id) ?? this.addUser({ phoneNumber: id });
+  }
+
+  /** The user a phone number, BSUID or parent BSUID names, if known. */
+  findUser(id: string): SimulatedUser | undefined {
+    const key = isBusinessScopedUserId(id) ? id.trim() : id.replace(/\D/g, '');
+    return this.usersByName.get(key);
+  }
+
+  /**
+   * The user `id` names, created on first use: a phone number makes a phone user, a BSUID a
+   * username-only user (with `username`, if given).
+   * @throws ConnectorError `invalid_argument` when `id` is neither, or is a parent BSUID nobody has.
+   */
+  userNamed(id: string, username?: string): SimulatedUser {
+    const known = this.findUser(id);
+    if (known) return known;
+    const kind = whatsAppUserIdKind(id);
+    if (kind === 'phone_number') return this.user(id);
+    if (kind === 'bsuid') {
+      return this.addUser({ userId: id.trim(), ...(username !== undefined ? { username } : {}) });
     }
+    throw new ConnectorError(
+      'invalid_argument',
+      kind === 'parent_bsuid'
+        ? 'no user has this parent BSUID; create the user with its BSUID first'
+        : 'a user is named by a phone number (6-15 digits) or a BSUID such as US.13491208655302741918',
+    );
+  }
+
+  /**
+   * Adds a user, e.g. one who adopted a username and has only a BSUID.
+   * @throws ConnectorError `invalid_argument` for a malformed identity; `already_exists` when its
+   * phone number or BSUID names a known user.
+   */
+  addUser(identity: SimulatedUserIdentity): SimulatedUser {
+    let user: SimulatedUser;
+    try {
+      user = new SimulatedUser(identity, this.options.defaultCallPermission ?? 'no_permission');
+    } catch (err) {
+      throw new ConnectorError('invalid_argument', (err as Error).message);
+    }
+    const names = [user.phoneNumber, user.userId, user.parentUserId].filter(
+      (n): n is string => n !== undefined,
+    );
+    if (names.some((n) => this.usersByName.has(n))) {
+      throw new ConnectorError('already_exists', 'a user with this phone number or BSUID exists');
+    }
+    for (const n of names) this.usersByName.set(n, user);
     return user;
+  }
+
+  /** Every known user, in creation order. */
+  get users(): SimulatedUser[] {
+    return [...new Set(this.usersByName.values())];
   }
 
   /** Graph requests received, in order (no tokens). */
@@ -348,9 +414,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
     this.assertOpen();
     const number = this.numbers.get(options.phoneNumberId ?? this.defaultPhoneNumberId);
     if (!number) throw new Error(`unknown phone number id ${options.phoneNumberId ?? ''}`);
-    const from = options.from.replace(/\D/g, '');
-    if (!/^\d{6,15}$/.test(from)) throw new Error('from must be a phone number of 6-15 digits');
-    const user = this.user(from);
+    const user = this.userNamed(options.from, options.username);
     if (options.name !== undefined) user.name = options.name;
     const voice = options.voice ? await createUserVoice(options.voice) : undefined;
     const call = this.createCall('USER_INITIATED', number, user, undefined);
@@ -504,7 +568,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
     user: SimulatedUser,
     bizOpaqueCallbackData: string | undefined,
   ): SimulatedCall {
-    const id = newCallId(user.waId, number.displayPhoneNumber);
+    const id = newCallId(user.key, number.displayPhoneNumber);
     const call = new SimulatedCall({
       id,
       direction,
@@ -521,7 +585,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
         this.deliver(number, payload, { field, event, callId: id }),
     });
     this.callsById.set(id, call);
-    this.logger.info({ callId: id, direction, from: user.waId }, 'simulated call created');
+    this.logger.info({ callId: id, direction, user: user.key }, 'simulated call created');
     this.emit('call', call);
     return call;
   }

@@ -48,9 +48,15 @@ test('connect webhooks carry Meta envelope and a signature over the exact bytes,
     display_phone_number: '15551441906',
     phone_number_id: '518638374672395',
   });
-  assert.deepEqual(value.contacts, [{ profile: { name: 'Zoë Ünal' }, wa_id: '917358580180' }]);
+  // 2026 shape: every user also has a BSUID (from_user_id / contacts[].user_id).
+  const bsuid = sim.user('917358580180').userId;
+  assert.match(bsuid, /^IN\.\d{20}$/);
+  assert.deepEqual(value.contacts, [
+    { profile: { name: 'Zoë Ünal' }, wa_id: '917358580180', user_id: bsuid },
+  ]);
   const c = value.calls?.[0];
   assert.equal(c?.from, '917358580180');
+  assert.equal(c?.from_user_id, bsuid);
   assert.equal(c?.to, '15551441906');
   assert.equal(c?.direction, 'USER_INITIATED');
   assert.match(c?.timestamp ?? '', /^\d{10}$/);
