@@ -8,12 +8,11 @@ import {
   MediaStreamTrack,
   RTCPeerConnection,
   RTCRtpCodecParameters,
-  RtpHeader,
-  RtpPacket,
   type RTCRtpTransceiver,
 } from 'werift';
 import { buildMetaAnswer, buildMetaOffer, META_OPUS_FMTP } from './meta-sdp.js';
 import type { SeededRandom } from './seeded-random.js';
+import { sendRtpAs } from './werift-rtp-send.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 
 /** Impairments applied to the media leg; live object, changes take effect immediately. */
@@ -194,9 +193,7 @@ export class MetaRelayPeer extends SafeEventEmitter<RelayEvents> {
 
   /**
    * Sends one RTP payload on the call's single SSRC. Audio and telephone-event share the
-   * sequence/timestamp base (as Meta's DTMF does). werift's sender stamps its negotiated codec's
-   * payload type on every packet, so for telephone-event the codec is swapped for the synchronous
-   * part of `sendRtp` (the stamping happens before its first await).
+   * sequence/timestamp base (as Meta's DTMF does).
    */
   send(packet: {
     payloadType: number;
@@ -210,28 +207,8 @@ export class MetaRelayPeer extends SafeEventEmitter<RelayEvents> {
     const delay = this.impairment.jitterMs > 0 ? this.random.int(0, this.impairment.jitterMs) : 0;
     const transmit = () => {
       if (this.closed) return;
-      const sender = this.transceiver.sender;
-      const negotiated = sender.codec;
-      if (!negotiated) return;
-      const rtp = new RtpPacket(
-        new RtpHeader({
-          payloadType: packet.payloadType,
-          sequenceNumber: packet.sequenceNumber & 0xffff,
-          timestamp: packet.timestamp >>> 0,
-          marker: packet.marker,
-        }),
-        Buffer.from(packet.payload),
-      );
-      const pt =
-        packet.payloadType === negotiated.payloadType
-          ? undefined
-          : this.codecFor(packet.payloadType);
-      if (pt) sender.codec = pt;
-      const sending = sender.sendRtp(rtp);
-      sender.codec = negotiated;
-      sending.catch(() => {
-        // A send racing with close is not an error of the call.
-      });
+      const codecs = this.transceiver.codecs as RTCRtpCodecParameters[];
+      sendRtpAs(this.transceiver.sender, [...codecs, TELEPHONE_EVENT], packet);
     };
     if (delay === 0) transmit();
     else {
@@ -241,14 +218,6 @@ export class MetaRelayPeer extends SafeEventEmitter<RelayEvents> {
       }, delay);
       this.pendingTimers.add(timer);
     }
-  }
-
-  private codecFor(payloadType: number): RTCRtpCodecParameters | undefined {
-    const codecs = this.transceiver.codecs as RTCRtpCodecParameters[];
-    return (
-      codecs.find((c) => c.payloadType === payloadType) ??
-      (payloadType === 126 ? TELEPHONE_EVENT : undefined)
-    );
   }
 
   /** Payload type the business negotiated for telephone-event/8000, if any. */

@@ -11,6 +11,9 @@ import { HttpServer } from '../server/http-server.js';
 import type { WhatsAppWebhookPayload } from '../whatsapp/webhook-payloads.js';
 import { newCallId, newMessageId } from './call-id.js';
 import { SimulatorControlApi } from './simulator-control-api.js';
+import { SoftphoneApi } from './softphone-api.js';
+import { serveSoftphonePage } from './softphone-page.js';
+import type { UserPhone } from './user-phone.js';
 import type { MediaImpairment } from './meta-relay-peer.js';
 import { SeededRandom } from './seeded-random.js';
 import { SimulatedCall, type CallTiming } from './simulated-call.js';
@@ -123,6 +126,8 @@ export interface PlaceUserCallOptions {
   name?: string;
   /** Username of a caller named by BSUID who is not known yet. Default none. */
   username?: string;
+  /** The user's end of the call. Default an in-process simulated phone (see `voice`). */
+  phone?: UserPhone;
   /** What the user says once connected. Default silence. */
   voice?: UserVoiceSpec;
 }
@@ -148,6 +153,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
   private readonly http: HttpServer;
   private readonly graph: SimulatedGraphApi;
   private readonly control: SimulatorControlApi;
+  private readonly softphone: SoftphoneApi;
   private readonly webhooks: WebhookDispatcher;
   private readonly numbers = new Map<string, SimulatedPhoneNumber>();
   /** Every user, by phone number and by BSUID (and parent BSUID). */
@@ -203,9 +209,15 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
     });
     this.graph = new SimulatedGraphApi(this);
     this.control = new SimulatorControlApi(this);
+    this.softphone = new SoftphoneApi(this, this.logger.child({ component: 'softphone' }));
     this.http = new HttpServer({ logger: this.logger });
     this.http.route('/_simulator', (req, res, url) => this.control.handle(req, res, url));
     this.http.route('/_simulator/', (req, res, url) => this.control.handle(req, res, url));
+    this.http.route('/_simulator/softphone/', (req, res, url) =>
+      this.softphone.handle(req, res, url),
+    );
+    this.http.route('/softphone', (req, res, url) => serveSoftphonePage(req, res, url));
+    this.http.route('/softphone/', (req, res, url) => serveSoftphonePage(req, res, url));
     this.http.route('/', (req, res, url) => this.graph.handle(req, res, url));
   }
 
@@ -228,6 +240,16 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
   /** Control API base URL (`${controlUrl}/calls`, …). */
   get controlUrl(): string {
     return `${this.baseUrl}/_simulator`;
+  }
+
+  /** The softphone page: a browser as a WhatsApp user. */
+  get softphoneUrl(): string {
+    return `${this.baseUrl}/softphone/`;
+  }
+
+  /** Address the relay peers (and the softphone's browser legs) listen on. */
+  get relayAddress(): string {
+    return this.options.relayAddress ?? '127.0.0.1';
   }
 
   get port(): number {
@@ -417,7 +439,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
     const user = this.userNamed(options.from, options.username);
     if (options.name !== undefined) user.name = options.name;
     const voice = options.voice ? await createUserVoice(options.voice) : undefined;
-    const call = this.createCall('USER_INITIATED', number, user, undefined);
+    const call = this.createCall('USER_INITIATED', number, user, undefined, options.phone);
     if (voice) call.speak(voice);
     await call.startUserInitiated(this.faults.terminateBeforeConnect);
     if (number.callbackPermission) {
@@ -459,8 +481,10 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
     );
     this.unclaimedBusinessCalls.push(call);
     void call.startBusinessInitiated(init.offerSdp);
+    // A user whose phone is a softphone tab answers there; the automatic behaviour is for the rest.
     const behaviour = this.options.businessCallBehaviour;
-    if (behaviour) {
+    if (this.softphone.hasPhone(init.user)) this.softphone.ring(call);
+    else if (behaviour) {
       void call
         .waitForState(
           'ringing',
@@ -567,6 +591,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
     number: SimulatedPhoneNumber,
     user: SimulatedUser,
     bizOpaqueCallbackData: string | undefined,
+    phone?: UserPhone,
   ): SimulatedCall {
     const id = newCallId(user.key, number.displayPhoneNumber);
     const call = new SimulatedCall({
@@ -577,9 +602,10 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
       timing: this.timing,
       impairment: this.impairment,
       random: this.random,
-      relayAddress: this.options.relayAddress ?? '127.0.0.1',
+      relayAddress: this.relayAddress,
       waitForBusinessMedia: this.options.waitForBusinessMedia ?? true,
       bizOpaqueCallbackData,
+      ...(phone ? { phone } : {}),
       logger: this.logger,
       deliver: (payload, event, field = 'calls') =>
         this.deliver(number, payload, { field, event, callId: id }),
@@ -622,6 +648,7 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
       this.timers.clear();
       this.webhooks.close();
       this.graph.close();
+      this.softphone.close();
       await Promise.all(this.calls.map((c) => c.close()));
       await this.http.close();
       this.removeAllListeners();

@@ -4,15 +4,13 @@
  * tone from a WAV file. The page is served from a loopback HTTP server (a secure context, so
  * getUserMedia works) and driven through `window.whatsappUser` (see whatsapp-user-page.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchTestChromium } from './chromium.js';
 import { writeToneWav } from './tone-wav-file.js';
 import { WHATSAPP_USER_PAGE_HTML } from './whatsapp-user-page.js';
 import {
@@ -20,15 +18,6 @@ import {
   toWhatsAppOffer,
   type WhatsAppShapedOffer,
 } from './whatsapp-shaped-offer.js';
-
-export const CHROMIUM_PATH = '/usr/bin/chromium';
-
-/** Installs Debian's chromium with the project's tool script when it is missing. */
-export function ensureChromium(): void {
-  if (existsSync(CHROMIUM_PATH)) return;
-  const script = fileURLToPath(new URL('../../../scripts/install-tools.sh', import.meta.url));
-  execFileSync(script, ['chromium'], { stdio: 'inherit' });
-}
 
 export interface ChromiumWhatsAppUserOptions {
   /** Tone the user's fake microphone plays, Hz. */
@@ -55,7 +44,6 @@ export class ChromiumWhatsAppUser {
 
   /** Launches Chromium with a fresh profile and opens the phone page. */
   static async launch(options: ChromiumWhatsAppUserOptions): Promise<ChromiumWhatsAppUser> {
-    ensureChromium();
     const scratchDir = await mkdtemp(join(tmpdir(), 'chromium-wa-user-'));
     const wav = join(scratchDir, `tone-${options.toneHz}.wav`);
     await writeToneWav(wav, { frequencyHz: options.toneHz, sampleRate: 48_000, seconds: 2 });
@@ -69,26 +57,7 @@ export class ChromiumWhatsAppUser {
     });
     let context: BrowserContext | undefined;
     try {
-      // A persistent context is how playwright takes a fresh --user-data-dir of our own.
-      context = await chromium.launchPersistentContext(join(scratchDir, 'profile'), {
-        executablePath: CHROMIUM_PATH,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          // Without it Chromium gathers no candidate when loopback is the only way.
-          '--allow-loopback-in-peer-connection',
-          '--use-fake-ui-for-media-stream',
-          '--use-fake-device-for-media-stream',
-          `--use-file-for-fake-audio-capture=${wav}`,
-          '--autoplay-policy=no-user-gesture-required',
-        ],
-      });
+      context = await launchTestChromium({ scratchDir, fakeAudioFile: wav });
       const page = context.pages()[0] ?? (await context.newPage());
       const { port } = pageServer.address() as AddressInfo;
       await page.goto(`http://127.0.0.1:${port}/`);
