@@ -221,6 +221,7 @@ function printNextSteps(s: {
     const sim = s.simulator;
     lines.push(
       `  simulator (Meta) ${sim.controlUrl}   (business number id ${sim.defaultPhoneNumberId})`,
+      `  softphone        ${sim.softphoneUrl}   (be a WhatsApp user: call your agent from the browser)`,
       `  config           ${s.configFile ?? ''}`,
       ...(s.options.demo
         ? ['  demo agent       joins every call room, beeps twice, then echoes the caller']

@@ -261,7 +261,7 @@ async function callBusiness() {
     direction: 'USER_INITIATED',
     businessNumber: business?.displayPhoneNumber,
   };
-  clearDigits();
+  resetCallDisplay();
   setView('outgoing');
   try {
     const call = app.call;
@@ -318,7 +318,9 @@ async function endCall(how) {
   }
 }
 
-function clearDigits() {
+/** A new call starts: no digits, no duration from the last one. */
+function resetCallDisplay() {
+  el('call-timer').textContent = '00:00';
   app.sentDigits = '';
   app.heardDigits = '';
   el('sent-digits').value = '';
@@ -371,7 +373,7 @@ function listen(name, username) {
   on('incoming', (view) => {
     if (app.call) return;
     app.call = { id: view.id, direction: view.direction, businessNumber: view.businessNumber };
-    clearDigits();
+    resetCallDisplay();
     setView('incoming');
     log(`incoming call from ${plus(view.businessNumber)}`);
   });

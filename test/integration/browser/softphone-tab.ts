@@ -147,6 +147,8 @@ export class SoftphoneTab {
   async screenshot(name: string): Promise<string> {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const path = join(SCREENSHOT_DIR, `${name}.png`);
+    // No focus ring left over from earlier keyboard checks in the picture.
+    await this.page.evaluate('document.activeElement && document.activeElement.blur()');
     await this.page.screenshot({ path });
     return path;
   }
@@ -161,7 +163,15 @@ export class SoftphoneTab {
         return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
       };
       const all = [...document.body.querySelectorAll('*')].filter(visible);
+      // Content scrolled inside a scroll box (the event log) is clipped by it, not overflowing.
+      const scrolledInside = (e) => {
+        for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+          if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowY)) return true;
+        }
+        return false;
+      };
       const outside = all
+        .filter((e) => !scrolledInside(e))
         .filter((e) => { const r = e.getBoundingClientRect(); return r.left < -1 || r.top < -1 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1; })
         .map(describe);
       const smallText = all
