@@ -114,3 +114,49 @@ test('the control API validates input and sets faults and user permissions', asy
   const info = await control('GET', '');
   assert.equal(info.body.graphUrl, sim.graphUrl);
 });
+
+test('users: a username-only user is added, listed and calls by BSUID; malformed or duplicate identities are refused', async () => {
+  const added = await control('POST', '/users', {
+    userId: 'GB.55512345678901234567',
+    username: 'grace.hopper',
+    name: 'Grace',
+  });
+  assert.equal(added.status, 201);
+  assert.deepEqual(
+    { waId: added.body.waId, userId: added.body.userId, username: added.body.username },
+    { waId: null, userId: 'GB.55512345678901234567', username: 'grace.hopper' },
+  );
+  const listed = await control('GET', '/users');
+  const ids = (listed.body.users as { userId: string }[]).map((u) => u.userId);
+  assert.ok(ids.includes('GB.55512345678901234567'));
+
+  const placed = await control('POST', '/calls', { from: 'GB.55512345678901234567' });
+  assert.equal(placed.status, 201);
+  assert.equal(placed.body.user, 'GB.55512345678901234567');
+  assert.equal(placed.body.username, 'grace.hopper');
+  assert.equal(placed.body.userEnd, 'simulated');
+  await control('POST', `/calls/${encodeURIComponent(String(placed.body.id))}/hangup`);
+
+  // A phone user gets a BSUID too, and can adopt a username later (the BSUID stays).
+  const phoneUser = await control('POST', '/users/4915100000031', {});
+  const adopted = await control('POST', '/users/4915100000031', { username: 'ada_l' });
+  assert.equal(adopted.body.userId, phoneUser.body.userId);
+  assert.equal(adopted.body.username, 'ada_l');
+
+  for (const body of [
+    {},
+    { userId: '13491208655302741918' },
+    { userId: 'US.ENT.1' },
+    { phoneNumber: '12' },
+    { userId: 'US.1', username: 'a' },
+    { userId: 'US.2', username: '.dots.' },
+  ]) {
+    assert.equal((await control('POST', '/users', body)).status, 400, JSON.stringify(body));
+  }
+  assert.equal(
+    (await control('POST', '/users', { userId: 'GB.55512345678901234567' })).status,
+    409,
+  );
+  assert.equal((await control('POST', '/calls', { from: 'US.ENT.999' })).status, 400);
+  assert.equal((await control('GET', '/users/nobody')).status, 400);
+});
