@@ -13,8 +13,7 @@ import {
 import { ConnectorError } from '../errors/connector-error.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import { META_OPUS_FMTP } from './meta-sdp.js';
-import type { RelayRtpPacket } from './meta-relay-peer.js';
-import type { UserPhone, UserPhoneLink } from './user-phone.js';
+import type { BusinessRtpPacket, UserPhone, UserPhoneLink } from './user-phone.js';
 import { sendRtpAs } from './werift-rtp-send.js';
 
 /** ICE + DTLS state of the browser leg. */
@@ -192,18 +191,18 @@ export class BrowserPhone extends SafeEventEmitter<BrowserPhoneEvents> implement
     this.link ??= link;
   }
 
-  hear(packet: RelayRtpPacket): void {
-    const link = this.link;
-    if (!link || this.closing) return;
-    const codec =
-      packet.payloadType === link.opusPayloadType
-        ? this.codecs.find(isOpus)
-        : packet.payloadType === link.telephoneEventPayloadType
-          ? this.codecs.find(isTelephoneEvent8k)
-          : undefined;
+  hear(packet: BusinessRtpPacket): void {
+    if (this.closing) return;
+    const codec = this.codecs.find(packet.codec === 'opus' ? isOpus : isTelephoneEvent8k);
     if (!codec) return;
     this.counters.toBrowser++;
-    sendRtpAs(this.transceiver.sender, this.codecs, { ...packet, payloadType: codec.payloadType });
+    sendRtpAs(this.transceiver.sender, this.codecs, {
+      payloadType: codec.payloadType,
+      sequenceNumber: packet.sequenceNumber,
+      timestamp: packet.timestamp,
+      marker: packet.marker,
+      payload: packet.payload,
+    });
   }
 
   /** Closes the browser leg. Idempotent; every caller waits for the same close. */

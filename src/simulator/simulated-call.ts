@@ -583,7 +583,14 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
     this.packetsReceived++;
     // WhatsApp treats the first media packet as answering a pre-accepted call (reference §2.2).
     if (this.stateValue === 'pre_accepted') this.answeredAtMs ??= Date.now();
-    if (p.payloadType === (this.relay.telephoneEventPayloadType ?? 126)) {
+    const codec =
+      p.payloadType === this.relay.opusPayloadType
+        ? 'opus'
+        : p.payloadType === (this.relay.telephoneEventPayloadType ?? 126)
+          ? 'telephone-event'
+          : undefined;
+    if (codec === undefined) return;
+    if (codec === 'telephone-event') {
       const digit = this.dtmfDecoder.push(p.payload, p.timestamp);
       if (digit) {
         this.heardDigitsValue += digit.digit;
@@ -591,7 +598,9 @@ export class SimulatedCall extends SafeEventEmitter<CallEvents> {
       }
     }
     // A ringing phone plays nothing the business sends yet.
-    if (this.stateValue === 'active' || this.stateValue === 'pre_accepted') this.phoneValue.hear(p);
+    if (this.stateValue === 'active' || this.stateValue === 'pre_accepted') {
+      this.phoneValue.hear({ ...p, codec });
+    }
   }
 
   private startWatchdog(): void {

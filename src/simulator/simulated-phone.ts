@@ -8,8 +8,7 @@ import { OpusFrameDecoder, OpusFrameEncoder } from '../media/opus-codec.js';
 import { encodeDtmfDigit, isDtmfDigit, type DtmfPacket } from '../media/rtp-dtmf.js';
 import { ConnectorError } from '../errors/connector-error.js';
 import { analyseTone, concatPcm, rmsDbfs, type ToneAnalysis } from '../media/tone.js';
-import type { RelayRtpPacket } from './meta-relay-peer.js';
-import type { UserPhone, UserPhoneLink } from './user-phone.js';
+import type { BusinessRtpPacket, UserPhone, UserPhoneLink } from './user-phone.js';
 import { SilenceVoice, USER_AUDIO_RATE, type UserVoice } from './user-voice.js';
 
 /** One chunk of what the user heard. */
@@ -89,8 +88,8 @@ export class SimulatedPhone implements UserPhone {
     tick();
   }
 
-  hear(packet: RelayRtpPacket): void {
-    if (this.closed || packet.payloadType !== this.link?.opusPayloadType) return;
+  hear(packet: BusinessRtpPacket): void {
+    if (this.closed || packet.codec !== 'opus') return;
     const pcm = this.decoder.decode(packet.payload);
     if (pcm) this.heard.push({ atMs: Date.now() - this.callCreatedAt, samples: pcm });
   }

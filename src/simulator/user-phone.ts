@@ -6,6 +6,11 @@
  */
 import type { RelayRtpPacket } from './meta-relay-peer.js';
 
+/** A packet from the business, with what it carries (payload types are the relay leg's). */
+export interface BusinessRtpPacket extends RelayRtpPacket {
+  codec: 'opus' | 'telephone-event';
+}
+
 /** One RTP payload for the relay leg, on the call's single SSRC. */
 export interface UserRtpPacket {
   payloadType: number;
@@ -39,8 +44,11 @@ export interface UserPhone {
   readonly description: string;
   /** The call was picked up: the phone starts sending through `link`. Called once. */
   start(link: UserPhoneLink): void;
-  /** A packet from the business (Opus or telephone-event) while the user can hear the call. */
-  hear(packet: RelayRtpPacket): void;
+  /**
+   * A packet from the business (Opus or telephone-event) while the user can hear the call: once
+   * picked up, and already after a pre-accept (media may flow before the accept).
+   */
+  hear(packet: BusinessRtpPacket): void;
   /** The call ended: stop and release everything. Idempotent. */
   close(): Promise<void>;
 }

@@ -359,12 +359,8 @@ function listen(name, username) {
   on('hello', (hello) => {
     app.session = hello.session;
     app.user = hello.user;
-    app.phoneNumbers = hello.phoneNumbers;
     showIdentity(hello.user);
-    const select = el('business-select');
-    select.replaceChildren(
-      ...hello.phoneNumbers.map((n) => new Option(plus(n.displayPhoneNumber), n.id)),
-    );
+    showBusinessNumbers(hello.phoneNumbers);
     if (!app.call) setView('ready');
     log(
       `this tab is now the phone of ${hello.user.username ?? hello.user.phoneNumber ?? hello.user.userId}`,
@@ -431,6 +427,24 @@ async function useUser(name, username) {
   } catch (err) {
     setStatus(`That user cannot be used: ${err.message}`);
     log(`user refused: ${err.message}`);
+  }
+}
+
+/** The business numbers to call; keeps the current choice when it still exists. */
+function showBusinessNumbers(phoneNumbers) {
+  app.phoneNumbers = phoneNumbers;
+  const select = el('business-select');
+  const chosen = select.value;
+  select.replaceChildren(...phoneNumbers.map((n) => new Option(plus(n.displayPhoneNumber), n.id)));
+  if (phoneNumbers.some((n) => n.id === chosen)) select.value = chosen;
+}
+
+async function loadBusinessNumbers() {
+  try {
+    const { phoneNumbers } = await api('GET', API);
+    showBusinessNumbers(phoneNumbers);
+  } catch {
+    // Filled in again when the event stream says hello.
   }
 }
 
@@ -528,6 +542,7 @@ document.addEventListener('keydown', (event) => {
 });
 
 setView('idle');
+void loadBusinessNumbers();
 void loadKnownUsers();
 const preset = new URLSearchParams(window.location.search).get('user');
 if (preset) {

@@ -16,7 +16,9 @@ before(async () => {
     webhookUrl: hooks.url,
     defaultCallPermission: 'permanent',
     timing: {
-      acceptTimeoutMs: 300,
+      // Long enough for a loaded machine to answer an accepted call (werift gathers first) before
+      // the window closes; the unanswered call still ends in 2 s.
+      acceptTimeoutMs: 2000,
       ringTimeoutMs: 300,
       mediaStartTimeoutMs: 1000,
       mediaGapTimeoutMs: 1000,
