@@ -39,8 +39,15 @@ class SoftphoneSession {
     readonly user: SimulatedUser,
     private readonly res: ServerResponse,
   ) {
-    this.keepalive = setInterval(() => this.res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    this.keepalive = setInterval(() => this.write(': keepalive\n\n'), KEEPALIVE_MS);
     this.keepalive.unref();
+    // A tab that vanished mid-write is the `close` the owner already handles, not a crash.
+    this.res.on('error', () => undefined);
+  }
+
+  private write(text: string): void {
+    if (this.closed || this.res.destroyed || this.res.writableEnded) return;
+    this.res.write(text);
   }
 
   get isOpen(): boolean {
@@ -48,8 +55,7 @@ class SoftphoneSession {
   }
 
   send(event: string, data: unknown): void {
-    if (this.closed) return;
-    this.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   close(): void {
