@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
+import { dispose } from '@livekit/rtc-node';
 import { WhatsAppSimulator } from '../../../src/simulator/index.js';
 import { analyseTone } from '../../../src/media/tone.js';
 import type {
@@ -41,6 +42,8 @@ after(async () => {
   await tab?.close();
   await sim?.close();
   await hooks?.close();
+  // The shared test helpers load rtc-node, whose native side holds the process until disposed.
+  await dispose();
 });
 
 function callsValue(payload: { entry: { changes: { value: unknown }[] }[] }): CallsWebhookValue {

@@ -15,7 +15,7 @@ import { dispose } from '@livekit/rtc-node';
 import { ParticipantInfo_Kind } from '@livekit/protocol';
 import { RoomServiceClient } from 'livekit-server-sdk';
 import { startDevStack, type DevStack } from '../../../src/cli/dev-command.js';
-import { analyseTone } from '../../../src/media/tone.js';
+import { analyseTone, type ToneAnalysis } from '../../../src/media/tone.js';
 import { freeTcpPort } from '../../../testbed/ports.js';
 import { eventually, sleep } from '../calls/bridge-harness.js';
 import { runCli } from '../cli/cli-runner.js';
@@ -78,7 +78,7 @@ async function captureState(name: string): Promise<void> {
 }
 
 /** The last 800 ms of a 1 s recording of what the page plays holds `hz` (up to three tries). */
-async function assertPagePlays(hz: number): Promise<void> {
+async function assertPagePlays(hz: number): Promise<ToneAnalysis> {
   const seen: string[] = [];
   for (let attempt = 0; attempt < 3; attempt++) {
     const heard = await tab!.recordHeard(1000);
@@ -87,10 +87,10 @@ async function assertPagePlays(hz: number): Promise<void> {
       heard.sampleRate,
       hz,
     );
-    if (tone.levelDbfs > -30 && Math.abs(tone.frequencyHz - hz) < 20) return;
+    if (tone.levelDbfs > -30 && Math.abs(tone.frequencyHz - hz) < 20) return tone;
     seen.push(`${tone.levelDbfs.toFixed(1)} dBFS at ${tone.frequencyHz} Hz`);
   }
-  assert.fail(`the page did not play ${hz} Hz: ${seen.join('; ')}`);
+  return assert.fail(`the page did not play ${hz} Hz: ${seen.join('; ')}`);
 }
 
 /** After a test: no call left at the simulator, the page back to ready. */
@@ -99,7 +99,7 @@ async function settle(): Promise<void> {
   await tab!.waitForView('ready').catch(() => undefined);
 }
 
-test('a call from the softphone is answered by the dev echo agent, and the page plays the caller’s 440 Hz back', async () => {
+test('a call from the softphone is answered by the dev echo agent, and the page plays the caller’s 440 Hz back', async (t) => {
   const page = tab!;
   await captureState('1-choose-user');
   // A pure tone is what noise suppression removes: the test speaks through the raw microphone.
@@ -128,7 +128,10 @@ test('a call from the softphone is answered by the dev echo agent, and the page 
       `the heard meter (last ${String(heardDb)} dBFS)`,
     );
     await sleep(2000);
-    await assertPagePlays(USER_TONE_HZ);
+    const echo = await assertPagePlays(USER_TONE_HZ);
+    t.diagnostic(
+      `echo played by the page: ${echo.frequencyHz} Hz, ${echo.levelDbfs.toFixed(1)} dBFS, tone share ${echo.toneShare.toFixed(2)}; meter ${String(heardDb)} dBFS`,
+    );
     await captureState('4-in-call');
 
     await page.click('Hang up');
