@@ -1,6 +1,9 @@
 # whatsapp-connector — developer entry points. Each target installs what it needs.
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
+# The build (dist/) is what bin/whatsapp-connector.js runs; it is redone when a source changes.
+BUILD := dist/cli/main.js
+SOURCES := $(shell find src -name '*.ts') tsconfig.json tsconfig.build.json package.json
 
 .PHONY: all install tools check lint format typecheck test test-unit test-integration dev bench build clean
 
@@ -16,11 +19,12 @@ install: $(NODE_MODULES)
 tools:
 	scripts/install-tools.sh all
 
-## check: formatter, linter and type checker
+## check: formatter, linter, type checker (sources, tests, bench) and the build
 check: install
 	npx prettier --check .
 	npx eslint .
 	npx tsc -p tsconfig.json --noEmit
+	$(MAKE) --no-print-directory build
 
 format: install
 	npx prettier --write .
@@ -38,18 +42,22 @@ test: install tools check
 test-unit: install
 	scripts/run-tests.sh unit
 
-test-integration: install tools
+test-integration: install tools build
 	scripts/run-tests.sh integration
 
 ## dev: a complete local stack on embedded defaults
-dev: install tools
+dev: install tools build
 	node bin/whatsapp-connector.js dev
 
 ## bench: benchmarks (table + JSON under bench/results)
 bench: install tools
 	npx tsx bench/run.ts $(BENCH_ARGS)
 
-build: install
+## build: compile src/ into dist/ (what the bin and the npm package run)
+build: install $(BUILD)
+
+$(BUILD): $(SOURCES)
+	rm -rf dist
 	npx tsc -p tsconfig.build.json
 
 clean:

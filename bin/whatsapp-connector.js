@@ -1,16 +1,40 @@
 #!/usr/bin/env node
-// CLI entry: runs the compiled build when present, otherwise the TypeScript sources through tsx.
-import { existsSync } from 'node:fs';
+// CLI entry. An installed package runs its compiled build (dist/). A source checkout (src/ next to
+// dist/) runs the build too when it is current, and otherwise - no build yet, or a source file
+// newer than the build - runs the TypeScript sources through tsx, deliberately: a stale build must
+// never stand in for the code being edited. `make build` brings the fast path back.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 // @livekit/rtc-node logs every signalling step at debug level unless NODE_ENV is "production";
 // the service has its own structured logs, so default to production (before rtc-node loads).
 process.env.NODE_ENV ??= 'production';
 process.env.RUST_LOG ??= 'warn';
 
-const dist = new URL('../dist/cli/main.js', import.meta.url);
+const build = new URL('../dist/cli/main.js', import.meta.url);
+const sources = fileURLToPath(new URL('../src/', import.meta.url));
+
+/** True when some source file changed after the build was written. */
+function buildIsStale(buildTimeMs) {
+  for (const entry of readdirSync(sources, { recursive: true })) {
+    if (!entry.endsWith('.ts')) continue;
+    if (statSync(sources + entry).mtimeMs > buildTimeMs) return true;
+  }
+  return false;
+}
+
 let cli;
-if (existsSync(dist)) {
-  cli = await import(dist.href);
+const hasBuild = existsSync(build);
+if (!existsSync(sources)) {
+  if (!hasBuild) {
+    console.error(
+      'whatsapp-connector: the build is missing (dist/cli/main.js): run "npm run build"',
+    );
+    process.exit(1);
+  }
+  cli = await import(build.href);
+} else if (hasBuild && !buildIsStale(statSync(build).mtimeMs)) {
+  cli = await import(build.href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();

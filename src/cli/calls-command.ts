@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { cliConfig, connectorUrl, formatDuration, listCalls } from './cli-context.js';
 
 interface CallsOptions {
   all: boolean;
@@ -17,10 +16,12 @@ export function registerCallsCommand(program: Command): void {
     .option('--json', 'print JSON instead of a table', false)
     .option(
       '--url <url>',
-      'connector URL (also WHATSAPP_CONNECTOR_URL; default http://127.0.0.1:<port>)',
+      "the connector's internal listener (also WHATSAPP_CONNECTOR_URL; default http://127.0.0.1:<internal port>)",
     )
     .action(async (opts: CallsOptions, cmd: Command) => {
-      const { config } = cliConfig(cmd.optsWithGlobals<CallsOptions>().config);
+      const { cliConfig, connectorUrl, formatDuration, listCalls } =
+        await import('./cli-context.js');
+      const config = cliConfig(cmd.optsWithGlobals<CallsOptions>().config);
       const url = connectorUrl(config, opts.url);
       const calls = await listCalls(config, url, opts.all);
       if (opts.json) {

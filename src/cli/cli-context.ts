@@ -1,24 +1,28 @@
-import { AccessToken, ConnectorClient } from 'livekit-server-sdk';
-import { ConfigError, loadConfig, type Config } from '../config/index.js';
+/**
+ * What the client commands (`dial`, `calls`, `hangup`, `permissions`) share: the configuration,
+ * the URL of the running connector, and its authenticated endpoints. Loaded only when such a
+ * command runs; the heavy SDK only by the commands that place Twirp calls.
+ */
+import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { SignJWT } from 'jose/jwt/sign';
+import type { ConnectorClient } from 'livekit-server-sdk';
 import type { CallSummary } from '../calls/whatsapp-call.js';
-import { CALLS_ENDPOINT_PATH, type CallsListing } from '../gateway/calls-endpoint.js';
-import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
+import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import type { CallsListing } from '../gateway/calls-endpoint.js';
+import type { GatewaySettings } from '../gateway/gateway-config.js';
+import { CliError, EXIT_USAGE } from './cli-errors.js';
 
-/** Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 no call permission. */
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_NO_PERMISSION = 3;
+export { CliError, EXIT_FAILURE, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-errors.js';
 
-/** A failure the CLI reports as one line and an exit code (no stack trace). */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT_FAILURE,
-  ) {
-    super(message);
-  }
-}
+/**
+ * Path of the call listing on the internal listener (`src/gateway/calls-endpoint.ts` serves it;
+ * not imported from there, to keep its token verifier out of the CLI's start-up).
+ */
+const CALLS_PATH = '/api/calls';
+
+/** How long a token the CLI signs for itself is valid, s. */
+const CLI_TOKEN_TTL_SECONDS = 60;
 
 /** Options every client command (talking to a running connector) accepts. */
 export interface ConnectorClientOptions {
@@ -27,22 +31,36 @@ export interface ConnectorClientOptions {
 }
 
 /** Configuration for a CLI command: file from `-c`, then the environment. */
-export function cliConfig(configFile: string | undefined): {
-  config: Config;
-  gateway: GatewaySettings;
-} {
+export function cliConfig(configFile: string | undefined): Config {
   try {
-    const config = loadConfig({ configFile });
-    return { config, gateway: loadGatewaySettings(config) };
+    return loadConfig({ configFile });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE);
     throw err;
   }
 }
 
-/** URL of the running connector: `--url`, `WHATSAPP_CONNECTOR_URL`, else the configured port on loopback. */
+/** The gateway's view of the configuration (phone numbers and their tokens). */
+export async function cliGatewaySettings(config: Config): Promise<GatewaySettings> {
+  const { loadGatewaySettings } = await import('../gateway/gateway-config.js');
+  try {
+    return loadGatewaySettings(config);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+/**
+ * URL of the running connector's internal listener, which serves the Connector API and
+ * `/api/calls`: `--url`, `WHATSAPP_CONNECTOR_URL`, else the configured internal address and port.
+ */
 export function connectorUrl(config: Config, url: string | undefined): string {
-  const raw = url ?? process.env.WHATSAPP_CONNECTOR_URL ?? `http://127.0.0.1:${config.port}`;
+  const host = ['0.0.0.0', '::', ''].includes(config.internal.bindAddress)
+    ? '127.0.0.1'
+    : config.internal.bindAddress;
+  const fallback = `http://${host.includes(':') ? `[${host}]` : host}:${config.internal.port}`;
+  const raw = url ?? process.env.WHATSAPP_CONNECTOR_URL ?? fallback;
   try {
     const parsed = new URL(raw);
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
@@ -53,34 +71,81 @@ export function connectorUrl(config: Config, url: string | undefined): string {
 }
 
 /** Connector API client authenticated with the configured LiveKit key. */
-export function connectorClient(config: Config, url: string): ConnectorClient {
+export async function connectorClient(config: Config, url: string): Promise<ConnectorClient> {
+  const { ConnectorClient } = await import('livekit-server-sdk');
   return new ConnectorClient(url, config.livekit.apiKey, config.livekit.apiSecret);
+}
+
+/**
+ * An access token for the connector's own endpoints, as the LiveKit SDKs sign them: HS256 over the
+ * API key's secret, `iss` = the key, with the `roomCreate` grant every Connector method needs.
+ */
+export function apiAccessToken(config: Config): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ video: { roomCreate: true } })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(config.livekit.apiKey)
+    .setNotBefore(now)
+    .setExpirationTime(now + CLI_TOKEN_TTL_SECONDS)
+    .sign(new TextEncoder().encode(config.livekit.apiSecret));
+}
+
+interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+/** A GET with node's own client (fetch would load undici, a tenth of a second the CLI can keep). */
+function httpGet(url: string, headers: Record<string, string>): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const send = url.startsWith('https:') ? httpsRequest : request;
+    const req = send(url, { headers, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+      );
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** `GET /api/calls` of the running connector. */
 export async function listCalls(config: Config, url: string, all: boolean): Promise<CallSummary[]> {
-  const token = new AccessToken(config.livekit.apiKey, config.livekit.apiSecret, { ttl: 60 });
-  token.addGrant({ roomCreate: true });
-  let res: Response;
+  const token = await apiAccessToken(config);
+  let res: HttpAnswer;
   try {
-    res = await fetch(`${url}${CALLS_ENDPOINT_PATH}${all ? '?all=true' : ''}`, {
-      headers: { Authorization: `Bearer ${await token.toJwt()}` },
+    res = await httpGet(`${url}${CALLS_PATH}${all ? '?all=true' : ''}`, {
+      Authorization: `Bearer ${token}`,
     });
   } catch (err) {
     throw unreachable(url, err);
   }
-  if (!res.ok) {
-    const text = await res.text().catch(() => '');
-    throw new CliError(`the connector answered HTTP ${res.status}: ${text.slice(0, 200)}`);
+  if (res.status !== 200) {
+    const hint =
+      res.status === 404
+        ? ' (is this the internal listener? /api/calls is served on INTERNAL_PORT)'
+        : '';
+    throw new CliError(
+      `the connector answered HTTP ${res.status}: ${res.body.slice(0, 200)}${hint}`,
+    );
   }
-  return ((await res.json()) as CallsListing).calls;
+  return (JSON.parse(res.body) as CallsListing).calls;
 }
 
 /** The error for a connector that cannot be reached. */
 export function unreachable(url: string, err: unknown): CliError {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
+  const cause =
+    err instanceof Error
+      ? err.cause instanceof Error
+        ? err.cause.message
+        : ((err as NodeJS.ErrnoException).code ?? err.message)
+      : '';
   return new CliError(
-    `cannot reach the connector at ${url}${cause ? ` (${cause})` : ''}: is "whatsapp-connector serve" running? (set --url or WHATSAPP_CONNECTOR_URL)`,
+    `cannot reach the connector at ${url}${cause ? ` (${cause})` : ''}: is "whatsapp-connector serve" running? (set --url or WHATSAPP_CONNECTOR_URL to its internal listener)`,
   );
 }
 

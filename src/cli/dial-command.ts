@@ -1,16 +1,7 @@
-import { RoomAgentDispatch } from '@livekit/protocol';
+import type { RoomAgentDispatch } from '@livekit/protocol';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CallState } from '../calls/whatsapp-call.js';
-import {
-  CliError,
-  EXIT_NO_PERMISSION,
-  EXIT_USAGE,
-  apiFailure,
-  cliConfig,
-  connectorClient,
-  connectorUrl,
-  listCalls,
-} from './cli-context.js';
+import { CliError, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-errors.js';
 
 interface DialOptions {
   room?: string;
@@ -41,11 +32,28 @@ function positiveSeconds(value: string): number {
 }
 
 /** `--agent name` or `--agent name:metadata`. */
-function parseAgent(spec: string): RoomAgentDispatch {
+async function parseAgent(spec: string): Promise<RoomAgentDispatch> {
   const i = spec.indexOf(':');
   const agentName = (i < 0 ? spec : spec.slice(0, i)).trim();
   if (!agentName) throw new CliError(`--agent needs a name: ${JSON.stringify(spec)}`, EXIT_USAGE);
+  const { RoomAgentDispatch } = await import('@livekit/protocol');
   return new RoomAgentDispatch({ agentName, metadata: i < 0 ? '' : spec.slice(i + 1) });
+}
+
+/**
+ * The flag that once took a Meta access token. Secrets on the command line are visible to every
+ * user of the machine (`ps`) and stay in shell history, so it only explains what to do instead.
+ */
+export function refusedAccessTokenFlag(): Option {
+  return new Option('--access-token <token>').hideHelp();
+}
+
+/** The answer to `--access-token`: where the token goes instead. */
+export function accessTokenFlagError(): CliError {
+  return new CliError(
+    '--access-token is not accepted (command-line arguments are visible in "ps"): set WHATSAPP_ACCESS_TOKEN or WHATSAPP_ACCESS_TOKEN_FILE, or the number\'s access_token in the configuration',
+    EXIT_USAGE,
+  );
 }
 
 const PROGRESS: Partial<Record<CallState, string>> = {
@@ -68,7 +76,7 @@ export function registerDialCommand(program: Command): void {
         .default([], 'none'),
     )
     .option('--phone-number-id <id>', 'business phone number id (default: the only configured one)')
-    .option('--access-token <token>', "Meta access token (default: the number's access_token)")
+    .addOption(refusedAccessTokenFlag())
     .option('--identity <identity>', 'participant identity of the caller in the room')
     .option('--name <name>', 'participant name of the caller in the room')
     .option('--country <code>', 'destination country, ISO 3166-1 alpha-2 (routing hint)')
@@ -81,11 +89,14 @@ export function registerDialCommand(program: Command): void {
     .option('--no-wait', 'return once the call is placed instead of waiting for the answer')
     .option(
       '--url <url>',
-      'connector URL (also WHATSAPP_CONNECTOR_URL; default http://127.0.0.1:<port>)',
+      "the connector's internal listener (also WHATSAPP_CONNECTOR_URL; default http://127.0.0.1:<internal port>)",
     )
     .addHelpText(
       'after',
       `
+The Meta access token is the number's access_token from the configuration, or
+WHATSAPP_ACCESS_TOKEN (or WHATSAPP_ACCESS_TOKEN_FILE) from the environment.
+
 Exit codes: 0 answered (or placed, with --no-wait), 1 failed or not answered, 2 bad usage,
 3 the user has not given call permission (see "permissions request").
 
@@ -93,8 +104,18 @@ Example:
   $ whatsapp-connector dial 4915112345678 --room support-42 --agent support-agent:'{"lang":"de"}'`,
     )
     .action(async (to: string, opts: DialOptions, cmd: Command) => {
+      if (opts.accessToken !== undefined) throw accessTokenFlagError();
+      const {
+        apiFailure,
+        cliConfig,
+        cliGatewaySettings,
+        connectorClient,
+        connectorUrl,
+        listCalls,
+      } = await import('./cli-context.js');
       const global = cmd.optsWithGlobals<DialOptions>();
-      const { config, gateway } = cliConfig(global.config);
+      const config = cliConfig(global.config);
+      const gateway = await cliGatewaySettings(config);
       const url = connectorUrl(config, opts.url);
       const rule = opts.phoneNumberId
         ? gateway.numbers.find((n) => n.phoneNumberId === opts.phoneNumberId)
@@ -105,21 +126,20 @@ Example:
       if (!phoneNumberId) {
         throw new CliError(
           gateway.numbers.length === 0
-            ? 'no phone number configured: pass --phone-number-id (and --access-token)'
+            ? 'no phone number configured: pass --phone-number-id (and set WHATSAPP_ACCESS_TOKEN)'
             : 'several phone numbers configured: pass --phone-number-id',
           EXIT_USAGE,
         );
       }
-      const accessToken =
-        opts.accessToken ?? rule?.accessToken ?? process.env.WHATSAPP_ACCESS_TOKEN;
+      const accessToken = rule?.accessToken ?? process.env.WHATSAPP_ACCESS_TOKEN;
       if (!accessToken) {
         throw new CliError(
-          `no access token for phone number id ${phoneNumberId}: configure it or pass --access-token`,
+          `no access token for phone number id ${phoneNumberId}: configure its access_token or set WHATSAPP_ACCESS_TOKEN (or WHATSAPP_ACCESS_TOKEN_FILE)`,
           EXIT_USAGE,
         );
       }
-      const agents = opts.agent.map(parseAgent);
-      const client = connectorClient(config, url);
+      const agents = await Promise.all(opts.agent.map(parseAgent));
+      const client = await connectorClient(config, url);
       let res;
       try {
         res = await client.dialWhatsAppCall({

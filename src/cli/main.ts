@@ -1,8 +1,14 @@
+/**
+ * The `whatsapp-connector` command. Only commander and the command definitions load at start;
+ * each command imports what it runs when it runs, so `--help` and the client commands start fast
+ * (the server, media and simulator modules take about a second to load).
+ */
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/index.js';
+import { ConfigError } from '../config/config-error.js';
+import { resolveSecretFiles } from '../config/secret-settings.js';
 import { ConnectorError } from '../errors/index.js';
 import { registerCallsCommand } from './calls-command.js';
-import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-context.js';
+import { CliError, EXIT_FAILURE, EXIT_USAGE } from './cli-errors.js';
 import { registerDevCommand } from './dev-command.js';
 import { registerDialCommand } from './dial-command.js';
 import { registerHangupCommand } from './hangup-command.js';
@@ -10,7 +16,7 @@ import { registerPermissionsCommand } from './permissions-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
 
-export { EXIT_FAILURE, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-context.js';
+export { EXIT_FAILURE, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-errors.js';
 
 export function buildCli(): Command {
   const program = new Command('whatsapp-connector')
@@ -31,8 +37,9 @@ export function buildCli(): Command {
   program.addHelpText(
     'after',
     `
-Client commands (dial, calls, hangup) talk to a running connector (--url, WHATSAPP_CONNECTOR_URL,
-default http://127.0.0.1:<port>) with the LiveKit API key of the configuration.
+Client commands (dial, calls, hangup) talk to a running connector's internal listener (--url,
+WHATSAPP_CONNECTOR_URL, default http://127.0.0.1:<internal port>) with the LiveKit API key of the
+configuration. Secrets come from the environment or files (X_FILE), never from flags.
 Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 no call permission.`,
   );
   return program;
@@ -46,6 +53,9 @@ function fail(message: string, code: number): never {
 /** Run the CLI with `argv` (as process.argv). */
 export async function main(argv: string[] = process.argv): Promise<void> {
   try {
+    // Secrets given as files (LIVEKIT_API_SECRET_FILE, WHATSAPP_ACCESS_TOKEN_FILE, ...) are read
+    // once here, so every part of the service sees them as the plain variables.
+    resolveSecretFiles(process.env);
     await buildCli().parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {

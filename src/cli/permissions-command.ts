@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { CallPermissions } from '../gateway/call-permissions.js';
-import { createLogger } from '../log/index.js';
-import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
-import { CliError, EXIT_NO_PERMISSION, cliConfig } from './cli-context.js';
+import type { CallPermissions } from '../gateway/call-permissions.js';
 import { ConnectorError } from '../errors/index.js';
+import { CliError, EXIT_NO_PERMISSION } from './cli-errors.js';
 
 interface PermissionOptions {
   phoneNumberId?: string;
@@ -11,9 +9,17 @@ interface PermissionOptions {
   config?: string;
 }
 
-function permissionsFor(configFile: string | undefined): CallPermissions {
-  const { config, gateway } = cliConfig(configFile);
-  const graph = new WhatsAppGraphClient({
+async function permissionsFor(configFile: string | undefined): Promise<CallPermissions> {
+  const [{ cliConfig, cliGatewaySettings }, { CallPermissions }, { createLogger }, graphClient] =
+    await Promise.all([
+      import('./cli-context.js'),
+      import('../gateway/call-permissions.js'),
+      import('../log/index.js'),
+      import('../whatsapp/graph-client.js'),
+    ]);
+  const config = cliConfig(configFile);
+  const gateway = await cliGatewaySettings(config);
+  const graph = new graphClient.WhatsAppGraphClient({
     baseUrl: config.whatsapp.graphUrl,
     logger: createLogger({ level: 'silent' }),
   });
@@ -40,7 +46,7 @@ export function registerPermissionsCommand(program: Command): void {
     .option('--phone-number-id <id>', 'business phone number id (default: the only configured one)')
     .addHelpText('after', '\nExit codes: 0 may call, 3 may not call, 1 failure, 2 bad usage.')
     .action(async (to: string, opts: PermissionOptions, cmd: Command) => {
-      const service = permissionsFor(cmd.optsWithGlobals<PermissionOptions>().config);
+      const service = await permissionsFor(cmd.optsWithGlobals<PermissionOptions>().config);
       const verdict = await service.check(to, opts.phoneNumberId).catch((err: unknown) => {
         throw graphFailure('permission check', err);
       });
@@ -67,7 +73,7 @@ export function registerPermissionsCommand(program: Command): void {
     .option('--phone-number-id <id>', 'business phone number id (default: the only configured one)')
     .option('--text <text>', 'text shown above the buttons')
     .action(async (to: string, opts: PermissionOptions, cmd: Command) => {
-      const service = permissionsFor(cmd.optsWithGlobals<PermissionOptions>().config);
+      const service = await permissionsFor(cmd.optsWithGlobals<PermissionOptions>().config);
       const sent = await service
         .request(to, opts.phoneNumberId, opts.text)
         .catch((err: unknown) => {

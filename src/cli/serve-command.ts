@@ -1,12 +1,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ConfigError, loadConfig, type Config } from '../config/index.js';
-import { loadGatewaySettings } from '../gateway/gateway-config.js';
-import { createLogger } from '../log/index.js';
-import { ConnectorServer } from '../server/connector-server.js';
-import { CliError, EXIT_USAGE } from './cli-context.js';
+import type { Config } from '../config/index.js';
+import type { GatewaySettings } from '../gateway/gateway-config.js';
+import { CliError, EXIT_USAGE } from './cli-errors.js';
 
 interface ServeOptions {
   port?: number;
+  internalPort?: number;
   bind?: string;
   logLevel?: string;
   config?: string;
@@ -21,8 +20,7 @@ export function parsePort(value: string): number {
 }
 
 /** One line per configured number: what the gateway does with its calls. */
-export function describeNumbers(config: Config): string[] {
-  const settings = loadGatewaySettings(config);
+export function describeNumbers(settings: GatewaySettings): string[] {
   if (settings.numbers.length === 0) {
     return [
       '  (no phone numbers configured: webhooks are verified and forwarded, calls are left alone)',
@@ -36,17 +34,62 @@ export function describeNumbers(config: Config): string[] {
   });
 }
 
+function localUrl(bindAddress: string, port: number): string {
+  const host = bindAddress === '0.0.0.0' || bindAddress === '::' ? '127.0.0.1' : bindAddress;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** What `serve` prints once it listens: both listeners and what each serves. */
+export function listeningSummary(
+  config: Config,
+  port: number,
+  internalPort: number,
+  numbers: string[],
+): string {
+  const pub = localUrl(config.bindAddress, port);
+  const internal = localUrl(config.internal.bindAddress, internalPort);
+  return `whatsapp-connector listening
+  public    ${config.bindAddress}:${port}
+    webhooks       ${pub}${config.whatsapp.webhookPath}  (set this URL, public over HTTPS, as the callback URL in Meta's app dashboard)
+    Connector API  ${config.connectorApiEnabled ? `${pub}/twirp/livekit.Connector/*` : 'off (CONNECTOR_API_ENABLED=false): internal listener only'}
+  internal  ${config.internal.bindAddress}:${internalPort}  (keep it private)
+    Connector API  ${internal}/twirp/livekit.Connector/*
+    calls          ${internal}/api/calls
+    health         ${internal}/healthz  ${internal}/readyz
+    metrics        ${internal}/metrics
+${numbers.join('\n')}`;
+}
+
 /** `whatsapp-connector serve`: the Connector API and the webhook gateway until SIGINT/SIGTERM. */
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('run the Connector API (Twirp livekit.Connector) and the WhatsApp webhook gateway')
     .addOption(
-      new Option('-p, --port <port>', 'HTTP port (also PORT); default 8080').argParser(parsePort),
+      new Option('-p, --port <port>', 'public HTTP port (also PORT); default 8080').argParser(
+        parsePort,
+      ),
     )
-    .option('--bind <address>', 'address to listen on (also BIND_ADDRESS); default 0.0.0.0')
+    .addOption(
+      new Option(
+        '--internal-port <port>',
+        'internal HTTP port: metrics, health, /api/calls, cluster (also INTERNAL_PORT); default port + 1',
+      ).argParser(parsePort),
+    )
+    .option('--bind <address>', 'public listener address (also BIND_ADDRESS); default 0.0.0.0')
     .addOption(new Option('--log-level <level>', 'log level (also LOG_LEVEL)'))
     .action(async (opts: ServeOptions, cmd: Command) => {
+      const [
+        { ConfigError, loadConfig },
+        { loadGatewaySettings },
+        { createLogger },
+        { ConnectorServer },
+      ] = await Promise.all([
+        import('../config/index.js'),
+        import('../gateway/gateway-config.js'),
+        import('../log/index.js'),
+        import('../server/connector-server.js'),
+      ]);
       let config: Config;
       let numbers: string[];
       try {
@@ -54,11 +97,12 @@ export function registerServeCommand(program: Command): void {
           configFile: cmd.optsWithGlobals<ServeOptions>().config,
           overrides: {
             ...(opts.port !== undefined ? { port: opts.port } : {}),
+            ...(opts.internalPort !== undefined ? { internalPort: opts.internalPort } : {}),
             ...(opts.bind ? { bindAddress: opts.bind } : {}),
             ...(opts.logLevel ? { logLevel: opts.logLevel as Config['logLevel'] } : {}),
           },
         });
-        numbers = describeNumbers(config);
+        numbers = describeNumbers(loadGatewaySettings(config));
       } catch (err) {
         if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE);
         throw err;
@@ -74,15 +118,10 @@ export function registerServeCommand(program: Command): void {
       } catch (err) {
         await server.close();
         throw new CliError(
-          `cannot listen on ${config.bindAddress}:${config.port}: ${(err as Error).message}`,
+          `cannot listen on ${config.bindAddress}:${config.port} / ${config.internal.bindAddress}:${config.internal.port}: ${(err as Error).message}`,
         );
       }
-      const base = `http://${config.bindAddress === '0.0.0.0' ? '127.0.0.1' : config.bindAddress}:${port}`;
-      console.error(`whatsapp-connector listening on ${config.bindAddress}:${port}
-  Connector API  ${base}/twirp/livekit.Connector/*
-  webhooks       ${base}${config.whatsapp.webhookPath}  (set this URL, public over HTTPS, as the callback URL in Meta's app dashboard)
-  calls          ${base}/api/calls
-${numbers.join('\n')}`);
+      console.error(listeningSummary(config, port, server.internalPort, numbers));
       const shutdown = async () => {
         await server.close();
         process.exit(0);

@@ -1,6 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { createLogger } from '../log/index.js';
-import { WhatsAppSimulator, type BusinessCallBehaviour } from '../simulator/index.js';
+import type { BusinessCallBehaviour } from '../simulator/index.js';
 
 interface SimulateOptions {
   port: number;
@@ -92,6 +91,10 @@ export function registerSimulateCommand(program: Command): void {
                 : {}),
             }
           : undefined;
+      const [{ createLogger }, { WhatsAppSimulator }] = await Promise.all([
+        import('../log/index.js'),
+        import('../simulator/index.js'),
+      ]);
       const sim = await WhatsAppSimulator.start({
         port: opts.port,
         host: opts.host,

@@ -1,14 +1,22 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from './config-error.js';
+import { checkApiSecret, isLoopbackHost, readSecretVariable } from './secret-settings.js';
+
+export { ConfigError } from './config-error.js';
 
 /**
  * Service configuration, loaded in one place from (lowest to highest precedence):
  * built-in defaults → an optional YAML file (LiveKit style, snake_case keys) → environment
  * variables → explicit CLI overrides. Anything invalid fails at start with the setting's name.
+ * Secrets come from the environment (or `X_FILE` files) and the YAML file, never from flags
+ * (see `secret-settings.ts`).
  */
 
 const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -106,10 +114,18 @@ export const numberRoutingSchema = z
   })
   .strict();
 
+const portSchema = z.coerce.number().int().min(0).max(65535);
+
 const fileSchema = z
   .object({
-    port: z.coerce.number().int().min(0).max(65535).optional(),
+    port: portSchema.optional(),
     bind_address: z.string().optional(),
+    max_connections: z.coerce.number().int().positive().optional(),
+    internal_port: portSchema.optional(),
+    internal_bind_address: z.string().optional(),
+    internal_max_connections: z.coerce.number().int().positive().optional(),
+    connector_api_enabled: z.boolean().optional(),
+    state_dir: z.string().min(1).optional(),
     log_level: z.enum(logLevels).optional(),
     redis_url: z.string().optional(),
     livekit: z
@@ -188,11 +204,42 @@ export interface LiveKitConfig {
   apiSecret: string;
 }
 
+/** Default connection cap of the public listener (`MAX_CONNECTIONS`). */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+/** Default connection cap of the internal listener (`INTERNAL_MAX_CONNECTIONS`). */
+export const DEFAULT_INTERNAL_MAX_CONNECTIONS = 64;
+/** Default `STATE_DIR`, relative to the working directory. */
+export const DEFAULT_STATE_DIR = '.whatsapp-connector';
+
 export interface Config {
-  /** TCP port of the HTTP listener (Connector API, webhooks, metrics). Default 8080; 0 = any free port. */
+  /**
+   * TCP port of the public HTTP listener: the WhatsApp webhook and, unless
+   * `connectorApiEnabled` is false, the Connector API. Default 8080; 0 = any free port.
+   */
   port: number;
-  /** Address the HTTP listener binds to. Default `0.0.0.0`. */
+  /** Address the public listener binds to. Default `0.0.0.0`. */
   bindAddress: string;
+  /** Open connections the public listener accepts; more are dropped. Default 512 (`MAX_CONNECTIONS`). */
+  maxConnections: number;
+  /** Serve the Connector API (`/twirp/`) on the public listener too. Default true (`CONNECTOR_API_ENABLED`). */
+  connectorApiEnabled: boolean;
+  /**
+   * The internal listener: `/metrics`, `/healthz`, `/readyz`, `/api/calls`, the cluster endpoint
+   * and the Connector API. Keep it off the internet.
+   */
+  internal: {
+    /** TCP port. Default `port + 1`, or any free port when `port` is 0 (`INTERNAL_PORT`). */
+    port: number;
+    /** Bind address. Default `127.0.0.1` (`INTERNAL_BIND_ADDRESS`); cluster peers must reach it. */
+    bindAddress: string;
+    /** Open connections accepted; more are dropped. Default 64 (`INTERNAL_MAX_CONNECTIONS`). */
+    maxConnections: number;
+  };
+  /**
+   * Directory of the local state store (call records, webhook queues) when `redisUrl` is unset,
+   * absolute. Default `.whatsapp-connector/` in the working directory (`STATE_DIR`).
+   */
+  stateDir: string;
   logLevel: (typeof logLevels)[number];
   /** Replace phone numbers in logs with a redacted form. Default true. */
   redactPhoneNumbers: boolean;
@@ -261,27 +308,27 @@ export interface Config {
   };
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    /** The setting at fault, as a user would write it (env var name or YAML path). */
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`invalid configuration: ${setting}: ${message}`);
-  }
-}
-
 export interface LoadConfigOptions {
   /** Path of a YAML file; also `WHATSAPP_CONNECTOR_CONFIG`. */
   configFile?: string | undefined;
   /** Environment to read; defaults to `process.env`. */
   env?: NodeJS.ProcessEnv;
   /** Highest-precedence overrides (CLI flags). */
-  overrides?: Partial<Pick<Config, 'port' | 'bindAddress' | 'logLevel'>>;
+  overrides?: Partial<Pick<Config, 'port' | 'bindAddress' | 'logLevel'>> & {
+    internalPort?: number;
+    internalBindAddress?: string;
+  };
+  /** Directory `STATE_DIR` is relative to. Default `process.cwd()`. */
+  cwd?: string;
 }
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
+
+// Loaded on demand: YAML parsing is only needed with a file, and the CLI's start-up time counts.
+const requireModule = createRequire(import.meta.url);
+function parseYaml(text: string): unknown {
+  return (requireModule('yaml') as typeof Yaml).parse(text);
+}
 
 function readFileConfig(path: string): ConfigFile {
   let text: string;
@@ -305,25 +352,63 @@ function readFileConfig(path: string): ConfigFile {
   return parsed.data;
 }
 
-function envPort(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.PORT;
+function envPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new ConfigError('PORT', `expected an integer 0..65535, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(name, `expected an integer 0..65535, got ${JSON.stringify(raw)}`);
   }
   return n;
 }
 
-function checkUrl(setting: string, value: string, protocols: string[]): string {
+function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
+function checkBindAddress(setting: string, value: string): string {
+  if (value !== 'localhost' && !isIP(value)) {
+    throw new ConfigError(setting, `expected an IP address, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+interface UrlRules {
+  /** Accepted protocols, e.g. `['https:']`. */
+  protocols: string[];
+  /** Protocols accepted only when the host is loopback (e.g. plain http to a local simulator). */
+  loopbackProtocols?: string[];
+  /** The value may hold a password: never repeat it in a message. */
+  secret?: boolean;
+}
+
+function checkUrl(setting: string, value: string, rules: UrlRules): string {
+  const shown = rules.secret ? '' : `: ${JSON.stringify(value)}`;
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(setting, `not a URL: ${JSON.stringify(value)}`);
+    throw new ConfigError(setting, `not a valid URL${shown}`);
   }
-  if (!protocols.includes(url.protocol)) {
-    throw new ConfigError(setting, `expected a ${protocols.join(' or ')} URL, got ${url.protocol}`);
+  if (!rules.protocols.includes(url.protocol)) {
+    const loopbackOnly = rules.loopbackProtocols?.includes(url.protocol) ?? false;
+    if (!loopbackOnly) {
+      const expected = [...rules.protocols, ...(rules.loopbackProtocols ?? [])];
+      throw new ConfigError(
+        setting,
+        `expected a ${expected.join(' or ')} URL, got ${url.protocol}`,
+      );
+    }
+    if (!isLoopbackHost(url.hostname)) {
+      throw new ConfigError(
+        setting,
+        `expected a ${rules.protocols.join(' or ')} URL: ${url.protocol} is allowed only on loopback (127.0.0.1, ::1, localhost), got host ${url.hostname}`,
+      );
+    }
   }
   return value.replace(/\/+$/, '');
 }
@@ -385,28 +470,45 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const livekitUrl = env.LIVEKIT_URL ?? file.livekit?.url ?? 'ws://127.0.0.1:7880';
   const apiKey = env.LIVEKIT_API_KEY ?? file.livekit?.api_key;
-  const apiSecret = env.LIVEKIT_API_SECRET ?? file.livekit?.api_secret;
+  const envSecret = readSecretVariable(env, 'LIVEKIT_API_SECRET');
+  const apiSecret = envSecret ?? file.livekit?.api_secret;
   if (!apiKey)
     throw new ConfigError('LIVEKIT_API_KEY', 'is required (or livekit.api_key in the config file)');
   if (!apiSecret)
     throw new ConfigError(
       'LIVEKIT_API_SECRET',
-      'is required (or livekit.api_secret in the config file)',
+      'is required (or LIVEKIT_API_SECRET_FILE, or livekit.api_secret in the config file)',
     );
+  checkApiSecret(envSecret !== undefined ? 'LIVEKIT_API_SECRET' : 'livekit.api_secret', apiSecret);
 
-  const apiKeys: Record<string, string> = { ...(file.api_keys ?? {}) };
-  if (env.CONNECTOR_API_KEYS)
-    Object.assign(apiKeys, parseKeyList('CONNECTOR_API_KEYS', env.CONNECTOR_API_KEYS));
+  const apiKeys: Record<string, string> = {};
+  for (const [key, secret] of Object.entries(file.api_keys ?? {})) {
+    checkApiSecret(`api_keys.${key}`, secret);
+    apiKeys[key] = secret;
+  }
+  const keyList = readSecretVariable(env, 'CONNECTOR_API_KEYS');
+  if (keyList) {
+    for (const [key, secret] of Object.entries(parseKeyList('CONNECTOR_API_KEYS', keyList))) {
+      checkApiSecret(`CONNECTOR_API_KEYS (key ${JSON.stringify(key)})`, secret);
+      apiKeys[key] = secret;
+    }
+  }
   apiKeys[apiKey] = apiSecret;
 
+  // Access tokens go to the Graph API: plain http only to a local stand-in (the simulator).
   const graphUrl = checkUrl(
     'WHATSAPP_GRAPH_URL',
     env.WHATSAPP_GRAPH_URL ?? file.whatsapp?.graph_url ?? DEFAULT_GRAPH_URL,
-    ['http:', 'https:'],
+    { protocols: ['https:'], loopbackProtocols: ['http:'] },
   );
 
-  const redisUrl = env.REDIS_URL ?? file.redis_url;
-  if (redisUrl) checkUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']);
+  const redisUrl = readSecretVariable(env, 'REDIS_URL') ?? file.redis_url;
+  if (redisUrl) {
+    checkUrl(env.REDIS_URL || env.REDIS_URL_FILE ? 'REDIS_URL' : 'redis_url', redisUrl, {
+      protocols: ['redis:', 'rediss:'],
+      secret: true,
+    });
+  }
 
   const instanceUrl = env.INSTANCE_URL || file.cluster?.instance_url;
 
@@ -416,7 +518,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new ConfigError('WHATSAPP_WEBHOOK_PATH', 'must start with "/" and not be under /twirp/');
   }
   const forwardUrl = env.WHATSAPP_FORWARD_URL ?? file.whatsapp?.forward_url;
-  if (forwardUrl) checkUrl('WHATSAPP_FORWARD_URL', forwardUrl, ['http:', 'https:']);
+  if (forwardUrl) checkUrl('WHATSAPP_FORWARD_URL', forwardUrl, { protocols: ['http:', 'https:'] });
 
   const num = (setting: string, raw: string | undefined, fallback: number, min = 0): number => {
     if (raw === undefined || raw === '') return fallback;
@@ -452,16 +554,59 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     icePortRange = [lo, hi];
   }
 
+  const port = options.overrides?.port ?? envPort(env, 'PORT') ?? file.port ?? 8080;
+  const internalPort =
+    options.overrides?.internalPort ??
+    envPort(env, 'INTERNAL_PORT') ??
+    file.internal_port ??
+    (port === 0 ? 0 : port + 1);
+  if (internalPort > 65535) {
+    throw new ConfigError('INTERNAL_PORT', `PORT + 1 is out of range: set INTERNAL_PORT`);
+  }
+  if (internalPort !== 0 && internalPort === port) {
+    throw new ConfigError('INTERNAL_PORT', `must differ from PORT (${port})`);
+  }
+
   return {
-    port: options.overrides?.port ?? envPort(env) ?? file.port ?? 8080,
-    bindAddress:
+    port,
+    bindAddress: checkBindAddress(
+      'BIND_ADDRESS',
       options.overrides?.bindAddress ?? env.BIND_ADDRESS ?? file.bind_address ?? '0.0.0.0',
+    ),
+    maxConnections: num(
+      'MAX_CONNECTIONS',
+      env.MAX_CONNECTIONS,
+      file.max_connections ?? DEFAULT_MAX_CONNECTIONS,
+      1,
+    ),
+    connectorApiEnabled:
+      envBoolean(env, 'CONNECTOR_API_ENABLED') ?? file.connector_api_enabled ?? true,
+    internal: {
+      port: internalPort,
+      bindAddress: checkBindAddress(
+        'INTERNAL_BIND_ADDRESS',
+        options.overrides?.internalBindAddress ??
+          env.INTERNAL_BIND_ADDRESS ??
+          file.internal_bind_address ??
+          '127.0.0.1',
+      ),
+      maxConnections: num(
+        'INTERNAL_MAX_CONNECTIONS',
+        env.INTERNAL_MAX_CONNECTIONS,
+        file.internal_max_connections ?? DEFAULT_INTERNAL_MAX_CONNECTIONS,
+        1,
+      ),
+    },
+    stateDir: resolve(
+      options.cwd ?? process.cwd(),
+      env.STATE_DIR || file.state_dir || DEFAULT_STATE_DIR,
+    ),
     logLevel: logLevelRaw as Config['logLevel'],
     redactPhoneNumbers: env.LOG_REDACT_PHONE_NUMBERS
       ? env.LOG_REDACT_PHONE_NUMBERS !== 'false'
       : (file.logging?.redact_phone_numbers ?? true),
     livekit: {
-      url: checkUrl('LIVEKIT_URL', livekitUrl, ['ws:', 'wss:', 'http:', 'https:']),
+      url: checkUrl('LIVEKIT_URL', livekitUrl, { protocols: ['ws:', 'wss:', 'http:', 'https:'] }),
       apiKey,
       apiSecret,
     },
@@ -470,7 +615,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     cluster: {
       instanceId: instanceId(env, file),
       instanceUrl: instanceUrl
-        ? checkUrl('INSTANCE_URL', instanceUrl, ['http:', 'https:'])
+        ? checkUrl('INSTANCE_URL', instanceUrl, { protocols: ['http:', 'https:'] })
         : undefined,
       keyPrefix: env.REDIS_KEY_PREFIX ?? file.cluster?.key_prefix ?? 'whatsapp-connector:',
       heartbeatSeconds: num(
@@ -483,8 +628,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     whatsapp: {
       graphUrl,
       webhookPath,
-      verifyToken: env.WHATSAPP_VERIFY_TOKEN ?? file.whatsapp?.verify_token,
-      appSecret: env.WHATSAPP_APP_SECRET ?? file.whatsapp?.app_secret,
+      verifyToken: readSecretVariable(env, 'WHATSAPP_VERIFY_TOKEN') ?? file.whatsapp?.verify_token,
+      appSecret: readSecretVariable(env, 'WHATSAPP_APP_SECRET') ?? file.whatsapp?.app_secret,
       forwardUrl: forwardUrl || undefined,
       numbers: file.whatsapp?.numbers ?? [],
       raw: (file.whatsapp ?? {}) as Record<string, unknown>,

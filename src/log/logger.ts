@@ -1,57 +1,20 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+import { redactLogValue, type RedactionOptions } from './log-redaction.js';
 
 export type { Logger } from 'pino';
-
-/**
- * Structured field names that may carry secrets. They are always censored, at the top level and
- * one level down (pino redaction paths are explicit, so nesting deeper than that is not logged).
- */
-const SECRET_FIELDS = [
-  'apiKey',
-  'api_key',
-  'apiSecret',
-  'api_secret',
-  'secret',
-  'token',
-  'accessToken',
-  'access_token',
-  'authorization',
-  'whatsappApiKey',
-  'whatsapp_api_key',
-  'appSecret',
-  'app_secret',
-  'verifyToken',
-  'verify_token',
-  'password',
-];
-
-/** Structured field names that carry phone numbers; redacted unless disabled. */
-export const PHONE_FIELDS = [
-  'phone',
-  'phoneNumber',
-  'from',
-  'to',
-  'caller',
-  'callee',
-  'waId',
-  'wa_id',
-];
-
-/** Mask a phone number, keeping the last 3 digits so calls can still be told apart. */
-export function redactPhone(value: unknown): string {
-  const s = String(value ?? '');
-  const digits = s.replace(/\D/g, '');
-  if (digits.length <= 3) return '***';
-  return `***${digits.slice(-3)}`;
-}
-
-function paths(fields: string[]): string[] {
-  return fields.flatMap((f) => [f, `*.${f}`]);
-}
+export {
+  CENSORED,
+  PHONE_BEARING_FIELDS,
+  PHONE_FIELDS,
+  maskDigits,
+  maskEmbeddedPhoneNumbers,
+  redactLogValue,
+  redactPhone,
+} from './log-redaction.js';
 
 export interface CreateLoggerOptions {
   level?: string;
-  /** Mask phone number fields. Default true. */
+  /** Mask phone numbers, also inside room names and identities. Default true. */
   redactPhoneNumbers?: boolean;
   /** Logger name, shown as `name`. */
   name?: string;
@@ -59,23 +22,43 @@ export interface CreateLoggerOptions {
   destination?: DestinationStream;
 }
 
-/** The service logger: JSON lines, secrets censored, phone numbers masked by default. */
+/**
+ * The service logger: JSON lines; secrets censored and phone numbers masked (by default) in every
+ * structured field at any depth, in child bindings and serialized errors alike. Messages are
+ * static text: values go in fields, where this can see them.
+ */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
-  const redactPhones = options.redactPhoneNumbers ?? true;
+  const redaction: RedactionOptions = { maskPhoneNumbers: options.redactPhoneNumbers ?? true };
+  const redact = (value: object) => redactLogValue(value, redaction) as Record<string, unknown>;
   const opts: LoggerOptions = {
     level: options.level ?? 'info',
     name: options.name ?? 'whatsapp-connector',
     base: undefined,
-    redact: {
-      paths: [...paths(SECRET_FIELDS), ...(redactPhones ? paths(PHONE_FIELDS) : [])],
-      censor: (value, path) => {
-        const field = path[path.length - 1] ?? '';
-        return PHONE_FIELDS.includes(field) ? redactPhone(value) : '[REDACTED]';
+    // `log` sees each call's fields; pino serializes after it.
+    formatters: {
+      log: (fields) => {
+        const { err, ...rest } = fields;
+        const out = redact(rest);
+        // The error serializer needs the Error itself; its output is redacted below.
+        if (err !== undefined) out.err = err;
+        return out;
       },
     },
-    serializers: { err: pino.stdSerializers.err },
+    serializers: {
+      err: (err: unknown) =>
+        err instanceof Error
+          ? redact(pino.stdSerializers.err(err))
+          : redactLogValue(err, redaction),
+    },
   };
-  return options.destination ? pino(opts, options.destination) : pino(opts);
+  const logger = options.destination ? pino(opts, options.destination) : pino(opts);
+  // pino gives child bindings to no formatter (it resets `formatters.bindings` for children), so
+  // they are redacted on the way in. Children inherit this `child` through their prototype.
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, redact(bindings), childOptions);
+  } as Logger['child'];
+  return logger;
 }
 
 /** A logger that discards everything (library default). */

@@ -1,4 +1,3 @@
-import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import type { ConnectorBackend } from '../connector/connector-backend.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
@@ -14,8 +13,13 @@ import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-co
 import { PermissionCheckingBackend } from '../gateway/permission-checking-backend.js';
 import { WebhookGateway } from '../gateway/webhook-gateway.js';
 import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
-import { HttpServer } from './http-server.js';
-import { createMetricsRegistry } from './metrics.js';
+import { ConnectorMetrics } from '../metrics/index.js';
+import { HttpServer, type RouteHandler } from './http-server.js';
+
+/** Largest webhook body accepted, bytes: Meta's call and message events are a few KiB. */
+export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
+/** Largest Connector API (Twirp) body accepted, bytes; larger ones answer Twirp `malformed`. */
+export const MAX_API_BODY_BYTES = 1024 * 1024;
 
 export interface ConnectorServerOptions {
   config: Config;
@@ -33,14 +37,19 @@ export interface ConnectorServerOptions {
 }
 
 /**
- * The running service: one HTTP listener serving the Connector API, the WhatsApp webhook
- * gateway, `/healthz` and `/metrics`. `close()` is idempotent and ends every call it owns.
+ * The running service on two listeners. The public one serves only the WhatsApp webhook and,
+ * unless `connectorApiEnabled` is off, the Connector API; the internal one (loopback by default)
+ * serves `/healthz`, `/readyz`, `/metrics`, `/api/calls`, the cluster endpoint and the Connector
+ * API. `close()` is idempotent and ends every call it owns.
  */
 export class ConnectorServer {
   readonly config: Config;
   readonly logger: Logger;
+  /** The public listener. */
   readonly http: HttpServer;
-  readonly metrics: Registry;
+  /** The internal listener. */
+  readonly internalHttp: HttpServer;
+  readonly metrics: ConnectorMetrics;
   /** The call bridge, unless a custom backend was given. */
   readonly calls: CallManager | undefined;
   /** The built-in webhook gateway (with the call bridge only). */
@@ -50,17 +59,36 @@ export class ConnectorServer {
   /** Membership of the cluster sharing `redisUrl` (with the call bridge and Redis only). */
   readonly cluster: ClusterNode | undefined;
   private closing: Promise<void> | undefined;
+  private isReady = false;
 
   constructor(options: ConnectorServerOptions) {
     this.config = options.config;
     this.logger = options.logger;
-    this.metrics = createMetricsRegistry();
-    this.http = new HttpServer({ logger: this.logger });
-    this.http.route('/healthz', (_req, res) => {
+    this.metrics = new ConnectorMetrics();
+    this.metrics.setReady(false);
+    this.http = new HttpServer({
+      name: 'public',
+      logger: this.logger,
+      maxConnections: this.config.maxConnections,
+      metrics: this.metrics,
+    });
+    this.internalHttp = new HttpServer({
+      name: 'internal',
+      logger: this.logger,
+      maxConnections: this.config.internal.maxConnections,
+      metrics: this.metrics,
+    });
+    this.metrics.watchListener(this.http);
+    this.metrics.watchListener(this.internalHttp);
+    this.internalHttp.route('/healthz', (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
     });
-    this.http.route('/metrics', async (_req, res) => {
-      const body = await this.metrics.metrics();
+    this.internalHttp.route('/readyz', (_req, res) => {
+      if (this.isReady) res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ready');
+      else res.writeHead(503, { 'Content-Type': 'text/plain' }).end('not ready');
+    });
+    this.internalHttp.route('/metrics', async (_req, res) => {
+      const body = await this.metrics.scrape();
       res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(body);
     });
     if (!options.backend && this.config.calls.roomWorkerCallsPerProcess > 0) {
@@ -80,6 +108,13 @@ export class ConnectorServer {
       });
     let backend = options.backend;
     if (this.calls) {
+      const registry = this.calls.registry;
+      this.metrics.setActiveCallsSource(() =>
+        registry
+          .list()
+          .filter((c) => c.state !== 'ended')
+          .map((c) => ({ direction: c.direction, state: c.state })),
+      );
       const settings = options.gateway ?? loadGatewaySettings(this.config);
       const graph = new WhatsAppGraphClient({
         baseUrl: this.config.whatsapp.graphUrl,
@@ -93,10 +128,11 @@ export class ConnectorServer {
           apiSecret: this.config.livekit.apiSecret,
         };
         this.cluster = new ClusterNode({
-          config: this.config,
+          // Peers reach this instance on the internal listener, which serves the cluster endpoint.
+          config: { ...this.config, bindAddress: this.config.internal.bindAddress },
           registry: this.calls.registry,
           logger: this.logger,
-          metrics: this.metrics,
+          metrics: this.metrics.registry,
         });
         clusterBackend = new ClusterBackend({
           node: this.cluster,
@@ -104,7 +140,7 @@ export class ConnectorServer {
           credentials,
           logger: this.logger,
         });
-        this.http.route(
+        this.internalHttp.route(
           CLUSTER_ENDPOINT_PREFIX,
           createClusterEndpoint({
             credentials,
@@ -128,47 +164,89 @@ export class ConnectorServer {
         graph,
         logger: this.logger,
       });
-      this.http.route(settings.webhookPath, this.gateway.handle);
-      this.http.route(
+      this.http.route(settings.webhookPath, this.gateway.handle, {
+        maxBodyBytes: MAX_WEBHOOK_BODY_BYTES,
+      });
+      this.internalHttp.route(
         CALLS_ENDPOINT_PATH,
         createCallsEndpoint(this.calls.registry, this.config.apiKeys),
       );
     }
     if (backend) {
-      this.http.route(
-        '/twirp/',
-        createConnectorTwirpHandler({
-          apiKeys: this.config.apiKeys,
-          backend,
-          logger: this.logger,
-          defaults: {
-            ringingTimeoutSeconds: this.config.calls.ringingTimeoutSeconds,
-            hidePhoneNumber: this.config.calls.hidePhoneNumber,
-          },
-        }),
-      );
+      const twirp: RouteHandler = createConnectorTwirpHandler({
+        apiKeys: this.config.apiKeys,
+        backend,
+        logger: this.logger,
+        maxBodyBytes: MAX_API_BODY_BYTES,
+        defaults: {
+          ringingTimeoutSeconds: this.config.calls.ringingTimeoutSeconds,
+          hidePhoneNumber: this.config.calls.hidePhoneNumber,
+        },
+      });
+      this.internalHttp.route('/twirp/', twirp);
+      if (this.config.connectorApiEnabled) this.http.route('/twirp/', twirp);
     }
   }
 
-  /** Start listening; resolves with the bound port. */
+  /**
+   * Start both listeners; resolves with the public port. The instance reports ready (`/readyz`)
+   * once everything has started.
+   */
   async start(): Promise<number> {
     const port = await this.http.listen(this.config.port, this.config.bindAddress);
-    this.logger.info({ port, bindAddress: this.config.bindAddress }, 'connector listening');
-    await this.cluster?.start(port);
+    const internalPort = await this.internalHttp.listen(
+      this.config.internal.port,
+      this.config.internal.bindAddress,
+    );
+    this.logger.info(
+      {
+        port,
+        bindAddress: this.config.bindAddress,
+        internalPort,
+        internalBindAddress: this.config.internal.bindAddress,
+      },
+      'connector listening',
+    );
+    await this.cluster?.start(internalPort);
+    this.setReady(true);
     return port;
   }
 
+  /** The public listener's port. */
   get port(): number {
     return this.http.port;
   }
 
+  /** The internal listener's port. */
+  get internalPort(): number {
+    return this.internalHttp.port;
+  }
+
+  /** Whether `/readyz` answers 200. */
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  /**
+   * Readiness as load balancers and orchestrators see it: `/readyz` answers 503 once this is
+   * false (the drain calls it first on SIGTERM), while `/healthz` stays 200 as long as the process
+   * is alive.
+   */
+  setReady(ready: boolean): void {
+    if (ready === this.isReady) return;
+    this.isReady = ready;
+    this.metrics.setReady(ready);
+    this.logger.info({ ready }, ready ? 'ready' : 'not ready: /readyz answers 503');
+  }
+
   async close(): Promise<void> {
     this.closing ??= (async () => {
+      this.setReady(false);
       await this.gateway?.close();
       await this.calls?.close();
       await this.cluster?.close();
       await this.roomLegPool?.close();
-      await this.http.close();
+      await Promise.all([this.http.close(), this.internalHttp.close()]);
     })();
     return this.closing;
   }

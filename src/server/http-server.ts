@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log/index.js';
 import { silentLogger } from '../log/index.js';
 
@@ -10,37 +10,101 @@ export type RouteHandler = (
   url: URL,
 ) => void | Promise<void>;
 
-interface Route {
+export interface RouteOptions {
+  /**
+   * Optional - largest request body accepted, bytes. A declared `Content-Length` above it is
+   * answered 413 before the handler runs; a chunked body is counted by {@link readBody} while it
+   * is read, which then fails with {@link BodyTooLargeError} (answered 413 unless the handler
+   * answers itself). Default: no cap beyond what the handler passes to `readBody`.
+   */
+  maxBodyBytes?: number;
+}
+
+interface Route extends RouteOptions {
   /** Exact path, or prefix when it ends with "/". */
   path: string;
   handler: RouteHandler;
 }
 
-export interface HttpServerOptions {
-  logger?: Logger;
+/** What a listener reports for metrics (`src/metrics`); every method is optional to call. */
+export interface HttpListenerMetrics {
+  /** A connection was dropped at accept because the listener was at its cap. */
+  connectionDropped(listener: string): void;
+  /** A request body was refused for its size. */
+  bodyTooLarge(listener: string): void;
 }
 
+export interface HttpServerOptions {
+  /** Optional - name of the listener in logs and metrics (`public`, `internal`). Default `http`. */
+  name?: string;
+  logger?: Logger;
+  /**
+   * Optional - open connections (idle keep-alive ones included) accepted at once; further ones
+   * are closed at accept, before a byte is read. Default: no cap.
+   */
+  maxConnections?: number;
+  /** Optional - time a client has to send the request headers, ms. Default 10000. */
+  headersTimeoutMs?: number;
+  /**
+   * Optional - time a client has to send the whole request, headers and body, ms; slower ones get
+   * 408 and are closed. Handlers may take longer to answer (Twirp long-polls do). Default 30000.
+   */
+  requestTimeoutMs?: number;
+  metrics?: HttpListenerMetrics;
+}
+
+/** Default {@link HttpServerOptions.headersTimeoutMs}. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** Default {@link HttpServerOptions.requestTimeoutMs}. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** The body cap of the route a request matched, for {@link readBody}. */
+const ROUTE_BODY_LIMIT = Symbol('routeBodyLimit');
+type LimitedRequest = IncomingMessage & { [ROUTE_BODY_LIMIT]?: number };
+
+/** How often the dropped-connection warning may repeat, ms (a flood must not flood the log). */
+const DROP_LOG_INTERVAL_MS = 10_000;
+
 /**
- * The one HTTP listener of the service: Connector API (`/twirp/`), WhatsApp webhooks, health and
- * metrics. Routes are matched by exact path, or by prefix for paths ending with `/`; the longest
- * match wins. A handler that throws answers 500 without taking the process down.
+ * One HTTP listener of the service (the connector has a public and an internal one). Routes are
+ * matched by exact path, or by prefix for paths ending with `/`; the longest match wins. A handler
+ * that throws answers 500 without taking the process down. Each listener caps its connections,
+ * the time to receive a request, and per route the body size.
  */
 export class HttpServer {
+  readonly name: string;
   private readonly routes: Route[] = [];
   private readonly server: Server;
   private readonly logger: Logger;
+  private readonly metrics: HttpListenerMetrics | undefined;
   private closed = false;
+  private droppedSinceLog = 0;
+  private lastDropLog = 0;
 
   constructor(options: HttpServerOptions = {}) {
+    this.name = options.name ?? 'http';
     this.logger = options.logger ?? silentLogger;
-    this.server = createServer((req, res) => void this.dispatch(req, res));
-    // Bound slow-loris style clients; long-polling Twirp calls (wait_until_answered) need > 30 s.
-    this.server.requestTimeout = 120_000;
-    this.server.headersTimeout = 20_000;
+    this.metrics = options.metrics;
+    const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.server = createServer(
+      {
+        requestTimeout,
+        headersTimeout: Math.min(
+          options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+          requestTimeout,
+        ),
+        // The timeouts above are checked at this period; node's default (30 s) would let a slow
+        // client hold its connection up to twice the timeout.
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => void this.dispatch(req, res),
+    );
+    if (options.maxConnections !== undefined) this.server.maxConnections = options.maxConnections;
+    this.server.on('drop', () => this.onDrop());
   }
 
-  route(path: string, handler: RouteHandler): this {
-    this.routes.push({ path, handler });
+  route(path: string, handler: RouteHandler, options: RouteOptions = {}): this {
+    this.routes.push({ path, handler, ...options });
     this.routes.sort((a, b) => b.path.length - a.path.length);
     return this;
   }
@@ -52,6 +116,11 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A response sent before the body was read in full (refused, or not wanted): close the
+    // connection rather than read the rest of a body nobody needs.
+    res.once('finish', () => {
+      if (!req.complete) closeSoon(req.socket);
+    });
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -64,13 +133,56 @@ export class HttpServer {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('404 page not found');
       return;
     }
+    if (route.maxBodyBytes !== undefined) {
+      const declared = declaredLength(req);
+      if (declared !== undefined && declared > route.maxBodyBytes) {
+        this.refuseBody(res, url.pathname, route.maxBodyBytes, declared);
+        return;
+      }
+      (req as LimitedRequest)[ROUTE_BODY_LIMIT] = route.maxBodyBytes;
+    }
     try {
       await route.handler(req, res, url);
     } catch (err) {
-      this.logger.error({ err, path: url.pathname }, 'request handler failed');
+      if (err instanceof BodyTooLargeError) {
+        if (!res.headersSent) this.refuseBody(res, url.pathname, err.limitBytes, undefined);
+        else res.end();
+        return;
+      }
+      this.logger.error({ err, path: url.pathname, listener: this.name }, 'request handler failed');
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end('internal error');
     }
+  }
+
+  private refuseBody(
+    res: ServerResponse,
+    path: string,
+    limitBytes: number,
+    declared: number | undefined,
+  ): void {
+    this.metrics?.bodyTooLarge(this.name);
+    this.logger.warn(
+      { path, listener: this.name, limitBytes, declaredBytes: declared },
+      'request body too large; refused',
+    );
+    const size = declared === undefined ? 'more than that' : `${declared} bytes`;
+    res
+      .writeHead(413, { 'Content-Type': 'text/plain', Connection: 'close' })
+      .end(`request body too large: ${path} accepts at most ${limitBytes} bytes, got ${size}\n`);
+  }
+
+  private onDrop(): void {
+    this.metrics?.connectionDropped(this.name);
+    this.droppedSinceLog++;
+    const now = Date.now();
+    if (now - this.lastDropLog < DROP_LOG_INTERVAL_MS) return;
+    this.logger.warn(
+      { listener: this.name, dropped: this.droppedSinceLog, limit: this.server.maxConnections },
+      'connection limit reached; new connections dropped',
+    );
+    this.lastDropLog = now;
+    this.droppedSinceLog = 0;
   }
 
   /** Start listening; resolves with the bound port (useful with port 0). */
@@ -89,10 +201,22 @@ export class HttpServer {
     return (this.server.address() as AddressInfo | null)?.port ?? 0;
   }
 
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
+  /** Open connections right now (for metrics). */
+  connections(): Promise<number> {
+    return new Promise((resolve) =>
+      this.server.getConnections((err, count) => resolve(err ? 0 : count)),
+    );
+  }
+
   /** Stop accepting requests and close idle connections. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!this.server.listening) return;
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -102,26 +226,49 @@ export class HttpServer {
   }
 }
 
-/** Read a request body up to `limitBytes`; rejects with `BodyTooLargeError` past it. */
-export class BodyTooLargeError extends Error {
-  override readonly name = 'BodyTooLargeError';
+function declaredLength(req: IncomingMessage): number | undefined {
+  const raw = req.headers['content-length'];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limitBytes) {
-    req.resume();
-    throw new BodyTooLargeError(`request body exceeds ${limitBytes} bytes`);
+/** End a connection once what was written is flushed, and drop it if the peer lingers. */
+function closeSoon(socket: Socket | null): void {
+  if (!socket || socket.destroyed) return;
+  socket.end();
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/** A request body over its cap; `readBody` throws it before buffering past the cap. */
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+  constructor(
+    /** The cap that was exceeded, bytes. */
+    readonly limitBytes: number,
+  ) {
+    super(`request body exceeds ${limitBytes} bytes`);
   }
+}
+
+/**
+ * Read a request body. The cap is the smaller of `limitBytes` and the cap of the route the
+ * request matched ({@link RouteOptions.maxBodyBytes}); a declared `Content-Length` over it fails
+ * before anything is read, a chunked body as soon as the count passes it.
+ * @throws BodyTooLargeError - let it propagate to have the listener answer 413.
+ */
+export async function readBody(req: IncomingMessage, limitBytes?: number): Promise<Buffer> {
+  const routeLimit = (req as LimitedRequest)[ROUTE_BODY_LIMIT];
+  const limit = Math.min(limitBytes ?? Infinity, routeLimit ?? Infinity);
+  if (limit === Infinity) throw new Error('readBody needs a limit (argument or route option)');
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > limit) throw new BodyTooLargeError(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buf = chunk as Buffer;
     size += buf.length;
-    if (size > limitBytes) {
-      req.resume();
-      throw new BodyTooLargeError(`request body exceeds ${limitBytes} bytes`);
-    }
+    if (size > limit) throw new BodyTooLargeError(limit);
     chunks.push(buf);
   }
   return Buffer.concat(chunks);

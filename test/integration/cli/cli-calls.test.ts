@@ -1,5 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { dispose } from '@livekit/rtc-node';
 import { eventually } from '../calls/bridge-harness.js';
 import { startGatewayBridge, type GatewayBridge } from '../gateway/gateway-harness.js';
@@ -8,26 +11,33 @@ import { runCli } from './cli-runner.js';
 const USER = '4915400000001';
 let bridge: GatewayBridge;
 let env: Record<string, string>;
+const secrets = mkdtempSync(join(tmpdir(), 'wac-cli-secrets-'));
 
 before(async () => {
   bridge = await startGatewayBridge(
     {},
     { simulator: { businessCallBehaviour: { action: 'answer', delayMs: 1500 } } },
   );
-  // What a user of the CLI has: LiveKit keys, the Graph URL and one number, from the environment.
+  // What a user of the CLI has: LiveKit keys, the Graph URL and one number from the environment,
+  // the secrets in files (as Docker and Kubernetes mount them), and the connector's internal URL.
+  const secretFile = (name: string, value: string) => {
+    writeFileSync(join(secrets, name), `${value}\n`, { mode: 0o600 });
+    return join(secrets, name);
+  };
   env = {
     LIVEKIT_API_KEY: bridge.lk.apiKey,
-    LIVEKIT_API_SECRET: bridge.lk.apiSecret,
+    LIVEKIT_API_SECRET_FILE: secretFile('livekit-secret', bridge.lk.apiSecret),
     WHATSAPP_GRAPH_URL: bridge.simulator.graphUrl,
-    WHATSAPP_CONNECTOR_URL: bridge.connectorUrl,
+    WHATSAPP_CONNECTOR_URL: `http://127.0.0.1:${bridge.server.internalPort}`,
     WHATSAPP_PHONE_NUMBER_ID: bridge.phoneNumberId,
-    WHATSAPP_ACCESS_TOKEN: bridge.accessToken,
+    WHATSAPP_ACCESS_TOKEN_FILE: secretFile('meta-token', bridge.accessToken),
   };
 });
 
 after(async () => {
   await bridge?.stop();
   await dispose();
+  rmSync(secrets, { recursive: true, force: true });
 });
 
 test('permissions check reports no permission (exit 3), request sends one, and check then allows calling', async () => {
@@ -81,6 +91,13 @@ test('dial shows progress until the user answers, calls lists the call, hangup e
   const again = await runCli(['hangup', 'wacid.unknown'], env);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /no call wacid\.unknown/);
+});
+
+test('calls pointed at the public listener says where /api/calls is served', async () => {
+  const r = await runCli(['calls'], { ...env, WHATSAPP_CONNECTOR_URL: bridge.connectorUrl });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /HTTP 404/);
+  assert.match(r.stderr, /INTERNAL_PORT/);
 });
 
 test('dial to a user without permission exits 3 with what to do', async () => {

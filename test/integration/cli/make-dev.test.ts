@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../calls/bridge-harness.js';
+import { PUBLIC_DEV_API_SECRET } from '../../../testbed/livekit-server.js';
 import { freeTcpPort } from '../../../testbed/ports.js';
 import { startCli } from './cli-runner.js';
 
@@ -31,7 +32,8 @@ function listening(port: number): Promise<boolean> {
 }
 
 test('dev: a simulated user call is answered by the demo agent and audio flows; Ctrl+C stops everything', async () => {
-  const [port, livekitPort, simulatorPort] = [
+  const [port, internalPort, livekitPort, simulatorPort] = [
+    await freeTcpPort(),
     await freeTcpPort(),
     await freeTcpPort(),
     await freeTcpPort(),
@@ -41,6 +43,8 @@ test('dev: a simulated user call is answered by the demo agent and audio flows; 
       'dev',
       '--port',
       String(port),
+      '--internal-port',
+      String(internalPort),
       '--livekit-port',
       String(livekitPort),
       '--simulator-port',
@@ -52,7 +56,20 @@ test('dev: a simulated user call is answered by the demo agent and audio flows; 
     dir,
   );
   await dev.waitFor('Press Ctrl+C to stop.', 90_000);
-  assert.match(readFileSync(join(dir, 'run', 'config.yaml'), 'utf8'), /accept: when_agent_ready/);
+  const generated = readFileSync(join(dir, 'run', 'config.yaml'), 'utf8');
+  assert.match(generated, /accept: when_agent_ready/);
+  // The stack's API secret is generated for this run directory, not the one published in the repo.
+  assert.ok(!generated.includes(PUBLIC_DEV_API_SECRET));
+  assert.ok(
+    generated.includes(readFileSync(join(dir, 'run', 'livekit-api-secret'), 'utf8').trim()),
+  );
+  // Health and metrics are on the internal listener only.
+  assert.equal((await fetch(`http://127.0.0.1:${internalPort}/readyz`)).status, 200);
+  assert.match(
+    await (await fetch(`http://127.0.0.1:${internalPort}/metrics`)).text(),
+    /whatsapp_connector_ready 1/,
+  );
+  assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404);
   const control = `http://127.0.0.1:${simulatorPort}/_simulator`;
   assert.match(dev.output(), new RegExp(`curl -s -X POST ${control}/calls`));
 
@@ -81,7 +98,7 @@ test('dev: a simulated user call is answered by the demo agent and audio flows; 
   dev.child.kill('SIGINT');
   assert.equal(await dev.exited, 0, dev.output());
   assert.match(dev.output(), /stopped\./);
-  for (const p of [port, livekitPort, simulatorPort]) {
+  for (const p of [port, internalPort, livekitPort, simulatorPort]) {
     assert.equal(await listening(p), false, `port ${p} still open`);
   }
 });

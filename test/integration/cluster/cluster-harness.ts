@@ -17,6 +17,8 @@ export interface ClusterInstance {
   server: ConnectorServer;
   config: Config;
   url: string;
+  /** The internal listener: metrics, the cluster endpoint (what peers are told to call). */
+  internalUrl: string;
   client: ConnectorClient;
 }
 
@@ -85,6 +87,7 @@ export async function startClusterBed(): Promise<ClusterBed> {
         server,
         config,
         url,
+        internalUrl: `http://127.0.0.1:${server.internalPort}`,
         client: new ConnectorClient(url, lk.apiKey, lk.apiSecret),
       };
       instances.push(instance);

@@ -68,10 +68,10 @@ test('both instances announce themselves in Redis with their URL and load', asyn
   const ids = (await bed.inspect.smembers(`${KEY_PREFIX}instances`)).sort();
   assert.deepEqual(ids, ['node-a', 'node-b']);
   const info = JSON.parse((await bed.inspect.get(`${KEY_PREFIX}instance:node-b`)) ?? '{}');
-  assert.equal(info.url, b.url);
+  assert.equal(info.url, b.internalUrl);
   assert.equal(info.activeCalls, 0);
   assert.equal(info.maxCalls, 200);
-  const metrics = await (await fetch(`${a.url}/metrics`)).text();
+  const metrics = await (await fetch(`${a.internalUrl}/metrics`)).text();
   assert.match(metrics, /^whatsapp_connector_cluster_active_calls 0$/m);
   assert.match(metrics, /^whatsapp_connector_cluster_redis_connected 1$/m);
 });
@@ -223,7 +223,7 @@ test('webhooks delivered to B drive a call dialled through A: answer, status and
 });
 
 test('the internal endpoint refuses requests without a valid cluster token', async () => {
-  const url = `${a.url}/internal/cluster/v1/user-hangup`;
+  const url = `${a.internalUrl}/internal/cluster/v1/user-hangup`;
   const body = JSON.stringify({ context: { requestId: 'x', apiKeyId: 'k' }, callId: 'wacid.x' });
   const post = (headers: Record<string, string>, payload = body) =>
     fetch(url, {
@@ -294,7 +294,7 @@ test('an instance at its call limit places a new call on the least loaded peer, 
     assert.equal(await bed.inspect.get(callKey(first.whatsappCallId)), 'node-c');
     const placedOn = await bed.inspect.get(callKey(second.whatsappCallId));
     assert.ok(placedOn === 'node-a' || placedOn === 'node-b', `placed on ${placedOn}`);
-    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    const metrics = await (await fetch(`${c.internalUrl}/metrics`)).text();
     assert.match(metrics, /^whatsapp_connector_cluster_active_calls 1$/m);
     assert.match(
       metrics,

@@ -186,7 +186,7 @@ describe('Connector endpoint under mutated input', () => {
     t.diagnostic(`status counts: ${JSON.stringify(Object.fromEntries(statuses))}`);
     // The mutations must really reach the decoder and validator, not just bounce off.
     assert.ok((statuses.get(400) ?? 0) > ITERATIONS / 4, JSON.stringify([...statuses]));
-    const health = await fetch(`${srv.url}/healthz`);
+    const health = await fetch(`http://127.0.0.1:${srv.server.internalPort}/healthz`);
     assert.equal(health.status, 200);
 
     const logText = srv.logs.join('');

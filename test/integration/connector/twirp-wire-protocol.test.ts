@@ -505,7 +505,7 @@ describe('Body limits', () => {
     assert.equal(chunked.status, 400);
     assert.equal((JSON.parse(chunked.body) as { code: string }).code, 'malformed');
     assert.equal(srv.backend.calls.length, 0);
-    const health = await fetch(`${srv.url}/healthz`);
+    const health = await fetch(`http://127.0.0.1:${srv.server.internalPort}/healthz`);
     assert.equal(health.status, 200);
   });
 

@@ -229,7 +229,7 @@ test('webhooks that are not call events (e.g. messages) are still forwarded', as
 });
 
 test('the calls listing needs a LiveKit access token with roomCreate', async () => {
-  const url = `http://127.0.0.1:${server.port}/api/calls`;
+  const url = `http://127.0.0.1:${server.internalPort}/api/calls`;
   assert.equal((await fetch(url)).status, 401);
   const token = new AccessToken('devkey', 'devsecret-devsecret-devsecret-00');
   token.addGrant({ roomCreate: true });

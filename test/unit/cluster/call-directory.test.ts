@@ -33,7 +33,7 @@ function nodeConfig(id: string, url: string, heartbeatSeconds = 0.1) {
   return loadConfig({
     env: {
       LIVEKIT_API_KEY: 'k',
-      LIVEKIT_API_SECRET: 's',
+      LIVEKIT_API_SECRET: 'a-test-secret-of-at-least-32-chars',
       REDIS_URL: url,
       REDIS_KEY_PREFIX: 'unit:',
       INSTANCE_ID: id,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
 
-const base = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' };
+const base = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-test-secret-of-at-least-32-chars' };
 
 test('cluster settings have documented defaults', () => {
   const config = loadConfig({ env: { ...base } });

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
 
-const base = { LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: 'secret' };
+const SECRET = 'a-livekit-api-secret-of-32-chars!';
+const base = { LIVEKIT_API_KEY: 'key', LIVEKIT_API_SECRET: SECRET };
 
 function yamlFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'wac-config-'));
@@ -20,12 +21,19 @@ test('defaults apply when only the LiveKit keys are given', () => {
   assert.equal(c.whatsapp.graphUrl, 'https://graph.facebook.com');
   assert.equal(c.calls.ringingTimeoutSeconds, 30);
   assert.equal(c.redisUrl, undefined);
-  assert.deepEqual(c.apiKeys, { key: 'secret' });
+  assert.deepEqual(c.apiKeys, { key: SECRET });
+  assert.equal(c.bindAddress, '0.0.0.0');
+  assert.equal(c.internal.port, 8081);
+  assert.equal(c.internal.bindAddress, '127.0.0.1');
+  assert.equal(c.connectorApiEnabled, true);
+  assert.equal(c.maxConnections, 512);
+  assert.equal(c.internal.maxConnections, 64);
+  assert.equal(c.stateDir, join(process.cwd(), '.whatsapp-connector'));
 });
 
 test('environment overrides the YAML file, and CLI overrides the environment', () => {
   const path = yamlFile(
-    'port: 9000\nlivekit:\n  url: ws://lk.example:7880\n  api_key: filekey\n  api_secret: filesecret\n',
+    `port: 9000\nlivekit:\n  url: ws://lk.example:7880\n  api_key: filekey\n  api_secret: ${SECRET}-file\n`,
   );
   const fromFile = loadConfig({ configFile: path, env: {} });
   assert.equal(fromFile.port, 9000);
@@ -36,7 +44,7 @@ test('environment overrides the YAML file, and CLI overrides the environment', (
   });
   assert.equal(fromEnv.port, 9100);
   assert.equal(fromEnv.livekit.apiKey, 'envkey');
-  assert.equal(fromEnv.livekit.apiSecret, 'filesecret');
+  assert.equal(fromEnv.livekit.apiSecret, `${SECRET}-file`);
   assert.equal(
     loadConfig({ configFile: path, env: { PORT: '9100' }, overrides: { port: 9200 } }).port,
     9200,
@@ -44,12 +52,43 @@ test('environment overrides the YAML file, and CLI overrides the environment', (
 });
 
 test('several Connector API keys can be configured', () => {
-  const c = loadConfig({ env: { ...base, CONNECTOR_API_KEYS: 'a: sa, b: sb' } });
-  assert.deepEqual(c.apiKeys, { a: 'sa', b: 'sb', key: 'secret' });
+  const c = loadConfig({ env: { ...base, CONNECTOR_API_KEYS: `a: ${SECRET}a, b: ${SECRET}b` } });
+  assert.deepEqual(c.apiKeys, { a: `${SECRET}a`, b: `${SECRET}b`, key: SECRET });
+});
+
+test('the internal port follows the public one, and is any free port when the public one is', () => {
+  assert.equal(loadConfig({ env: { ...base, PORT: '9000' } }).internal.port, 9001);
+  assert.equal(loadConfig({ env: { ...base, PORT: '0' } }).internal.port, 0);
+  assert.equal(loadConfig({ env: base, overrides: { port: 0 } }).internal.port, 0);
+  const set = loadConfig({
+    env: { ...base, INTERNAL_PORT: '9500', INTERNAL_BIND_ADDRESS: '10.0.0.7' },
+  });
+  assert.equal(set.internal.port, 9500);
+  assert.equal(set.internal.bindAddress, '10.0.0.7');
+  const file = loadConfig({
+    configFile: yamlFile(
+      'internal_port: 7001\ninternal_bind_address: 10.1.1.1\nconnector_api_enabled: false\nmax_connections: 100\nstate_dir: /var/lib/wac\n',
+    ),
+    env: base,
+  });
+  assert.equal(file.internal.port, 7001);
+  assert.equal(file.internal.bindAddress, '10.1.1.1');
+  assert.equal(file.connectorApiEnabled, false);
+  assert.equal(file.maxConnections, 100);
+  assert.equal(file.stateDir, '/var/lib/wac');
+  assert.equal(
+    loadConfig({ env: { ...base, CONNECTOR_API_ENABLED: 'false' } }).connectorApiEnabled,
+    false,
+  );
+});
+
+test('STATE_DIR is resolved against the working directory', () => {
+  const c = loadConfig({ env: { ...base, STATE_DIR: 'state' }, cwd: '/srv/connector' });
+  assert.equal(c.stateDir, '/srv/connector/state');
 });
 
 const bad: Array<[string, Record<string, string>, string]> = [
-  ['missing API key', { LIVEKIT_API_SECRET: 's' }, 'LIVEKIT_API_KEY'],
+  ['missing API key', { LIVEKIT_API_SECRET: SECRET }, 'LIVEKIT_API_KEY'],
   ['missing API secret', { LIVEKIT_API_KEY: 'k' }, 'LIVEKIT_API_SECRET'],
   ['non-numeric port', { ...base, PORT: 'eighty' }, 'PORT'],
   ['port out of range', { ...base, PORT: '70000' }, 'PORT'],
@@ -57,6 +96,23 @@ const bad: Array<[string, Record<string, string>, string]> = [
   ['redis URL with wrong scheme', { ...base, REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL'],
   ['unknown log level', { ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
   ['LiveKit URL with wrong scheme', { ...base, LIVEKIT_URL: 'ftp://x' }, 'LIVEKIT_URL'],
+  [
+    'internal port equal to the public one',
+    { ...base, PORT: '9000', INTERNAL_PORT: '9000' },
+    'INTERNAL_PORT',
+  ],
+  ['internal port out of range', { ...base, INTERNAL_PORT: '65536' }, 'INTERNAL_PORT'],
+  [
+    'internal bind address not an address',
+    { ...base, INTERNAL_BIND_ADDRESS: 'my host' },
+    'INTERNAL_BIND_ADDRESS',
+  ],
+  ['connection cap of zero', { ...base, MAX_CONNECTIONS: '0' }, 'MAX_CONNECTIONS'],
+  [
+    'API switch that is not a boolean',
+    { ...base, CONNECTOR_API_ENABLED: 'maybe' },
+    'CONNECTOR_API_ENABLED',
+  ],
 ];
 for (const [what, env, setting] of bad) {
   test(`invalid configuration names the setting: ${what}`, () => {

@@ -8,7 +8,9 @@ import { ConfigError, loadConfig, type Config } from '../../../src/config/index.
 import { loadGatewaySettings } from '../../../src/gateway/gateway-config.js';
 
 function config(whatsapp: Record<string, unknown>): Config {
-  const c = loadConfig({ env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' } });
+  const c = loadConfig({
+    env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-test-secret-of-at-least-32-chars' },
+  });
   c.whatsapp.raw = whatsapp;
   return c;
 }
@@ -94,7 +96,10 @@ test('loadConfig already refuses a malformed routing rule in the YAML file, nami
   try {
     assert.throws(
       () =>
-        loadConfig({ configFile: file, env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' } }),
+        loadConfig({
+          configFile: file,
+          env: { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-test-secret-of-at-least-32-chars' },
+        }),
       (err: unknown) =>
         err instanceof ConfigError && err.setting === 'whatsapp.numbers.0.inbound.accept',
     );

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
 
-const base = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' };
+const base = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-test-secret-of-at-least-32-chars' };
 
 test('room legs run in workers of 6 calls by default; 0 keeps them in-process', () => {
   assert.equal(loadConfig({ env: base }).calls.roomWorkerCallsPerProcess, 6);
