@@ -201,6 +201,11 @@ export class HttpServer {
     return (this.server.address() as AddressInfo | null)?.port ?? 0;
   }
 
+  /** The bound address, once listening. */
+  get address(): AddressInfo | undefined {
+    return (this.server.address() as AddressInfo | null) ?? undefined;
+  }
+
   get listening(): boolean {
     return this.server.listening;
   }
