@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { queuePolicy, type QueuePolicy } from '../durable-queue.js';
+import { systemClock, type StateStore, type StateStoreClock } from '../state-store.js';
+import { SqliteCallStore } from './sqlite-call-store.js';
+import { DATABASE_FILE, openDatabase } from './sqlite-database.js';
+import { SqliteQueue } from './sqlite-queue.js';
+
+/** The local state store: one SQLite database in `STATE_DIR`. */
+export class SqliteStateStore implements StateStore {
+  readonly kind = 'sqlite';
+  readonly location: string;
+  readonly calls: SqliteCallStore;
+  readonly #db: Database.Database;
+  readonly #clock: StateStoreClock;
+  readonly #queues = new Map<string, SqliteQueue>();
+
+  private constructor(db: Database.Database, location: string, clock: StateStoreClock) {
+    this.#db = db;
+    this.#clock = clock;
+    this.location = location;
+    this.calls = new SqliteCallStore(db, clock);
+  }
+
+  /**
+   * Open the store in `dir`, creating it if needed.
+   * @throws StoreUnavailableError when it cannot be opened.
+   */
+  static open(dir: string, clock: StateStoreClock = systemClock): SqliteStateStore {
+    return new SqliteStateStore(openDatabase(dir), join(dir, DATABASE_FILE), clock);
+  }
+
+  queue(name: string, policy: Partial<QueuePolicy> = {}): SqliteQueue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new SqliteQueue(this.#db, name, queuePolicy(policy), this.#clock);
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}
