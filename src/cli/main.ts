@@ -13,6 +13,7 @@ import { registerDevCommand } from './dev-command.js';
 import { registerDialCommand } from './dial-command.js';
 import { registerHangupCommand } from './hangup-command.js';
 import { registerPermissionsCommand } from './permissions-command.js';
+import { registerQueuesCommand } from './queues-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
 
@@ -32,6 +33,7 @@ export function buildCli(): Command {
   registerCallsCommand(program);
   registerHangupCommand(program);
   registerPermissionsCommand(program);
+  registerQueuesCommand(program);
   registerSimulateCommand(program);
   registerDevCommand(program);
   program.addHelpText(

@@ -6,7 +6,16 @@ import { runCli } from './cli-runner.js';
 test('--help lists every command and exits 0', async () => {
   const r = await runCli(['--help']);
   assert.equal(r.code, 0);
-  for (const cmd of ['serve', 'dial', 'calls', 'hangup', 'permissions', 'simulate', 'dev']) {
+  for (const cmd of [
+    'serve',
+    'dial',
+    'calls',
+    'hangup',
+    'permissions',
+    'queues',
+    'simulate',
+    'dev',
+  ]) {
     assert.match(r.stdout, new RegExp(`\\n  ${cmd}\\b`), cmd);
   }
 });
