@@ -1,4 +1,4 @@
-import type { Config } from '../config/index.js';
+import { isLoopbackHost, type Config } from '../config/index.js';
 import type { ConnectorBackend } from '../connector/connector-backend.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
@@ -208,6 +208,16 @@ export class ConnectorServer {
       'connector listening',
     );
     await this.cluster?.start(internalPort);
+    if (
+      this.cluster &&
+      !this.config.cluster.instanceUrl &&
+      isLoopbackHost(this.config.internal.bindAddress)
+    ) {
+      this.logger.warn(
+        { internalBindAddress: this.config.internal.bindAddress },
+        'cluster peers on other hosts cannot reach this instance: set INTERNAL_BIND_ADDRESS to a private address (or INSTANCE_URL)',
+      );
+    }
     this.setReady(true);
     return port;
   }
