@@ -2,6 +2,7 @@ import type { RoomAgentDispatch } from '@livekit/protocol';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CallState } from '../calls/whatsapp-call.js';
 import { CliError, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-errors.js';
+import { accessTokenFlagError, refusedAccessTokenFlag } from './refused-flags.js';
 
 interface DialOptions {
   room?: string;
@@ -38,22 +39,6 @@ async function parseAgent(spec: string): Promise<RoomAgentDispatch> {
   if (!agentName) throw new CliError(`--agent needs a name: ${JSON.stringify(spec)}`, EXIT_USAGE);
   const { RoomAgentDispatch } = await import('@livekit/protocol');
   return new RoomAgentDispatch({ agentName, metadata: i < 0 ? '' : spec.slice(i + 1) });
-}
-
-/**
- * The flag that once took a Meta access token. Secrets on the command line are visible to every
- * user of the machine (`ps`) and stay in shell history, so it only explains what to do instead.
- */
-export function refusedAccessTokenFlag(): Option {
-  return new Option('--access-token <token>').hideHelp();
-}
-
-/** The answer to `--access-token`: where the token goes instead. */
-export function accessTokenFlagError(): CliError {
-  return new CliError(
-    '--access-token is not accepted (command-line arguments are visible in "ps"): set WHATSAPP_ACCESS_TOKEN or WHATSAPP_ACCESS_TOKEN_FILE, or the number\'s access_token in the configuration',
-    EXIT_USAGE,
-  );
 }
 
 const PROGRESS: Partial<Record<CallState, string>> = {

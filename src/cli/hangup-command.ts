@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CliError, EXIT_USAGE } from './cli-errors.js';
-import { accessTokenFlagError, refusedAccessTokenFlag } from './dial-command.js';
+import { accessTokenFlagError, refusedAccessTokenFlag } from './refused-flags.js';
 
 interface HangupOptions {
   accessToken?: string;
