@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { dispose } from '@livekit/rtc-node';
 import { ParticipantInfo_Kind } from '@livekit/protocol';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import { startDevStack, type DevStack } from '../../../src/cli/dev-command.js';
+import { startDevStack, type DevStack } from '../../../src/devstack/dev-stack.js';
 import { analyseTone, type ToneAnalysis } from '../../../src/media/tone.js';
 import { freeTcpPort } from '../../../testbed/ports.js';
 import { eventually, sleep } from '../calls/bridge-harness.js';
