@@ -3,6 +3,7 @@ import {
   RTCPeerConnection,
   RTCRtpCodecParameters,
   type RTCDataChannel,
+  type RTCDtlsTransport,
   type RTCPeerConnectionConfig,
   type RTCRtpTransceiver,
 } from 'werift';
@@ -73,6 +74,7 @@ export class PeerTransport extends SafeEventEmitter<PeerTransportEvents> {
   #remoteOps: Promise<unknown> = Promise.resolve();
   /** Candidates that came before any remote description. */
   #earlyCandidates: (IceCandidateInit | undefined)[] = [];
+  readonly #watchedDtls = new WeakSet<RTCDtlsTransport>();
   readonly #log: Logger | undefined;
 
   constructor(options: PeerTransportOptions) {
@@ -89,6 +91,9 @@ export class PeerTransport extends SafeEventEmitter<PeerTransportEvents> {
         sdpMLineIndex: json.sdpMLineIndex,
         usernameFragment: json.usernameFragment,
       });
+    });
+    this.pc.iceConnectionStateChange.subscribe((state) => {
+      this.#log?.debug({ target: this.target, state }, 'ICE connection state');
     });
     this.pc.connectionStateChange.subscribe((state) => {
       if (this.#closed && state !== 'closed') return;
@@ -149,6 +154,7 @@ export class PeerTransport extends SafeEventEmitter<PeerTransportEvents> {
     try {
       const offer = await this.pc.createOffer({ iceRestart: options.iceRestart ?? false });
       await this.pc.setLocalDescription(offer);
+      this.#catchEarlyDtls();
       this.#assertOpen();
       this.#offerId += 1;
       return { sdp: this.pc.localDescription?.sdp ?? offer.sdp, id: this.#offerId };
@@ -183,6 +189,7 @@ export class PeerTransport extends SafeEventEmitter<PeerTransportEvents> {
     await this.#remote(() => this.#setRemote('offer', offer.sdp));
     const answer = await this.pc.createAnswer();
     await this.pc.setLocalDescription(answer);
+    this.#catchEarlyDtls();
     this.#assertOpen();
     return { sdp: this.pc.localDescription?.sdp ?? answer.sdp, id: offer.id };
   }
@@ -238,6 +245,42 @@ export class PeerTransport extends SafeEventEmitter<PeerTransportEvents> {
     this.removeAllListeners();
   }
 
+  /**
+   * Keep DTLS records that arrive before werift's DTLS transport listens, and hand them over
+   * when it starts. livekit-server (pion) is the DTLS client when we offer: it sends its
+   * ClientHello as soon as its side of ICE works, while werift only creates its DTLS server
+   * once its own ICE checks complete, a few ms later, and drops the record. pion then resends
+   * after 100 ms (LiveKit's DTLS retransmission interval): every publisher connection took
+   * ~100 ms longer than the handshake needs. Only records werift would have dropped are kept.
+   */
+  #catchEarlyDtls(): void {
+    for (const dtls of this.pc.dtlsTransports) {
+      if (this.#watchedDtls.has(dtls) || dtls.state !== 'new') continue;
+      this.#watchedDtls.add(dtls);
+      const connection = dtls.iceTransport.connection;
+      const early: Buffer[] = [];
+      const spy = connection.onData.subscribe((data) => {
+        if (dtls.state === 'new' && isDtlsRecord(data) && early.length < MAX_EARLY_DTLS_RECORDS) {
+          early.push(data);
+        }
+      });
+      const states = dtls.onStateChange.subscribe((state) => {
+        if (state === 'new') return;
+        spy.unSubscribe();
+        states.unSubscribe();
+        if (state !== 'connecting' || early.length === 0 || this.#closed) return;
+        const records = early.splice(0);
+        // werift announces 'connecting' and then, in the same tick, creates the DTLS endpoint
+        // that listens on the ICE connection: hand the records over right after.
+        queueMicrotask(() => {
+          if (this.#closed || dtls.state !== 'connecting') return;
+          this.#log?.debug({ target: this.target, records: records.length }, 'early DTLS replayed');
+          for (const record of records) connection.onData.execute(record);
+        });
+      });
+    }
+  }
+
   #watchTransceiver(transceiver: RTCRtpTransceiver): void {
     transceiver.onTrack.subscribe((track) => {
       if (!this.#closed) this.emit('track', transceiver, track);
@@ -247,6 +290,15 @@ export class PeerTransport extends SafeEventEmitter<PeerTransportEvents> {
   #assertOpen(): void {
     if (this.#closed) throw new LiveKitError('closed', `${this.target} peer connection is closed`);
   }
+}
+
+/** Early DTLS records kept per transport (a ClientHello and its retransmissions). */
+const MAX_EARLY_DTLS_RECORDS = 8;
+
+/** RFC 7983 demultiplexing: a first byte of 20-63 is DTLS. */
+function isDtlsRecord(data: Buffer): boolean {
+  const first = data[0];
+  return first !== undefined && first >= 20 && first <= 63;
 }
 
 /** werift configuration from our ICE options. */

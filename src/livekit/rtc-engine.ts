@@ -653,7 +653,12 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
       }
       if (!trackSid) continue;
       this.#log?.debug(
-        { target: transport.target, mid, track: trackSid, sources: transceiver.receiver.tracks.length },
+        {
+          target: transport.target,
+          mid,
+          track: trackSid,
+          sources: transceiver.receiver.tracks.length,
+        },
         'remote track mapped',
       );
       for (const source of transceiver.receiver.tracks) this.emit('remoteTrack', trackSid, source);
