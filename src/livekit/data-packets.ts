@@ -51,7 +51,7 @@ export function dtmfPacket(code: number, digit: string, destinationIdentities: s
   return new DataPacket({
     kind: DataPacket_Kind.RELIABLE,
     destinationIdentities,
-    value: { case: 'sipDtmf', value: new SipDTMF({ code, digit }) },
+    value: { case: 'sipDtmf', value: new SipDTMF({ code, digit: DTMF_DIGITS[code] }) },
   });
 }
 

@@ -1,8 +1,9 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { TrackSource } from '@livekit/protocol';
 import { RtpHeader, RtpPacket, type RTCRtpSender } from 'werift';
 import { SafeEventEmitter, logListenerErrors } from '../util/typed-emitter.js';
 import type { Logger } from '../log/index.js';
+import { LiveKitError } from './livekit-errors.js';
 import { OPUS_PAYLOAD_TYPE } from './peer-transport.js';
 
 /** Options of {@link LiveKitParticipant.publishAudioTrack}. */
@@ -50,8 +51,6 @@ export interface LocalAudioTrackEvents {
  * payload type of the negotiated stream.
  */
 export class LocalAudioTrack extends SafeEventEmitter<LocalAudioTrackEvents> {
-  /** Client id (AddTrackRequest.cid), stable for the life of the track. */
-  readonly cid = `TR_wa_${randomUUID()}`;
   readonly name: string;
   readonly source: TrackSource;
   #sid: string | undefined;
@@ -72,7 +71,10 @@ export class LocalAudioTrack extends SafeEventEmitter<LocalAudioTrackEvents> {
   constructor(options: LocalAudioTrackOptions, logger?: Logger) {
     super(logListenerErrors(logger, 'local track listener threw'));
     if (!options.name || typeof options.name !== 'string') {
-      throw new TypeError('publishAudioTrack: name must be a non-empty string');
+      throw new LiveKitError(
+        'invalid-argument',
+        'publishAudioTrack: name must be a non-empty string',
+      );
     }
     this.name = options.name;
     this.source = options.source ?? TrackSource.MICROPHONE;
