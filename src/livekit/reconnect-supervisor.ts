@@ -133,8 +133,8 @@ export class ReconnectSupervisor extends SafeEventEmitter<ReconnectSupervisorEve
     this.removeAllListeners();
   }
 
-  #schedule(): void {
-    const wait = this.#delays[Math.min(this.#attempt, this.#delays.length - 1)] ?? 0;
+  #schedule(delayMs?: number): void {
+    const wait = delayMs ?? this.#delays[Math.min(this.#attempt, this.#delays.length - 1)] ?? 0;
     this.#delay = setTimeout(() => {
       this.#delay = undefined;
       void this.#run();
@@ -183,7 +183,9 @@ export class ReconnectSupervisor extends SafeEventEmitter<ReconnectSupervisorEve
     // A resume only retries while the server cannot be reached at all; anything else (refused,
     // media did not come back, protocol error) means the session is gone: reconnect in full.
     if (step === 'resume' && failure.reason !== 'unreachable') this.#fullReconnectNext = true;
-    this.#schedule();
+    // A refused resume comes from a server that is up and answering (typically restarted): the
+    // full reconnect can start at once instead of after the back-off.
+    this.#schedule(failure instanceof ResumeRefusedError ? 0 : undefined);
   }
 
   #succeed(step: RecoveryStep): void {

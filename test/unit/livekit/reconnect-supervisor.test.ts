@@ -72,13 +72,15 @@ test('a signal loss is recovered by a resume at once', async () => {
   assert.equal(supervisor.recovering, false);
 });
 
-test('a resume refused by the server is followed by a full reconnect', async () => {
-  hooks.script('resume', new ResumeRefusedError('STATE_MISMATCH'));
+test('a resume refused by the server is followed by a full reconnect at once', async () => {
+  hooks.script('resume', unreachable(), new ResumeRefusedError('STATE_MISMATCH'));
   supervisor.lost('signal');
   await advance(0);
-  assert.deepEqual(hooks.calls, ['resume']);
   await advance(300);
-  assert.deepEqual(hooks.calls, ['resume', 'restart']);
+  assert.deepEqual(hooks.calls, ['resume', 'resume']);
+  // The server answered: no back-off before the full reconnect.
+  await advance(0);
+  assert.deepEqual(hooks.calls, ['resume', 'resume', 'restart']);
   assert.deepEqual(events, ['reconnecting', 'reconnected']);
 });
 
