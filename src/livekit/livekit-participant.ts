@@ -1,5 +1,6 @@
 import {
   DisconnectReason,
+  SimulateScenario,
   UpdateParticipantMetadata,
   UpdateSubscription,
   type JoinResponse,
@@ -287,6 +288,20 @@ export class LiveKitParticipant extends SafeEventEmitter<LiveKitParticipantEvent
   }
 
   /**
+   * Ask livekit-server to act out a failure (LiveKit's SimulateScenario, meant for client
+   * validation): `server-leave` closes our session with a full-reconnect request,
+   * `node-failure` drops it silently as a crashed node would.
+   */
+  simulateScenario(scenario: 'server-leave' | 'node-failure'): void {
+    this.#assertOpen();
+    const value =
+      scenario === 'server-leave'
+        ? new SimulateScenario({ scenario: { case: 'serverLeave', value: true } })
+        : new SimulateScenario({ scenario: { case: 'nodeFailure', value: true } });
+    this.#engine.send({ case: 'simulate', value });
+  }
+
+  /**
    * Leave the room with `reason` (what other participants read as our disconnect reason;
    * livekit-server v1.13 passes on CLIENT_INITIATED, USER_UNAVAILABLE, USER_REJECTED and
    * AGENT_ERROR, and reports anything else as CLIENT_INITIATED), then close everything.
@@ -405,12 +420,17 @@ export class LiveKitParticipant extends SafeEventEmitter<LiveKitParticipantEvent
           this.#removeParticipant(participant, DisconnectReason.UNKNOWN_REASON);
       }
     }
-    this.#onParticipants(join.otherParticipants, { announce: restarted, now: true });
+    this.#onParticipants(join.otherParticipants, { announce: restarted, now: true, resync: true });
   }
 
+  /**
+   * Take participant infos (join response or update). `announce`: emit events for newcomers;
+   * `now`: subscribe on the session being set up; `resync`: re-check every participant's tracks
+   * even if its info did not change (a new session has no subscriptions yet).
+   */
   #onParticipants(
     infos: ParticipantInfo[],
-    options: { announce?: boolean; now?: boolean } = { announce: true },
+    options: { announce?: boolean; now?: boolean; resync?: boolean } = { announce: true },
   ): void {
     const toSubscribe: string[] = [];
     for (const info of infos) {
@@ -427,8 +447,9 @@ export class LiveKitParticipant extends SafeEventEmitter<LiveKitParticipantEvent
         continue;
       }
       if (participant && participant.sid !== info.sid) {
-        // Same identity, new session: the old one is gone.
-        this.#removeParticipant(participant, DisconnectReason.DUPLICATE_IDENTITY);
+        // Same identity, new session (it reconnected in full, or the server restarted): the
+        // old one is gone, and the server did not tell us why.
+        this.#removeParticipant(participant, DisconnectReason.UNKNOWN_REASON);
         participant = undefined;
       }
       if (!participant) {
@@ -438,7 +459,7 @@ export class LiveKitParticipant extends SafeEventEmitter<LiveKitParticipantEvent
       } else if (participant.isOlderThan(info)) {
         const changes = participant.update(info);
         if (Object.keys(changes).length > 0) this.emit('participantUpdated', participant, changes);
-      } else {
+      } else if (!options.resync) {
         continue;
       }
       this.#syncTracks(participant, toSubscribe);

@@ -100,6 +100,67 @@ test('a cut signal WebSocket is resumed with two peer connections too', async ()
   await signalCutResumes('dual');
 });
 
+{
+  const scenario = 'node-failure';
+  test('a simulated node failure ends in a full reconnect that re-subscribes and re-publishes', async () => {
+    const room = uniqueRoom(`lk-${scenario}`);
+    const agent = await RtcNodePeer.join(lk, room, 'agent', { toneHz: 440 });
+    const participant = await LiveKitParticipant.join({
+      url: lk.wsUrl,
+      token: await participantToken(lk, room, 'werift'),
+      ice: { hostAddresses: ['127.0.0.1'] },
+    });
+    const track = await participant.publishAudioTrack({ name: 'caller' });
+    const writer = new OpusToneWriter(track, 700).start();
+    try {
+      await waitFor(() => participant.remoteTracks.size === 1, 10_000, 'agent track');
+      const events = recordEvents(participant);
+      const unsubscribed: string[] = [];
+      participant.on('trackUnsubscribed', (t) => unsubscribed.push(t.sid));
+      const { sid } = participant;
+      const trackSid = track.sid;
+      participant.simulateScenario(scenario);
+      await waitFor(() => events.includes('reconnected'), 15_000, 'reconnected');
+      assert.deepEqual(events, ['reconnecting', 'reconnected']);
+      assert.notEqual(participant.sid, sid);
+      assert.notEqual(track.sid, trackSid);
+      assert.equal(unsubscribed.length, 1, 'the old subscription ended');
+      // Subscribed again on the new session, and heard again.
+      await waitFor(() => participant.remoteTracks.size === 1, 10_000, 'agent track again');
+      const receiver = new RtpToneReceiver([...participant.remoteTracks.values()][0]!);
+      agent.clearHeard();
+      await waitFor(
+        () => agent.recent('werift', 2).length >= 96_000 && receiver.packets >= 75,
+        15_000,
+        'audio after the full reconnect',
+      );
+      assertTone(agent.analyse('werift', 700, 1.5), 700, 'rtc-node after the full reconnect');
+      assertTone(receiver.analyse(440, 1.5), 440, 'we after the full reconnect');
+    } finally {
+      writer.stop();
+      await participant.leave();
+      await agent.close();
+    }
+  });
+}
+
+test('a server leave without a reconnect request ends the participant with the server reason', async () => {
+  const room = uniqueRoom('lk-server-leave');
+  const participant = await LiveKitParticipant.join({
+    url: lk.wsUrl,
+    token: await participantToken(lk, room, 'werift'),
+    ice: { hostAddresses: ['127.0.0.1'] },
+  });
+  const track = await participant.publishAudioTrack({ name: 'caller' });
+  const events = recordEvents(participant);
+  // livekit-server closes the session with a LeaveRequest{SERVER_SHUTDOWN, DISCONNECT}.
+  participant.simulateScenario('server-leave');
+  await waitFor(() => events.length > 0, 10_000, 'disconnected');
+  assert.deepEqual(events, ['disconnected:SERVER_SHUTDOWN']);
+  assert.equal(participant.closed, true);
+  assert.equal(track.ended, true);
+});
+
 test('livekit-server killed and restarted on its port: full reconnect, track published again, audio back', async () => {
   let server = await startLiveKitServer();
   const room = uniqueRoom('lk-restart');
