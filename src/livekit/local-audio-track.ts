@@ -105,7 +105,14 @@ export class LocalAudioTrack extends SafeEventEmitter<LocalAudioTrackEvents> {
    */
   writeRtp(packet: OutgoingOpusPacket): boolean {
     const sender = this.#sender;
-    if (this.#ended || this.#muted || !sender || sender.dtlsTransport?.state !== 'connected') {
+    // No codec yet: the section is not negotiated (werift would drop the packet silently).
+    if (
+      this.#ended ||
+      this.#muted ||
+      !sender ||
+      !sender.codec ||
+      sender.dtlsTransport?.state !== 'connected'
+    ) {
       this.#stats.packetsDropped += 1;
       return false;
     }

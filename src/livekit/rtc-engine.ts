@@ -139,6 +139,8 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
   /** Waiters for a state change (connection, data channel), woken on any change. */
   readonly #changeWaiters = new Set<() => void>();
   #everConnected = false;
+  /** The first join in flight (aborted if the connection is lost before it completes). */
+  #joining: AbortController | undefined;
   #closed = false;
   readonly #log: Logger | undefined;
 
@@ -192,9 +194,17 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
    */
   async connect(tracks: LocalAudioTrack[]): Promise<JoinResponse> {
     const controller = new AbortController();
-    const join = await this.#startSession(tracks, false, controller.signal);
-    this.signal.markReady();
-    return join;
+    this.#joining = controller;
+    try {
+      const join = await this.#startSession(tracks, false, controller.signal);
+      if (controller.signal.aborted) throw controller.signal.reason;
+      this.signal.markReady();
+      return join;
+    } catch (err) {
+      throw controller.signal.aborted ? controller.signal.reason : err;
+    } finally {
+      this.#joining = undefined;
+    }
   }
 
   /** Publish a local track: AddTrackRequest, TrackPublished, then offer its section. */
@@ -412,6 +422,14 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
 
   #lost(loss: 'signal' | 'peer' | 'server-resume' | 'server-reconnect'): void {
     if (this.#closed) return;
+    if (this.#joining) {
+      // The first join fails instead: the caller gets an error rather than a participant that
+      // is recovering before it ever worked.
+      this.#joining.abort(
+        new LiveKitError('unreachable', `connection lost during the join (${loss})`),
+      );
+      return;
+    }
     this.#supervisor.lost(loss, { resumable: this.#everConnected });
   }
 
@@ -545,7 +563,12 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
         if (this.#closed) done(new LiveKitError('closed', `closed while waiting for ${what}`));
         else if (ready()) done();
       };
-      const onAbort = () => done(new LiveKitError('closed', `gave up waiting for ${what}`));
+      const onAbort = () =>
+        done(
+          abort?.reason instanceof LiveKitError
+            ? abort.reason
+            : new LiveKitError('closed', `gave up waiting for ${what}`),
+        );
       const timer = setTimeout(
         () => done(new LiveKitError('timeout', `${what} not ready within ${timeoutMs} ms`)),
         timeoutMs,
@@ -860,9 +883,9 @@ function leaveError(leave: LeaveRequest): LiveKitError {
 
 /** `promise`, or a rejection as soon as `abort` fires. */
 function raceAbort<T>(promise: Promise<T>, abort: AbortSignal): Promise<T> {
-  if (abort.aborted) return Promise.reject(new LiveKitError('closed', 'aborted'));
+  if (abort.aborted) return Promise.reject(abortError(abort));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new LiveKitError('closed', 'aborted'));
+    const onAbort = () => reject(abortError(abort));
     abort.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
@@ -875,4 +898,10 @@ function raceAbort<T>(promise: Promise<T>, abort: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function abortError(abort: AbortSignal): LiveKitError {
+  return abort.reason instanceof LiveKitError
+    ? abort.reason
+    : new LiveKitError('closed', 'aborted');
 }

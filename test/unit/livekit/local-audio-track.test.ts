@@ -9,6 +9,7 @@ import { OPUS_PAYLOAD_TYPE } from '../../../src/livekit/peer-transport.js';
 function fakeSender(state: 'connected' | 'connecting' = 'connected') {
   const packets: RtpPacket[] = [];
   const sender = {
+    codec: { payloadType: OPUS_PAYLOAD_TYPE },
     dtlsTransport: { state },
     sendRtp: async (packet: RtpPacket) => {
       packets.push(packet);
