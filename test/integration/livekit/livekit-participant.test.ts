@@ -89,6 +89,32 @@ test('the tone rtc-node publishes arrives as Opus RTP that decodes to its freque
   }
 });
 
+test('muting the track is seen by rtc-node and stops its packets; unmuting brings them back', async () => {
+  const room = uniqueRoom('lk-mute');
+  const listener = await RtcNodePeer.join(lk, room, 'listener');
+  const participant = await joinParticipant(room);
+  try {
+    const track = await participant.publishAudioTrack({ name: 'caller' });
+    const writer = new OpusToneWriter(track, 700).start();
+    await listener.knows('werift');
+    const publication = () =>
+      [...listener.room.remoteParticipants.get('werift')!.trackPublications.values()][0];
+    await waitFor(() => publication() !== undefined, 10_000, 'publication seen');
+    track.setMuted(true);
+    await waitFor(() => publication()?.muted === true, 10_000, 'rtc-node sees the mute');
+    const accepted = writer.accepted;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(writer.accepted, accepted, 'nothing sent while muted');
+    track.setMuted(false);
+    await waitFor(() => publication()?.muted === false, 10_000, 'rtc-node sees the unmute');
+    await waitFor(() => writer.accepted > accepted + 5, 5000, 'packets again');
+    writer.stop();
+  } finally {
+    await participant.leave();
+    await listener.close();
+  }
+});
+
 test('DTMF goes both ways as SipDTMF data packets', async () => {
   const room = uniqueRoom('lk-dtmf');
   const agent = await RtcNodePeer.join(lk, room, 'agent');
