@@ -163,8 +163,14 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
       },
     });
     this.#supervisor.on('reconnecting', () => this.emit('reconnecting'));
-    this.#supervisor.on('resumed', () => this.emit('resumed'));
-    this.#supervisor.on('reconnected', () => this.emit('reconnected'));
+    this.#supervisor.on('resumed', () => {
+      this.#wake();
+      this.emit('resumed');
+    });
+    this.#supervisor.on('reconnected', () => {
+      this.#wake();
+      this.emit('reconnected');
+    });
     this.#supervisor.on('failed', (error) =>
       this.#end({ reason: error.disconnectReason ?? DisconnectReason.SIGNAL_CLOSE, error }),
     );
@@ -211,14 +217,28 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
   async publish(track: LocalAudioTrack): Promise<void> {
     this.#assertOpen();
     if (this.#publications.has(track)) return;
+    // During a recovery the session (and its publisher) is being replaced: publish on the one
+    // that comes back.
+    await this.#waitUntil(
+      () => !this.#supervisor.recovering && this.#publisher !== undefined,
+      this.options.timeouts.reconnectMs,
+      undefined,
+      'reconnection',
+    );
     const publisher = this.#publisher;
     if (!publisher) throw new LiveKitError('closed', 'not connected');
     const publication = this.#addPublication(publisher, track);
-    const published = this.#awaitPublished(publication.cid);
-    this.signal.send({ case: 'addTrack', value: addTrackRequest(publication) });
-    const info = await published;
-    this.#attach(publication, info);
-    await this.#negotiate(publisher);
+    try {
+      const published = this.#awaitPublished(publication.cid);
+      this.signal.send({ case: 'addTrack', value: addTrackRequest(publication) });
+      const info = await published;
+      this.#attach(publication, info);
+      await this.#negotiate(publisher);
+    } catch (err) {
+      // Not published: a later full reconnect must not publish it either.
+      this.#publications.delete(track);
+      throw err;
+    }
   }
 
   /**
