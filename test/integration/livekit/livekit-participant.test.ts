@@ -71,6 +71,33 @@ test('rtc-node hears the tone published as pre-encoded Opus, at its frequency an
   }
 });
 
+for (const mode of ['single', 'dual'] as const) {
+  test(`tracks given to join (${mode} peer connection mode) are published with it and heard`, async () => {
+    const room = uniqueRoom(`lk-join-tracks-${mode}`);
+    const listener = await RtcNodePeer.join(lk, room, 'listener');
+    const participant = await LiveKitParticipant.join({
+      url: lk.wsUrl,
+      token: await participantToken(lk, room, 'werift'),
+      ice: { hostAddresses: ['127.0.0.1'] },
+      peerConnectionMode: mode,
+      audioTracks: [{ name: 'caller' }],
+    });
+    try {
+      const [track] = participant.localTracks;
+      assert.ok(track);
+      assert.match(track.sid ?? '', /^TR_/, 'published when join resolves');
+      const writer = new OpusToneWriter(track, 700).start();
+      await waitFor(() => listener.recent('werift', 2).length >= 96_000, 15_000, 'heard');
+      writer.stop();
+      assertTone(listener.analyse('werift', 700, 1.5), 700, 'rtc-node');
+      assert.ok(writer.accepted >= writer.written - 1, 'packets accepted from the first write');
+    } finally {
+      await participant.leave();
+      await listener.close();
+    }
+  });
+}
+
 test('the tone rtc-node publishes arrives as Opus RTP that decodes to its frequency and level', async () => {
   const room = uniqueRoom('lk-subscribe');
   const speaker = await RtcNodePeer.join(lk, room, 'speaker', { toneHz: 440 });
