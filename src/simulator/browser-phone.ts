@@ -12,7 +12,7 @@ import {
 } from 'werift';
 import { ConnectorError } from '../errors/connector-error.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
-import { META_OPUS_FMTP } from './meta-sdp.js';
+import { META_OPUS_FMTP, SessionDescription } from '../whatsapp/meta-sdp.js';
 import type { BusinessRtpPacket, UserPhone, UserPhoneLink } from './user-phone.js';
 import { sendRtpAs } from './werift-rtp-send.js';
 
@@ -124,6 +124,7 @@ export class BrowserPhone extends SafeEventEmitter<BrowserPhoneEvents> implement
   ): Promise<{ phone: BrowserPhone; answerSdp: string }> {
     const phone = new BrowserPhone(options);
     try {
+      SessionDescription.parse(offerSdp); // the one SDP model's limits, before werift reads it
       await phone.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
       await phone.pc.setLocalDescription(await phone.pc.createAnswer());
       await phone.gathered();

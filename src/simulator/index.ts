@@ -11,4 +11,4 @@ export type { WebhookDelivery, WebhookAttempt } from './webhook-dispatcher.js';
 export { serialiseWebhook } from './webhook-dispatcher.js';
 export { SimulatedGraphError, GraphErrors } from './simulated-graph-error.js';
 export { validateBusinessSdp, validateBusinessSession } from './business-sdp-validator.js';
-export { META_OPUS_FMTP } from './meta-sdp.js';
+export { META_OPUS_FMTP } from '../whatsapp/meta-sdp.js';

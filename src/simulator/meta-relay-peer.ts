@@ -10,7 +10,7 @@ import {
   RTCRtpCodecParameters,
   type RTCRtpTransceiver,
 } from 'werift';
-import { buildMetaAnswer, buildMetaOffer, META_OPUS_FMTP } from './meta-sdp.js';
+import { buildMetaAnswer, buildMetaOffer, META_OPUS_FMTP } from '../whatsapp/meta-sdp.js';
 import type { SeededRandom } from './seeded-random.js';
 import { sendRtpAs } from './werift-rtp-send.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';

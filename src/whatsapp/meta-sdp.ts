@@ -1,50 +1,68 @@
 /**
- * SDP rules for Meta's WhatsApp calling relay, in one place:
- *  - a small, forgiving SDP parser/serialiser (never throws; bad input comes back as problems),
- *  - {@link validateOurSdp}: what our offers/answers must contain for Meta to take them,
- *  - {@link normaliseOurSdp}: makes a werift-produced SDP conform where that is safe to do
- *    textually (things that would desync the SDP from the media engine are reported, not edited),
- *  - {@link normaliseMetaSdp}: reads what Meta sends (offers in user-initiated calls, answers in
- *    business-initiated calls) into a summary and an SDP our WebRTC stack can apply.
+ * Meta's SDP rules for WhatsApp calling, on top of the one SDP model
+ * ({@link SessionDescription}, `src/media/sdp/`):
+ *  - {@link readMetaSdp} / {@link normaliseMetaSdp}: reads what Meta sends (offers in
+ *    user-initiated calls, answers in business-initiated calls) into a summary and an SDP our
+ *    WebRTC stack can apply, dropping candidates outside the allowed networks;
+ *  - {@link normaliseOurSdp} / {@link validateOurSdp}: makes our (werift-produced) SDP conform
+ *    and checks what Meta requires of it;
+ *  - {@link buildMetaOffer} / {@link buildMetaAnswer}: Meta's own SDP shapes, for the simulator;
+ *  - {@link checkBusinessSdp}: the rejections Meta's Graph API is observed to make, for the
+ *    simulator's validator.
  *
- * Sources (see ../shared/reference/whatsapp-calling-api.md §8): Meta rejects more than one
+ * Sources (../shared/reference/whatsapp-calling-api.md §8): Meta rejects more than one
  * fingerprint or a non-sha-256 one ("Fingerprint algo is not SHA256", 138008), a missing
  * fingerprint, more than one m-line; it requires Opus 48000/2, ptime 20, a single SSRC,
  * telephone-event at 8000 Hz only, CRLF line endings, and expects the business to be ICE-full and
  * DTLS client (`a=setup:active` when answering).
  */
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 
-/** One `<type>=<value>` line. `line` is 1-based in the parsed text (0 for lines we added). */
-export interface SdpLine {
-  type: string;
-  value: string;
-  line: number;
-}
+import { InvalidSdpError } from '../media/sdp/invalid-sdp-error.js';
+import {
+  DEFAULT_SDP_LIMITS,
+  parseIceCandidate,
+  SessionDescription,
+  type DtlsSetup,
+  type IceCandidate,
+  type MediaSection,
+  type SdpAttribute,
+  type SdpCodec,
+  type SdpFingerprint,
+  type SdpLimits,
+  type SdpLine,
+  type SdpSection,
+} from '../media/sdp/session-description.js';
 
-export interface SdpMediaSection {
-  /** `audio`, `video`, `application`, … */
-  kind: string;
-  port: number;
-  protocol: string;
-  /** Payload types / formats from the m= line, in order. */
-  formats: string[];
-  /** All lines of the section, the m= line first. */
-  lines: SdpLine[];
-}
+export {
+  parseIceCandidate,
+  SessionDescription,
+  type DtlsSetup,
+  type IceCandidate,
+  type SdpCodec,
+  type SdpFingerprint,
+  type SdpLine,
+};
 
-export interface ParsedSdp {
-  /** Session-level lines (before the first m=). */
-  session: SdpLine[];
-  media: SdpMediaSection[];
-  /** How lines were terminated in the input. */
-  lineEndings: 'crlf' | 'lf' | 'mixed' | 'none';
-}
+/** Meta's Opus fmtp in user-initiated offers: 16 kHz content, ~20 kbps, in-band FEC. */
+export const META_OPUS_FMTP =
+  'maxaveragebitrate=20000;maxplaybackrate=16000;minptime=20;sprop-maxcapturerate=16000;useinbandfec=1';
+
+/**
+ * Limits for SDP exchanged with Meta: 64 KiB, 32 candidates, at most 4 m= sections parsed (one is
+ * allowed; a few are parsed so the problem can be named).
+ */
+export const META_SDP_LIMITS: Readonly<SdpLimits> = Object.freeze({
+  ...DEFAULT_SDP_LIMITS,
+  maxMediaSections: 4,
+});
 
 export type SdpProblemSeverity = 'error' | 'warning';
 
 /** Stable identifiers of SDP problems; tests and callers key on these, not on messages. */
 export type MetaSdpProblemCode =
   | 'not_sdp'
+  | 'limits'
   | 'malformed_line'
   | 'line_endings'
   | 'media_count'
@@ -68,7 +86,8 @@ export type MetaSdpProblemCode =
   | 'mid'
   | 'extmap'
   | 'no_address'
-  | 'candidate';
+  | 'candidate'
+  | 'candidate_not_allowed';
 
 export interface MetaSdpProblem {
   code: MetaSdpProblemCode;
@@ -78,37 +97,6 @@ export interface MetaSdpProblem {
   /** 1-based line number in the checked text, when one line is at fault. */
   line?: number;
 }
-
-export interface SdpCodec {
-  payloadType: number;
-  /** Encoding name as written (case kept), e.g. `opus`, `telephone-event`. */
-  name: string;
-  clockRate: number;
-  channels: number | undefined;
-  /** Parsed `a=fmtp` parameters (keys lower-cased). */
-  fmtp: Record<string, string>;
-}
-
-export interface SdpFingerprint {
-  /** Lower-cased hash name, e.g. `sha-256`. */
-  algorithm: string;
-  /** Colon-separated hex as written. */
-  value: string;
-}
-
-export interface IceCandidate {
-  foundation: string;
-  component: number;
-  transport: string;
-  priority: number;
-  address: string;
-  port: number;
-  type: string;
-  /** The text after `a=candidate:`. */
-  raw: string;
-}
-
-export type DtlsSetup = 'active' | 'passive' | 'actpass' | 'holdconn';
 
 /** What matters about the (first) audio section of an SDP for a Meta call. */
 export interface AudioSdpSummary {
@@ -138,191 +126,49 @@ export interface AudioSdpSummary {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parsing and serialising
+// Parsing (problem-reporting form)
 // ---------------------------------------------------------------------------------------------
 
-const LINE_PATTERN = /^([a-z])=(.*)$/;
-const MEDIA_PATTERN = /^(\S+) (\d+)(?:\/\d+)? (\S+)(?: (.*))?$/;
-
 export interface SdpParseResult {
-  /** Undefined when the text is not SDP at all. */
-  sdp: ParsedSdp | undefined;
+  /** Undefined when the text is not SDP at all or exceeds the limits. */
+  sdp: SessionDescription | undefined;
   problems: MetaSdpProblem[];
 }
 
 /**
- * Parses SDP text into session and media sections. Never throws: non-strings, empty text and
- * text not starting with `v=0` give `sdp: undefined` and a `not_sdp` problem; lines that are not
- * `<letter>=<value>` are dropped with a `malformed_line` warning. Trailing whitespace is trimmed.
+ * Parses SDP text within {@link META_SDP_LIMITS}. Never throws: anything the model refuses comes
+ * back as `sdp: undefined` with one error problem; skipped lines come back as warnings.
  */
-export function parseSdp(text: unknown): SdpParseResult {
-  const problems: MetaSdpProblem[] = [];
-  if (typeof text !== 'string' || text.trim() === '') {
+export function parseSdp(
+  text: unknown,
+  limits: Readonly<SdpLimits> = META_SDP_LIMITS,
+): SdpParseResult {
+  try {
+    const sdp = SessionDescription.parse(text, limits);
     return {
-      sdp: undefined,
-      problems: [{ code: 'not_sdp', severity: 'error', message: 'SDP is empty or not text' }],
+      sdp,
+      problems: sdp.warnings.map((w) => ({
+        code: 'malformed_line' as const,
+        severity: 'warning' as const,
+        message: w.message,
+        line: w.line,
+      })),
     };
+  } catch (err) {
+    if (!(err instanceof InvalidSdpError)) throw err;
+    const code: MetaSdpProblemCode =
+      err.reason === 'not_sdp'
+        ? 'not_sdp'
+        : err.reason === 'malformed'
+          ? 'malformed_line'
+          : 'limits';
+    return { sdp: undefined, problems: [{ code, severity: 'error', message: err.message }] };
   }
-  const crlf = (text.match(/\r\n/g) ?? []).length;
-  const lf = (text.match(/\n/g) ?? []).length - crlf;
-  const lineEndings: ParsedSdp['lineEndings'] =
-    crlf === 0 && lf === 0 ? 'none' : crlf > 0 && lf > 0 ? 'mixed' : crlf > 0 ? 'crlf' : 'lf';
-
-  const rawLines = text.split(/\r\n|\n|\r/);
-  const session: SdpLine[] = [];
-  const media: SdpMediaSection[] = [];
-  let sawVersion = false;
-  rawLines.forEach((raw, index) => {
-    const lineNo = index + 1;
-    const trimmed = raw.trimEnd();
-    if (trimmed === '') return;
-    const match = LINE_PATTERN.exec(trimmed);
-    if (!match) {
-      problems.push({
-        code: 'malformed_line',
-        severity: 'warning',
-        message: `line is not <type>=<value>: ${truncate(trimmed)}`,
-        line: lineNo,
-      });
-      return;
-    }
-    const line: SdpLine = { type: match[1] as string, value: match[2] as string, line: lineNo };
-    if (!sawVersion) {
-      if (line.type !== 'v' || line.value !== '0') {
-        problems.push({
-          code: 'malformed_line',
-          severity: 'warning',
-          message: `ignored line before v=0: ${truncate(trimmed)}`,
-          line: lineNo,
-        });
-        return;
-      }
-      sawVersion = true;
-    }
-    if (line.type === 'm') {
-      const m = MEDIA_PATTERN.exec(line.value);
-      if (!m) {
-        problems.push({
-          code: 'malformed_line',
-          severity: 'error',
-          message: `m= line is malformed: ${truncate(line.value)}`,
-          line: lineNo,
-        });
-      }
-      media.push({
-        kind: m?.[1] ?? '',
-        port: m ? Number(m[2]) : 0,
-        protocol: m?.[3] ?? '',
-        formats: m?.[4] ? m[4].split(' ').filter((f) => f !== '') : [],
-        lines: [line],
-      });
-      return;
-    }
-    const current = media[media.length - 1];
-    if (current) current.lines.push(line);
-    else session.push(line);
-  });
-  if (!sawVersion) {
-    return {
-      sdp: undefined,
-      problems: [
-        { code: 'not_sdp', severity: 'error', message: 'text has no "v=0" line' },
-        ...problems,
-      ],
-    };
-  }
-  return { sdp: { session, media, lineEndings }, problems };
 }
 
 /** Serialises with CRLF after every line, including the last (RFC 8866 §5). */
-export function serialiseSdp(sdp: ParsedSdp): string {
-  const lines = [...sdp.session, ...sdp.media.flatMap((m) => m.lines)];
-  return lines.map((l) => `${l.type}=${l.value}\r\n`).join('');
-}
-
-/** Attribute lines (`a=`) of a section: name and value (undefined for flag attributes). */
-export function sdpAttributes(
-  lines: readonly SdpLine[],
-): { name: string; value: string | undefined; line: number }[] {
-  return lines
-    .filter((l) => l.type === 'a')
-    .map((l) => {
-      const colon = l.value.indexOf(':');
-      return colon === -1
-        ? { name: l.value, value: undefined, line: l.line }
-        : { name: l.value.slice(0, colon), value: l.value.slice(colon + 1), line: l.line };
-    });
-}
-
-function attributeValues(lines: readonly SdpLine[], name: string): string[] {
-  return sdpAttributes(lines)
-    .filter((a) => a.name === name && a.value !== undefined)
-    .map((a) => a.value as string);
-}
-
-function hasFlag(lines: readonly SdpLine[], name: string): boolean {
-  return sdpAttributes(lines).some((a) => a.name === name);
-}
-
-function truncate(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function parseIntStrict(s: string | undefined): number | undefined {
-  if (s === undefined || !/^\d+$/.test(s.trim())) return undefined;
-  const n = Number(s.trim());
-  return Number.isSafeInteger(n) ? n : undefined;
-}
-
-/** Parses `a=candidate` values; returns undefined for unparseable ones. */
-export function parseIceCandidate(value: string): IceCandidate | undefined {
-  const parts = value.trim().split(/\s+/);
-  if (parts.length < 8 || parts[6] !== 'typ') return undefined;
-  const component = parseIntStrict(parts[1]);
-  const priority = parseIntStrict(parts[3]);
-  const port = parseIntStrict(parts[5]);
-  if (component === undefined || priority === undefined || port === undefined || port > 65535) {
-    return undefined;
-  }
-  return {
-    foundation: parts[0] as string,
-    component,
-    transport: (parts[2] as string).toLowerCase(),
-    priority,
-    address: parts[4] as string,
-    port,
-    type: parts[7] as string,
-    raw: value,
-  };
-}
-
-function codecsOf(section: SdpMediaSection): SdpCodec[] {
-  const fmtp = new Map<number, Record<string, string>>();
-  for (const value of attributeValues(section.lines, 'fmtp')) {
-    const space = value.indexOf(' ');
-    const pt = parseIntStrict(space === -1 ? value : value.slice(0, space));
-    if (pt === undefined) continue;
-    const params: Record<string, string> = {};
-    for (const pair of (space === -1 ? '' : value.slice(space + 1)).split(';')) {
-      const [k, ...rest] = pair.split('=');
-      if (k && k.trim() !== '') params[k.trim().toLowerCase()] = rest.join('=').trim();
-    }
-    fmtp.set(pt, params);
-  }
-  const codecs: SdpCodec[] = [];
-  for (const value of attributeValues(section.lines, 'rtpmap')) {
-    const m = /^(\d+)\s+([^/\s]+)\/(\d+)(?:\/(\d+))?/.exec(value.trim());
-    if (!m) continue;
-    const payloadType = Number(m[1]);
-    codecs.push({
-      payloadType,
-      name: m[2] as string,
-      clockRate: Number(m[3]),
-      channels: m[4] === undefined ? undefined : Number(m[4]),
-      fmtp: fmtp.get(payloadType) ?? {},
-    });
-  }
-  return codecs;
+export function serialiseSdp(sdp: SessionDescription): string {
+  return sdp.toString();
 }
 
 function isOpus48k(c: SdpCodec): boolean {
@@ -333,74 +179,39 @@ function isTelephoneEvent(c: SdpCodec): boolean {
   return c.name.toLowerCase() === 'telephone-event';
 }
 
-function firstAudio(sdp: ParsedSdp): SdpMediaSection | undefined {
-  return sdp.media.find((m) => m.kind === 'audio');
+function parseIntStrict(s: string | undefined): number | undefined {
+  if (s === undefined || !/^\d{1,9}$/.test(s.trim())) return undefined;
+  return Number(s.trim());
 }
 
 /** Summarises the first audio section (session-level attributes apply where RFC 8866 says so). */
-export function summariseAudioSdp(sdp: ParsedSdp): AudioSdpSummary | undefined {
-  const audio = firstAudio(sdp);
+export function summariseAudioSdp(sdp: SessionDescription): AudioSdpSummary | undefined {
+  const audio = sdp.audio();
   if (!audio) return undefined;
-  const both = [...sdp.session, ...audio.lines];
-  const pick = (name: string): string | undefined =>
-    attributeValues(audio.lines, name)[0] ?? attributeValues(sdp.session, name)[0];
-  const fingerprints = [
-    ...attributeValues(audio.lines, 'fingerprint'),
-    ...(attributeValues(audio.lines, 'fingerprint').length === 0
-      ? attributeValues(sdp.session, 'fingerprint')
-      : []),
-  ].map((v) => {
-    const [algorithm = '', value = ''] = v.trim().split(/\s+/);
-    return { algorithm: algorithm.toLowerCase(), value };
-  });
-  const setupValue = pick('setup')?.trim().toLowerCase();
-  const setup =
-    setupValue === 'active' ||
-    setupValue === 'passive' ||
-    setupValue === 'actpass' ||
-    setupValue === 'holdconn'
-      ? setupValue
-      : undefined;
-  const direction = (['sendonly', 'recvonly', 'inactive', 'sendrecv'] as const).find(
-    (d) => hasFlag(audio.lines, d) || (!hasAnyDirection(audio.lines) && hasFlag(sdp.session, d)),
-  );
-  const codecs = codecsOf(audio).filter((c) => audio.formats.includes(String(c.payloadType)));
-  const ssrcs = [
-    ...new Set(
-      attributeValues(audio.lines, 'ssrc')
-        .map((v) => parseIntStrict(v.split(' ')[0]))
-        .filter((n): n is number => n !== undefined),
-    ),
-  ];
-  const candidates = attributeValues(audio.lines, 'candidate')
-    .map(parseIceCandidate)
-    .filter((c): c is IceCandidate => c !== undefined);
-  const cLine = audio.lines.find((l) => l.type === 'c') ?? sdp.session.find((l) => l.type === 'c');
-  const ptime = parseIntStrict(attributeValues(audio.lines, 'ptime')[0]);
-  const maxptime = parseIntStrict(attributeValues(audio.lines, 'maxptime')[0]);
+  const codecs = audio.codecs();
   return {
-    mid: attributeValues(audio.lines, 'mid')[0]?.trim(),
-    iceUfrag: pick('ice-ufrag')?.trim(),
-    icePwd: pick('ice-pwd')?.trim(),
-    iceLite: hasFlag(both, 'ice-lite'),
-    fingerprints,
-    setup,
-    direction: direction ?? 'sendrecv',
-    rtcpMux: hasFlag(audio.lines, 'rtcp-mux'),
+    mid: audio.attribute('mid')?.trim(),
+    iceUfrag: sdp.attributeOf(audio, 'ice-ufrag')?.trim(),
+    icePwd: sdp.attributeOf(audio, 'ice-pwd')?.trim(),
+    iceLite: audio.hasAttribute('ice-lite') || sdp.session.hasAttribute('ice-lite'),
+    fingerprints: sdp.fingerprintsOf(audio),
+    setup: sdp.setupOf(audio),
+    direction: sdp.directionOf(audio),
+    rtcpMux: audio.hasAttribute('rtcp-mux'),
     codecs,
     opus: codecs.find(isOpus48k),
     telephoneEvent: codecs.find((c) => isTelephoneEvent(c) && c.clockRate === 8000),
-    ptime,
-    maxptime,
-    ssrcs,
-    candidates,
-    connectionAddress: cLine?.value.trim().split(/\s+/)[2],
+    ptime: parseIntStrict(audio.attribute('ptime')),
+    maxptime: parseIntStrict(audio.attribute('maxptime')),
+    ssrcs: audio.ssrcs(),
+    candidates: audio.candidates(),
+    connectionAddress: sdp.connectionAddressOf(audio),
     port: audio.port,
   };
 }
 
-function hasAnyDirection(lines: readonly SdpLine[]): boolean {
-  return ['sendrecv', 'sendonly', 'recvonly', 'inactive'].some((d) => hasFlag(lines, d));
+function truncate(s: string): string {
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -446,10 +257,10 @@ export function validateOurSdp(text: string, options: ValidateOurSdpOptions): Sd
   if (sdp.media.length !== 1) {
     err('media_count', `exactly one m= line is allowed, found ${sdp.media.length}`);
   }
-  const audio = firstAudio(sdp);
   for (const m of sdp.media) {
-    if (m.kind !== 'audio') err('not_audio', `m=${m.kind} is not allowed`, m.lines[0]?.line);
+    if (m.kind !== 'audio') err('not_audio', `m=${m.kind} is not allowed`, m.mLineNumber);
   }
+  const audio = sdp.audio();
   const summary = summariseAudioSdp(sdp);
   if (!audio || !summary) return { ok: false, problems, summary: undefined };
 
@@ -457,9 +268,8 @@ export function validateOurSdp(text: string, options: ValidateOurSdpOptions): Sd
     err('media_protocol', `protocol must be UDP/TLS/RTP/SAVPF, is ${audio.protocol}`);
   }
   if (!summary.opus) err('no_opus', 'opus/48000/2 is required');
-  const dtmf = summary.codecs.filter(isTelephoneEvent);
   if (!summary.telephoneEvent) err('no_telephone_event', 'telephone-event/8000 is required');
-  for (const c of dtmf) {
+  for (const c of summary.codecs.filter(isTelephoneEvent)) {
     if (c.clockRate !== 8000) {
       err('telephone_event_rate', `telephone-event/${c.clockRate} is not supported, only 8000`);
     }
@@ -528,18 +338,16 @@ export function validateOurSdp(text: string, options: ValidateOurSdpOptions): Sd
   } else if (summary.ssrcs.length === 0) {
     warn('ssrc_count', 'no a=ssrc line');
   }
-  if (hasFlag(audio.lines, 'ssrc-group')) err('ssrc_count', 'a=ssrc-group is not allowed');
+  if (audio.hasAttribute('ssrc-group')) err('ssrc_count', 'a=ssrc-group is not allowed');
 
   if (!summary.rtcpMux) err('rtcp_mux', 'a=rtcp-mux is required');
   if (summary.direction !== 'sendrecv') {
     err('direction', `direction must be sendrecv, is ${summary.direction}`);
   }
   if (summary.mid === undefined) err('mid', 'a=mid is required');
-  if (sdpAttributes(audio.lines).some((a) => a.name === 'extmap')) {
-    warn('extmap', 'RTP header extensions are not used by Meta');
-  }
+  if (audio.hasAttribute('extmap')) warn('extmap', 'RTP header extensions are not used by Meta');
   if (summary.connectionAddress === undefined) err('no_address', 'c= line is required');
-  for (const value of attributeValues(audio.lines, 'candidate')) {
+  for (const value of audio.attributeValues('candidate')) {
     if (!parseIceCandidate(value)) warn('candidate', `unparseable candidate: ${truncate(value)}`);
   }
 
@@ -577,6 +385,11 @@ export interface NormaliseOurSdpOptions {
    * that the offer has, it is added with the offer's payload type.
    */
   remoteOffer?: string;
+  /**
+   * Optional - keep only our candidates on addresses for which this is true (a multi-homed host
+   * advertises only the interfaces it is pinned to). Default: keep all.
+   */
+  keepCandidate?: (address: string) => boolean;
 }
 
 export interface NormalisedSdp {
@@ -596,56 +409,44 @@ function freePayloadType(used: Set<number>, preferred: number): number {
   return preferred;
 }
 
+const isCodecLine = (a: SdpAttribute): boolean =>
+  a.name === 'rtpmap' || a.name === 'fmtp' || a.name === 'rtcp-fb';
+
 /**
- * Makes our SDP (typically werift's) conform to Meta's rules where a textual edit is safe:
- * CRLF endings; drops `a=ice-lite`, RTP header extensions, codecs other than opus/48000/2 and
+ * Makes our SDP (typically werift's) conform to Meta's rules where an edit is safe: CRLF endings;
+ * drops `a=ice-lite`, RTP header extensions, codecs other than opus/48000/2 and
  * telephone-event/8000 (with their rtpmap/fmtp/rtcp-fb lines), fingerprints beyond the first
- * sha-256 one, extra SSRCs and ssrc-groups; adds `a=ptime:20` and a missing telephone-event/8000
- * (offer: PT 126 or a free one; answer: only if Meta's offer has it, with its PT).
- * Deliberately does not touch the DTLS role, ICE credentials or direction: those must match the
- * media engine's state, so wrong values stay reported as problems for the media leg to fix.
+ * sha-256 one, extra SSRCs and ssrc-groups, candidates `keepCandidate` refuses; adds `a=ptime:20`,
+ * `a=maxptime:20` and a missing telephone-event/8000 (offer: PT 126 or a free one; answer: only if
+ * Meta's offer has it, with its PT). Deliberately does not touch the DTLS role, ICE credentials or
+ * direction: those must match the media engine's state, so wrong values stay reported as problems.
  */
 export function normaliseOurSdp(text: string, options: NormaliseOurSdpOptions): NormalisedSdp {
   const parsed = parseSdp(text);
-  if (!parsed.sdp) {
-    return { sdp: '', changes: [], problems: parsed.problems, ok: false };
-  }
+  if (!parsed.sdp) return { sdp: '', changes: [], problems: parsed.problems, ok: false };
   const sdp = parsed.sdp;
   const changes: string[] = [];
   if (sdp.lineEndings !== 'crlf') changes.push('line endings set to CRLF');
 
-  const dropFlag = (lines: SdpLine[], name: string): SdpLine[] => {
-    const kept = lines.filter(
-      (l) => !(l.type === 'a' && (l.value === name || l.value.startsWith(`${name}:`))),
-    );
-    if (kept.length !== lines.length) changes.push(`removed a=${name}`);
-    return kept;
+  const drop = (section: SdpSection, name: string): void => {
+    if (section.removeAttribute(name) > 0) changes.push(`removed a=${name}`);
   };
-  sdp.session = dropFlag(sdp.session, 'ice-lite');
-  sdp.session = dropFlag(sdp.session, 'extmap-allow-mixed');
-  sdp.session = dropFlag(sdp.session, 'extmap');
+  for (const name of ['ice-lite', 'extmap-allow-mixed', 'extmap']) drop(sdp.session, name);
 
-  const audio = firstAudio(sdp);
+  const audio = sdp.audio();
   if (audio) {
-    audio.lines = dropFlag(audio.lines, 'ice-lite');
-    audio.lines = dropFlag(audio.lines, 'extmap-allow-mixed');
-    audio.lines = dropFlag(audio.lines, 'extmap');
+    for (const name of ['ice-lite', 'extmap-allow-mixed', 'extmap']) drop(audio, name);
 
     // Codecs: keep the first opus/48000/2 and the first telephone-event/8000 only.
-    const codecs = codecsOf(audio).filter((c) => audio.formats.includes(String(c.payloadType)));
+    const codecs = audio.codecs();
     const opus = codecs.find(isOpus48k);
     let dtmf = codecs.find((c) => isTelephoneEvent(c) && c.clockRate === 8000);
-    const keep = new Set<string>(
+    const keep = new Set(
       [opus, dtmf].filter((c) => c !== undefined).map((c) => String(c.payloadType)),
     );
     const dropped = audio.formats.filter((f) => !keep.has(f));
     if (dropped.length > 0 && keep.size > 0) {
-      audio.formats = audio.formats.filter((f) => keep.has(f));
-      audio.lines = audio.lines.filter((l) => {
-        if (l.type !== 'a') return true;
-        const m = /^(rtpmap|fmtp|rtcp-fb):(\d+)\b/.exec(l.value);
-        return !m || keep.has(m[2] as string);
-      });
+      for (const f of dropped) audio.removeFormat(f);
       changes.push(`removed payload types ${dropped.join(', ')}`);
     }
 
@@ -658,16 +459,8 @@ export function normaliseOurSdp(text: string, options: NormaliseOurSdpOptions): 
         pt = offer ? summariseAudioSdp(offer)?.telephoneEvent?.payloadType : undefined;
       }
       if (pt !== undefined && !audio.formats.includes(String(pt))) {
-        audio.formats.push(String(pt));
-        const rtpmapIndex = lastIndex(
-          audio.lines,
-          (l) => l.type === 'a' && /^(rtpmap|fmtp|rtcp-fb):/.test(l.value),
-        );
-        audio.lines.splice(rtpmapIndex + 1, 0, {
-          type: 'a',
-          value: `rtpmap:${pt} telephone-event/8000`,
-          line: 0,
-        });
+        audio.formats = [...audio.formats, String(pt)];
+        audio.addAttribute('rtpmap', `${pt} telephone-event/8000`, isCodecLine);
         dtmf = {
           payloadType: pt,
           name: 'telephone-event',
@@ -678,71 +471,62 @@ export function normaliseOurSdp(text: string, options: NormaliseOurSdpOptions): 
         changes.push(`added telephone-event/8000 as PT ${pt}`);
       }
     }
-    const mLine = audio.lines[0];
-    if (mLine) {
-      mLine.value = [audio.kind, String(audio.port), audio.protocol, ...audio.formats].join(' ');
-    }
 
-    // Fingerprints: the first sha-256 one only.
-    const fingerprintLines = audio.lines.filter(
-      (l) => l.type === 'a' && l.value.startsWith('fingerprint:'),
-    );
-    const sessionFingerprints = sdp.session.filter(
-      (l) => l.type === 'a' && l.value.startsWith('fingerprint:'),
-    );
-    const allFingerprints = [...fingerprintLines, ...sessionFingerprints];
-    const chosen = allFingerprints.find((l) => /^fingerprint:\s*sha-256\s/i.test(l.value));
-    if (chosen && allFingerprints.length > 1) {
-      audio.lines = audio.lines.filter(
-        (l) => !(l.type === 'a' && l.value.startsWith('fingerprint:')) || l === chosen,
-      );
-      sdp.session = sdp.session.filter(
-        (l) => !(l.type === 'a' && l.value.startsWith('fingerprint:')) || l === chosen,
-      );
+    // Fingerprints: the first sha-256 one only (media level first, as it takes precedence).
+    const all = [...audio.fingerprints(), ...sdp.session.fingerprints()];
+    const chosen = all.find((f) => f.algorithm === 'sha-256');
+    if (chosen && all.length > 1) {
+      let kept = false;
+      for (const section of [audio, sdp.session]) {
+        section.removeAttributes((a) => {
+          if (a.name !== 'fingerprint') return false;
+          const [alg = '', value = ''] = (a.value ?? '').trim().split(/\s+/);
+          if (!kept && alg.toLowerCase() === 'sha-256' && value === chosen.value) {
+            kept = true;
+            return false;
+          }
+          return true;
+        });
+      }
       changes.push('kept only the sha-256 fingerprint');
     }
 
     // SSRC: Meta rewrites business SSRCs to one fixed value; several SSRCs (RTX, FID groups) are
     // undefined behaviour there, so only the first stays.
-    const ssrcValues = audio.lines.filter((l) => l.type === 'a' && l.value.startsWith('ssrc:'));
-    const firstSsrc = ssrcValues[0]?.value.slice('ssrc:'.length).split(' ')[0];
-    const beforeSsrc = audio.lines.length;
-    audio.lines = audio.lines.filter(
-      (l) =>
-        !(l.type === 'a' && l.value.startsWith('ssrc-group:')) &&
-        !(
-          l.type === 'a' &&
-          l.value.startsWith('ssrc:') &&
-          l.value.slice('ssrc:'.length).split(' ')[0] !== firstSsrc
-        ),
-    );
-    if (audio.lines.length !== beforeSsrc) changes.push('kept a single SSRC');
-
-    if (!audio.lines.some((l) => l.type === 'a' && l.value.startsWith('ptime:'))) {
-      const anchor = lastIndex(
-        audio.lines,
-        (l) => l.type === 'a' && /^(rtpmap|fmtp|rtcp-fb):/.test(l.value),
+    const firstSsrc = audio.ssrcs()[0];
+    const removedSsrc =
+      audio.removeAttribute('ssrc-group') +
+      audio.removeAttributes(
+        (a) => a.name === 'ssrc' && Number((a.value ?? '').split(' ')[0]) !== firstSsrc,
       );
-      audio.lines.splice(anchor === -1 ? audio.lines.length : anchor + 1, 0, {
-        type: 'a',
-        value: 'ptime:20',
-        line: 0,
+    if (removedSsrc > 0) changes.push('kept a single SSRC');
+
+    if (options.keepCandidate) {
+      const keepCandidate = options.keepCandidate;
+      const removed = audio.removeAttributes((a) => {
+        if (a.name !== 'candidate') return false;
+        const c = parseIceCandidate(a.value ?? '');
+        return c === undefined || !keepCandidate(c.address);
       });
+      if (removed > 0) changes.push(`removed ${removed} candidate(s) on other interfaces`);
+    }
+
+    if (!audio.hasAttribute('ptime')) {
+      audio.addAttribute('ptime', '20', isCodecLine);
       changes.push('added a=ptime:20');
+    }
+    if (!audio.hasAttribute('maxptime')) {
+      audio.addAttribute('maxptime', '20', (a) => isCodecLine(a) || a.name === 'ptime');
+      changes.push('added a=maxptime:20');
     }
   }
 
-  const out = serialiseSdp(sdp);
+  const out = sdp.toString();
   const check = validateOurSdp(out, {
     role: options.role,
     ...(options.remoteOffer !== undefined ? { remoteOffer: options.remoteOffer } : {}),
   });
   return { sdp: out, changes, problems: check.problems, ok: check.ok };
-}
-
-function lastIndex<T>(items: readonly T[], predicate: (item: T) => boolean): number {
-  for (let i = items.length - 1; i >= 0; i--) if (predicate(items[i] as T)) return i;
-  return -1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -761,10 +545,18 @@ export interface NormaliseMetaSdpOptions {
   localSetup?: 'active' | 'passive' | 'actpass';
   /** Optional - Drop IPv6 candidates (for hosts without IPv6 routing). Default false. */
   dropIpv6Candidates?: boolean;
+  /**
+   * Optional - keep only candidates whose address this allows; the others are removed so our ICE
+   * agent never contacts them, and a description left without any candidate is an error
+   * (`candidate_not_allowed`). Default: keep all.
+   */
+  allowCandidate?: (address: string) => boolean;
+  /** Optional - what the networks allowed by `allowCandidate` are, for messages. */
+  allowedNetworksDescription?: string;
 }
 
 export interface MetaSdpReading {
-  /** SDP to hand to our WebRTC stack (CRLF, setup fixed, unparseable candidates dropped). */
+  /** SDP to hand to our WebRTC stack (CRLF, setup fixed, unusable candidates dropped). */
   sdp: string;
   /** Undefined when the text is not SDP or has no audio section. */
   summary: AudioSdpSummary | undefined;
@@ -774,13 +566,15 @@ export interface MetaSdpReading {
   problems: MetaSdpProblem[];
   /** True when no problem would keep the call from connecting. */
   ok: boolean;
+  /** Candidates removed because `allowCandidate` refused their address. */
+  disallowedCandidates: number;
 }
 
 /**
  * Reads Meta's SDP. Tolerant by design (Meta's format drifts: extmaps in old samples, `ufrag`
  * suffixes on candidates, trickle options, extra codecs echoed in BIC answers); fails only what
- * makes a connection impossible: no audio, no Opus 48000/2, no fingerprint, no ICE credentials,
- * no usable address.
+ * makes a connection impossible or unsafe: limits exceeded, not exactly one m=audio section, no
+ * Opus 48000/2, no fingerprint, no ICE credentials, no usable (or allowed) address.
  */
 export function normaliseMetaSdp(text: unknown, options: NormaliseMetaSdpOptions): MetaSdpReading {
   const parsed = parseSdp(text);
@@ -792,50 +586,85 @@ export function normaliseMetaSdp(text: unknown, options: NormaliseMetaSdpOptions
   const warn = (code: MetaSdpProblemCode, message: string, line?: number): void => {
     problems.push({ code, severity: 'warning', message, ...(line !== undefined ? { line } : {}) });
   };
+  const result = (
+    sdp: string,
+    summary: AudioSdpSummary | undefined,
+    remoteSetup: DtlsSetup | undefined,
+    disallowedCandidates = 0,
+  ): MetaSdpReading => ({
+    sdp,
+    summary,
+    remoteSetup,
+    changes,
+    problems,
+    ok: !problems.some((p) => p.severity === 'error'),
+    disallowedCandidates,
+  });
   const sdp = parsed.sdp;
-  if (!sdp) {
-    return { sdp: '', summary: undefined, remoteSetup: undefined, changes, problems, ok: false };
-  }
+  if (!sdp) return result('', undefined, undefined);
   if (sdp.lineEndings !== 'crlf') {
     warn('line_endings', `Meta SDP line endings are ${sdp.lineEndings}`);
     changes.push('line endings set to CRLF');
   }
-  const audio = firstAudio(sdp);
+  const audio = sdp.audio();
   if (!audio) {
-    err('not_audio', 'no m=audio section');
-    return {
-      sdp: serialiseSdp(sdp),
-      summary: undefined,
-      remoteSetup: undefined,
-      changes,
-      problems,
-      ok: false,
-    };
+    err('not_audio', 'the SDP has no m=audio section');
+    return result(sdp.toString(), undefined, undefined);
   }
-  if (sdp.media.length > 1) warn('media_count', `${sdp.media.length} m= lines; only audio is used`);
+  if (sdp.media.length > 1) {
+    err(
+      'media_count',
+      `the SDP has ${sdp.media.length} m= sections; a WhatsApp call has exactly one (audio)`,
+    );
+  }
 
-  // Candidates: drop what no ICE agent could use rather than failing the whole description.
-  audio.lines = audio.lines.filter((l) => {
-    if (l.type !== 'a' || !l.value.startsWith('candidate:')) return true;
-    const candidate = parseIceCandidate(l.value.slice('candidate:'.length));
+  // Candidates: drop what no ICE agent could use, and what we must not contact.
+  let disallowed = 0;
+  let beforeAllowList = 0;
+  audio.removeAttributes((a) => {
+    if (a.name !== 'candidate') return false;
+    const candidate = parseIceCandidate(a.value ?? '');
     if (!candidate) {
-      warn('candidate', `dropped unparseable candidate: ${truncate(l.value)}`, l.line);
-      changes.push(`dropped unparseable candidate on line ${l.line}`);
-      return false;
+      warn('candidate', `dropped unparseable candidate: ${truncate(a.value ?? '')}`, a.line);
+      changes.push(`dropped unparseable candidate on line ${a.line}`);
+      return true;
     }
     if (options.dropIpv6Candidates && candidate.address.includes(':')) {
       changes.push(`dropped IPv6 candidate ${candidate.address}`);
-      return false;
+      return true;
     }
-    return true;
+    beforeAllowList++;
+    if (options.allowCandidate && !options.allowCandidate(candidate.address)) {
+      disallowed++;
+      return true;
+    }
+    return false;
   });
+  if (disallowed > 0) {
+    const networks = options.allowedNetworksDescription ?? 'the allowed networks';
+    changes.push(`dropped ${disallowed} candidate(s) outside ${networks}`);
+    if (disallowed === beforeAllowList) {
+      err(
+        'candidate_not_allowed',
+        `none of the SDP's ${disallowed} ICE candidate(s) is in an allowed network (${networks}); set MEDIA_ALLOWED_CANDIDATE_NETWORKS to allow it`,
+      );
+    } else {
+      warn('candidate_not_allowed', `${disallowed} candidate(s) outside ${networks} dropped`);
+    }
+  }
 
-  const before = summariseAudioSdp(sdp);
-  let remoteSetup = before?.setup;
+  let remoteSetup = sdp.setupOf(audio);
   if (options.type === 'answer' && (remoteSetup === 'actpass' || remoteSetup === undefined)) {
     const local = options.localSetup ?? 'active';
     const resolved: DtlsSetup = local === 'active' ? 'passive' : 'active';
-    replaceSetup(sdp, resolved);
+    let replaced = false;
+    for (const section of sdp.sections()) {
+      if (section.hasAttribute('setup')) {
+        section.setAttribute('setup', resolved);
+        replaced = true;
+      }
+    }
+    if (!replaced) audio.addAttribute('setup', resolved);
     changes.push(`answer setup ${remoteSetup ?? '(missing)'} read as ${resolved}`);
     remoteSetup = resolved;
   } else if (
@@ -852,45 +681,243 @@ export function normaliseMetaSdp(text: unknown, options: NormaliseMetaSdpOptions
 
   const summary = summariseAudioSdp(sdp);
   if (summary) {
-    if (!summary.opus) err('no_opus', 'Meta SDP has no opus/48000/2');
-    if (summary.fingerprints.length === 0)
-      err('fingerprint_missing', 'Meta SDP has no a=fingerprint');
+    if (!summary.opus) err('no_opus', 'the SDP offers no opus/48000/2 (WhatsApp calls use Opus)');
+    if (summary.fingerprints.length === 0) {
+      err('fingerprint_missing', 'the SDP has no a=fingerprint (DTLS-SRTP needs one)');
+    }
     if (summary.iceUfrag === undefined || summary.icePwd === undefined) {
-      err('ice_credentials', 'Meta SDP lacks a=ice-ufrag or a=ice-pwd');
+      err('ice_credentials', 'the SDP lacks a=ice-ufrag or a=ice-pwd');
     }
     const usableAddress =
       summary.candidates.length > 0 ||
-      (summary.connectionAddress !== undefined &&
+      (disallowed === 0 &&
+        summary.connectionAddress !== undefined &&
         summary.connectionAddress !== '0.0.0.0' &&
         summary.port > 0);
-    if (!usableAddress)
-      err('no_address', 'Meta SDP has neither candidates nor a usable c= address');
+    if (!usableAddress && disallowed === 0) {
+      err('no_address', 'the SDP has neither ICE candidates nor a usable c= address');
+    }
     if (!summary.iceLite)
       warn('ice_lite', 'Meta SDP is not ICE-lite; Meta relays always have been');
-    if (!summary.telephoneEvent)
+    if (!summary.telephoneEvent) {
       warn('no_telephone_event', 'no telephone-event/8000: DTMF unavailable');
+    }
     if (summary.direction !== 'sendrecv') warn('direction', `direction is ${summary.direction}`);
     if (!summary.rtcpMux) warn('rtcp_mux', 'no a=rtcp-mux');
   }
-  const out = serialiseSdp(sdp);
+  return result(sdp.toString(), summary, remoteSetup, disallowed);
+}
+
+/**
+ * {@link normaliseMetaSdp} for the media leg: the reading when it is usable.
+ * @throws InvalidSdpError naming every error problem (limits, no Opus, no allowed candidate, ...).
+ */
+export function readMetaSdp(text: unknown, options: NormaliseMetaSdpOptions): MetaSdpReading {
+  const reading = normaliseMetaSdp(text, options);
+  if (reading.ok) return reading;
+  const errors = reading.problems.filter((p) => p.severity === 'error');
+  const first = errors[0];
+  const reason =
+    first?.code === 'not_sdp'
+      ? 'not_sdp'
+      : first?.code === 'malformed_line'
+        ? 'malformed'
+        : first?.code === 'limits'
+          ? limitReason(text)
+          : 'unusable';
+  throw new InvalidSdpError(reason, errors.map((p) => p.message).join('; '));
+}
+
+/** The limit reason of a text that failed the limits (re-parsed only on that error path). */
+function limitReason(text: unknown): InvalidSdpError['reason'] {
+  try {
+    SessionDescription.parse(text, META_SDP_LIMITS);
+  } catch (err) {
+    if (err instanceof InvalidSdpError) return err.reason;
+  }
+  return 'unusable';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meta's own SDP, for the simulator
+// ---------------------------------------------------------------------------------------------
+
+/** Transport facts read from a werift local description. */
+interface RelayTransport {
+  ufrag: string;
+  pwd: string;
+  fingerprint: string;
+  setup: string;
+  port: number;
+  ssrc: number;
+  media: MediaSection;
+}
+
+function readTransport(weriftSdp: string, relayAddress: string): RelayTransport {
+  const sdp = SessionDescription.parse(weriftSdp, META_SDP_LIMITS);
+  const media = sdp.media[0];
+  if (!media) throw new Error('relay peer produced no media section');
+  const one = (name: string): string => {
+    const value = sdp.attributeOf(media, name);
+    if (value === undefined) throw new Error(`relay peer SDP lacks a=${name}`);
+    return value;
+  };
+  const candidate = media
+    .candidates()
+    .find((c) => c.address === relayAddress && c.transport === 'udp');
+  if (!candidate) throw new Error(`relay peer gathered no UDP candidate on ${relayAddress}`);
   return {
-    sdp: out,
-    summary,
-    remoteSetup,
-    changes,
-    problems,
-    ok: !problems.some((p) => p.severity === 'error'),
+    ufrag: one('ice-ufrag'),
+    pwd: one('ice-pwd'),
+    fingerprint: one('fingerprint'),
+    setup: one('setup'),
+    port: candidate.port,
+    ssrc: media.ssrcs()[0] ?? randomInt(1, 2 ** 31),
+    media,
   };
 }
 
-function replaceSetup(sdp: ParsedSdp, setup: DtlsSetup): void {
-  let replaced = false;
-  for (const line of [...sdp.session, ...sdp.media.flatMap((m) => m.lines)]) {
-    if (line.type === 'a' && line.value.startsWith('setup:')) {
-      line.value = `setup:${setup}`;
-      replaced = true;
-    }
+/** Candidate line as Meta writes it (UDP host, `generation 0 network-cost 50`). */
+function candidateLine(address: string, port: number, priority: number, suffix = ''): string {
+  return `a=candidate:${randomInt(1, 2 ** 32 - 1)} 1 udp ${priority} ${address} ${port} typ host generation 0 network-cost 50${suffix}`;
+}
+
+function ipVersion(address: string): '4' | '6' {
+  return address.includes(':') ? '6' : '4';
+}
+
+/** Builds through the model, so what the simulator writes is what the model reads back. */
+function build(lines: string[]): string {
+  return SessionDescription.parse(`${lines.join('\r\n')}\r\n`, META_SDP_LIMITS).toString();
+}
+
+/**
+ * Meta's offer for a user-initiated call: `a=ice-lite`, BUNDLE of `audio`, Opus 111 with the
+ * 16 kHz fmtp, telephone-event/8000 on 126, ptime 20, `setup:actpass`, cname
+ * `WhatsAppAudioStream1`, msid `WhatsAppTrack1` (reference §8.2; four real captures agree). The
+ * transport parameters are werift's, so the text stays true to what the relay peer does.
+ */
+export function buildMetaOffer(weriftSdp: string, relayAddress: string): string {
+  const t = readTransport(weriftSdp, relayAddress);
+  const stream = randomUUID();
+  return build([
+    'v=0',
+    `o=- ${Date.now()} 2 IN IP4 127.0.0.1`,
+    's=-',
+    't=0 0',
+    'a=group:BUNDLE audio',
+    `a=msid-semantic: WMS ${stream}`,
+    'a=ice-lite',
+    `m=audio ${t.port} UDP/TLS/RTP/SAVPF 111 126`,
+    `c=IN IP${ipVersion(relayAddress)} ${relayAddress}`,
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    candidateLine(relayAddress, t.port, 2122260223),
+    `a=ice-ufrag:${t.ufrag}`,
+    `a=ice-pwd:${t.pwd}`,
+    `a=fingerprint:${t.fingerprint}`,
+    'a=setup:actpass',
+    'a=mid:audio',
+    'a=sendrecv',
+    `a=msid:${stream} WhatsAppTrack1`,
+    'a=rtcp-mux',
+    'a=rtpmap:111 opus/48000/2',
+    'a=rtcp-fb:111 transport-cc',
+    `a=fmtp:111 ${META_OPUS_FMTP}`,
+    'a=rtpmap:126 telephone-event/8000',
+    'a=maxptime:20',
+    'a=ptime:20',
+    `a=ssrc:${t.ssrc} cname:WhatsAppAudioStream1`,
+  ]);
+}
+
+/**
+ * Meta's answer for a business-initiated call, in the shape of Meta's documented sample (§8.3):
+ * `a=ice-lite`, candidates with a trailing `ufrag`, `a=ice-options:trickle`, the DTLS role werift
+ * chose (`active` for an `actpass` offer, `passive` for an `active` one), the offer's mid and the
+ * codecs werift accepted with the business's payload type numbers.
+ */
+export function buildMetaAnswer(weriftSdp: string, relayAddress: string): string {
+  const t = readTransport(weriftSdp, relayAddress);
+  const stream = randomUUID();
+  const label = `audio#${randomBytes(8).toString('base64url').slice(0, 11)}`;
+  const mid = t.media.attribute('mid') ?? '0';
+  const attributeLines = (names: string[]): string[] =>
+    t.media
+      .attributes()
+      .filter((a) => names.includes(a.name))
+      .map((a) => `a=${a.name}${a.value === undefined ? '' : `:${a.value}`}`);
+  const cname = randomBytes(12).toString('base64').slice(0, 16);
+  return build([
+    'v=0',
+    `o=- ${BigInt.asUintN(63, randomBytes(8).readBigUInt64BE())} 2 IN IP4 127.0.0.1`,
+    's=-',
+    't=0 0',
+    `a=group:BUNDLE ${mid}`,
+    'a=extmap-allow-mixed',
+    `a=msid-semantic: WMS ${stream}`,
+    'a=ice-lite',
+    `m=audio ${t.port} UDP/TLS/RTP/SAVPF ${t.media.formats.join(' ')}`,
+    `c=IN IP${ipVersion(relayAddress)} ${relayAddress}`,
+    'a=rtcp:9 IN IP4 0.0.0.0',
+    candidateLine(relayAddress, t.port, 2113937151, ` ufrag ${t.ufrag}`),
+    `a=ice-ufrag:${t.ufrag}`,
+    `a=ice-pwd:${t.pwd}`,
+    'a=ice-options:trickle',
+    `a=fingerprint:${t.fingerprint}`,
+    `a=setup:${t.setup}`,
+    `a=mid:${mid}`,
+    ...attributeLines(['extmap']),
+    'a=sendrecv',
+    'a=rtcp-mux',
+    ...attributeLines(['rtpmap', 'fmtp', 'rtcp-fb']),
+    `a=ssrc:${t.ssrc} cname:${cname}`,
+    `a=ssrc:${t.ssrc} msid:${stream} ${label}`,
+    `a=ssrc:${t.ssrc} mslabel:${stream}`,
+    `a=ssrc:${t.ssrc} label:${label}`,
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What Meta's Graph API refuses, for the simulator
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Why Meta refuses a business SDP, as far as observed (§8.4): Meta accepted an aiortc answer with
+ * no telephone-event, no fmtp, an uppercase `SHA-256`, a private `c=` line and
+ * `a=end-of-candidates`, so only these are refused.
+ */
+export type BusinessSdpRejection =
+  | { kind: 'json_encoded' }
+  | { kind: 'unparseable'; detail: string }
+  | { kind: 'media_count' }
+  | { kind: 'not_audio' }
+  | { kind: 'fingerprint_missing' }
+  | { kind: 'fingerprint_not_sha256' }
+  | { kind: 'ice_credentials' }
+  | { kind: 'no_opus' };
+
+/** Checks a business SDP against the rejections Meta is observed to make; `undefined` if none. */
+export function checkBusinessSdp(text: string): BusinessSdpRejection | undefined {
+  if (text.trimStart().startsWith('{')) return { kind: 'json_encoded' };
+  const parsed = parseSdp(text);
+  const sdp = parsed.sdp;
+  if (!sdp) return { kind: 'unparseable', detail: parsed.problems[0]?.message ?? 'not SDP' };
+  if (sdp.media.length !== 1) return { kind: 'media_count' };
+  const media = sdp.media[0] as MediaSection;
+  if (media.kind !== 'audio') return { kind: 'not_audio' };
+  const fingerprints = sdp.fingerprintsOf(media);
+  if (fingerprints.length === 0) return { kind: 'fingerprint_missing' };
+  if (fingerprints.length > 1 || fingerprints[0]?.algorithm !== 'sha-256') {
+    return { kind: 'fingerprint_not_sha256' };
   }
-  const audio = firstAudio(sdp);
-  if (!replaced && audio) audio.lines.push({ type: 'a', value: `setup:${setup}`, line: 0 });
+  if (
+    sdp.attributeOf(media, 'ice-ufrag') === undefined ||
+    sdp.attributeOf(media, 'ice-pwd') === undefined
+  ) {
+    return { kind: 'ice_credentials' };
+  }
+  if (!media.codecs().some((c) => c.name.toLowerCase() === 'opus' && c.clockRate === 48000)) {
+    return { kind: 'no_opus' };
+  }
+  return undefined;
 }

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  buildMetaAnswer,
-  buildMetaOffer,
-  META_OPUS_FMTP,
-} from '../../../src/simulator/meta-sdp.js';
+import { buildMetaAnswer, buildMetaOffer, META_OPUS_FMTP } from '../../../src/whatsapp/meta-sdp.js';
 
 /** A werift local description, as the relay peer produces it (trimmed from a real run). */
 const WERIFT_OFFER = [
