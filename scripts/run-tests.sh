@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs the whole suite with node's built-in test runner (TypeScript through tsx).
-# Usage: scripts/run-tests.sh [unit|integration|compat|all] [extra node --test args]
+# Usage: scripts/run-tests.sh [unit|fuzz|integration|compat|all] [extra node --test args]
+# The fuzz targets (seeded, a few seconds each) run with the unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-all}"
 shift || true
 case "$kind" in
-  unit) dirs=(test/unit) ;;
+  unit) dirs=(test/unit test/fuzz) ;;
+  fuzz) dirs=(test/fuzz) ;;
   integration) dirs=(test/integration) ;;
   compat) dirs=(test/compat) ;;
-  all) dirs=(test/unit test/integration test/compat) ;;
+  all) dirs=(test/unit test/fuzz test/integration test/compat) ;;
   *) echo "unknown test kind: $kind" >&2; exit 2 ;;
 esac
 files=()

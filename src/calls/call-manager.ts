@@ -40,6 +40,7 @@ export type MediaLegSettings = Pick<
   WhatsAppMediaLegOptions,
   | 'iceAdditionalHostAddresses'
   | 'iceAllowedAddresses'
+  | 'allowedCandidateNetworks'
   | 'icePortRange'
   | 'iceServers'
   | 'iceUseIpv6'

@@ -172,6 +172,7 @@ const fileSchema = z
       .object({
         ice_addresses: z.array(z.string()).optional(),
         ice_port_range: z.string().optional(),
+        allowed_candidate_networks: z.array(z.string()).optional(),
       })
       .strict()
       .optional(),
@@ -287,6 +288,11 @@ export interface Config {
     iceAddresses: string[];
     /** UDP port range for ICE, `[min, max]`. Default: any port. */
     icePortRange: [number, number] | undefined;
+    /**
+     * Networks whose ICE candidates (from Meta's SDP) the legs may contact: CIDRs, addresses or
+     * `public`. Undefined: public addresses, plus loopback when `iceAddresses` has loopback.
+     */
+    allowedCandidateNetworks: string[] | undefined;
   };
   calls: {
     /** Ringing timeout when a request leaves it unset, in seconds. Default 30. */
@@ -553,6 +559,24 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     }
     icePortRange = [lo, hi];
   }
+  const networksRaw = env.MEDIA_ALLOWED_CANDIDATE_NETWORKS;
+  const allowedCandidateNetworks = networksRaw
+    ? networksRaw
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean)
+    : file.media?.allowed_candidate_networks;
+  for (const n of allowedCandidateNetworks ?? []) {
+    const [address = '', prefix, extra] = n.split('/');
+    const bits = isIP(address) === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (n.toLowerCase() !== 'public' && (!isIP(address) || !prefixOk || extra !== undefined)) {
+      throw new ConfigError(
+        'MEDIA_ALLOWED_CANDIDATE_NETWORKS',
+        `expected "public", IP addresses or CIDRs (e.g. 157.240.0.0/16), got ${JSON.stringify(n)}`,
+      );
+    }
+  }
 
   const port = options.overrides?.port ?? envPort(env, 'PORT') ?? file.port ?? 8080;
   const internalPort =
@@ -634,7 +658,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       numbers: file.whatsapp?.numbers ?? [],
       raw: (file.whatsapp ?? {}) as Record<string, unknown>,
     },
-    media: { iceAddresses, icePortRange },
+    media: { iceAddresses, icePortRange, allowedCandidateNetworks },
     calls: {
       ringingTimeoutSeconds: num(
         'CALL_RINGING_TIMEOUT_SECONDS',

@@ -119,6 +119,8 @@ export interface RtpReceiverStats {
 
 /** Extended-sequence bookkeeping of one stream (RFC 3550 A.1/A.3/A.8). */
 class StreamStatistics {
+  /** Extended sequence numbers recently counted, so duplicates do not count as received. */
+  private readonly seen = new Float64Array(128).fill(-1);
   private baseSeq = -1;
   private maxExt = -1;
   private received = 0;
@@ -127,6 +129,7 @@ class StreamStatistics {
   private jitter16 = 0;
 
   reset(): void {
+    this.seen.fill(-1);
     this.baseSeq = -1;
     this.maxExt = -1;
     this.received = 0;
@@ -134,16 +137,20 @@ class StreamStatistics {
   }
 
   update(sequenceNumber: number, timestamp: number, arrivalRtp: number): void {
+    // Extended numbers start one cycle up, so a packet reordered before the first stays >= 0.
+    let ext = 0x10000 + sequenceNumber;
     if (this.maxExt < 0) {
-      this.baseSeq = sequenceNumber;
-      this.maxExt = sequenceNumber;
+      this.baseSeq = ext;
+      this.maxExt = ext;
     } else {
-      const base = this.maxExt - (this.maxExt & 0xffff);
-      let ext = base + sequenceNumber;
+      ext = this.maxExt - (this.maxExt & 0xffff) + sequenceNumber;
       if (ext - this.maxExt > 0x8000) ext -= 0x10000;
       else if (this.maxExt - ext > 0x8000) ext += 0x10000;
       if (ext > this.maxExt) this.maxExt = ext;
+      if (ext < this.baseSeq) this.baseSeq = ext;
     }
+    if (this.seen[ext & 127] === ext) return; // a duplicate: neither received again nor jitter
+    this.seen[ext & 127] = ext;
     this.received++;
     const transit = (arrivalRtp - timestamp) | 0;
     if (this.transit !== undefined) {
@@ -255,18 +262,15 @@ export class RtpReceiver {
   /** Feeds one RTP packet from the network (already decrypted). Never throws. */
   receive(packet: RtpPacketView): void {
     const { header, payload } = packet;
-    if (payload.length > MAX_RTP_PACKET_BYTES || !validHeader(header)) {
+    const pt = header.payloadType;
+    // An Opus packet has at least its TOC byte (RFC 6716 §3.1).
+    const emptyOpus = pt === this.opusPt && payload.length === 0;
+    if (payload.length > MAX_RTP_PACKET_BYTES || emptyOpus || !validHeader(header)) {
       this.counters.malformedPackets++;
       return;
     }
     this.countAndTrackSsrc(header);
-    const pt = header.payloadType;
     if (pt === this.opusPt) {
-      if (payload.length === 0) {
-        // Not Opus (RFC 6716 §3.1: a packet has at least its TOC byte).
-        this.counters.malformedPackets++;
-        return;
-      }
       this.stream.update(
         header.sequenceNumber,
         header.timestamp,

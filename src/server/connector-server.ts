@@ -272,5 +272,8 @@ export function mediaSettings(config: Config): MediaLegSettings {
     if (loopback.length > 0) settings.iceAdditionalHostAddresses = loopback;
   }
   if (config.media.icePortRange) settings.icePortRange = config.media.icePortRange;
+  if (config.media.allowedCandidateNetworks) {
+    settings.allowedCandidateNetworks = config.media.allowedCandidateNetworks;
+  }
   return settings;
 }

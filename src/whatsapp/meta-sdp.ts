@@ -571,6 +571,66 @@ export interface MetaSdpReading {
 }
 
 /**
+ * Grammar of the attributes werift's parser reads without checking (it throws a TypeError or a
+ * bare "exception" on a malformed one). Lines of Meta's SDP that do not match are dropped with a
+ * warning before werift sees them, so a malformed line costs that line, not the call.
+ */
+const WEBRTC_LINE_RULES: Readonly<Record<string, RegExp>> = {
+  rtcp: /^\d{1,5} IN IP[46] \S+$/,
+  rtpmap: /^\d{1,3} [^\s/]+\/\d{1,6}(\/\d{1,2})?$/,
+  fmtp: /^\d{1,3}( .*)?$/,
+  'rtcp-fb': /^(\*|\d{1,3}) \S/,
+  extmap: /^\d{1,5}(\/\w+)? \S+/,
+  fingerprint: /^\S+ \S+$/,
+  ssrc: /^\d{1,10} \S/,
+  'ssrc-group': /./,
+  group: /./,
+  'msid-semantic': /./,
+  msid: /./,
+  mid: /./,
+  rid: /./,
+  sctpmap: /^\d+ \S/,
+  'sctp-port': /^\d+$/,
+};
+const CONNECTION_LINE = /^IN IP[46] \S+$/;
+
+function dropLinesWebRtcCannotParse(
+  sdp: SessionDescription,
+  warn: (code: MetaSdpProblemCode, message: string, line?: number) => void,
+  changes: string[],
+): void {
+  for (const section of sdp.sections()) {
+    const rtpmaps = new Set(
+      section.attributeValues('rtpmap').map((v) => v.trimStart().split(' ')[0]),
+    );
+    section.lines = section.lines.filter((l) => {
+      let ok = true;
+      if (l.type === 'c') ok = CONNECTION_LINE.test(l.value);
+      else if (l.type === 'a') {
+        const colon = l.value.indexOf(':');
+        const name = colon === -1 ? l.value : l.value.slice(0, colon);
+        const rule = WEBRTC_LINE_RULES[name];
+        if (rule) {
+          const value = colon === -1 ? undefined : l.value.slice(colon + 1);
+          ok = value !== undefined && rule.test(value);
+          // werift attaches fmtp to its rtpmap and throws when there is none.
+          if (ok && name === 'fmtp') ok = rtpmaps.has(value?.split(' ')[0]);
+        }
+      }
+      if (!ok) {
+        warn(
+          'malformed_line',
+          `dropped malformed line: ${truncate(`${l.type}=${l.value}`)}`,
+          l.line,
+        );
+        changes.push(`dropped malformed line ${l.line}`);
+      }
+      return ok;
+    });
+  }
+}
+
+/**
  * Reads Meta's SDP. Tolerant by design (Meta's format drifts: extmaps in old samples, `ufrag`
  * suffixes on candidates, trickle options, extra codecs echoed in BIC answers); fails only what
  * makes a connection impossible or unsafe: limits exceeded, not exactly one m=audio section, no
@@ -617,6 +677,13 @@ export function normaliseMetaSdp(text: unknown, options: NormaliseMetaSdpOptions
       `the SDP has ${sdp.media.length} m= sections; a WhatsApp call has exactly one (audio)`,
     );
   }
+  if (audio.protocol !== 'UDP/TLS/RTP/SAVPF' || audio.formats.length === 0) {
+    err(
+      'media_protocol',
+      `the m=audio line is "${truncate(audio.mLine)}"; WhatsApp calls use UDP/TLS/RTP/SAVPF (DTLS-SRTP) with payload types`,
+    );
+  }
+  dropLinesWebRtcCannotParse(sdp, warn, changes);
 
   // Candidates: drop what no ICE agent could use, and what we must not contact.
   let disallowed = 0;
@@ -640,6 +707,12 @@ export function normaliseMetaSdp(text: unknown, options: NormaliseMetaSdpOptions
     }
     return false;
   });
+  // werift splits candidates on single spaces: write the kept ones that way.
+  for (const l of audio.lines) {
+    if (l.type === 'a' && l.value.startsWith('candidate:')) {
+      l.value = `candidate:${l.value.slice('candidate:'.length).trim().split(/\s+/).join(' ')}`;
+    }
+  }
   if (disallowed > 0) {
     const networks = options.allowedNetworksDescription ?? 'the allowed networks';
     changes.push(`dropped ${disallowed} candidate(s) outside ${networks}`);

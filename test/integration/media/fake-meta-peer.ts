@@ -54,6 +54,10 @@ export class FakeMetaPeer {
 
   /** PCM decoded from the leg's Opus packets, 16 kHz. */
   readonly receivedPcm: Int16Array[] = [];
+  /** The leg's Opus payloads as received, in arrival order. */
+  readonly receivedOpusPayloads: Buffer[] = [];
+  /** The Opus payloads this peer sent, in order. */
+  readonly sentOpusPayloads: Uint8Array[] = [];
   readonly receivedDtmf: ReceivedDtmfPacket[] = [];
   readonly receivedPayloadTypes = new Map<number, number>();
   /** Sequence numbers of all packets received from the leg (both payload types), in arrival order. */
@@ -209,6 +213,7 @@ export class FakeMetaPeer {
     });
     this.seq = (this.seq + 1) & 0xffff;
     this.packetsSent++;
+    if (pt === 111) this.sentOpusPayloads.push(payload);
     void sender.dtlsTransport.sendRtp(
       Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
       header,
@@ -224,6 +229,7 @@ export class FakeMetaPeer {
     this.receivedSequence.push(header.sequenceNumber);
     this.receivedSsrcs.add(header.ssrc);
     if (header.payloadType === 111) {
+      this.receivedOpusPayloads.push(payload);
       const bytes = this.decoder.decode(payload);
       this.receivedPcm.push(new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
     } else if (header.payloadType === 126 && payload.length >= 4) {

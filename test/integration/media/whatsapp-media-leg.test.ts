@@ -8,6 +8,7 @@ import { afterEach, describe, it } from 'node:test';
 import { ConnectorError } from '../../../src/errors/connector-error.js';
 import { createLogger } from '../../../src/log/logger.js';
 import { analyseTone, concatPcm, rmsDbfs, ToneGenerator } from '../../../src/media/tone.js';
+import { InvalidSdpError } from '../../../src/media/sdp/invalid-sdp-error.js';
 import { WhatsAppMediaLeg } from '../../../src/media/whatsapp-media-leg.js';
 import { FakeMetaPeer } from './fake-meta-peer.js';
 
@@ -293,5 +294,50 @@ describe('WhatsAppMediaLeg against an ICE-lite Meta-shaped peer', () => {
       'AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99\r\n' +
       'a=setup:actpass\r\na=mid:audio\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n';
     await assert.rejects(other.createAnswer(noOpus), isInvalid);
+  });
+
+  it("refuses a 774 KiB offer with 15,000 candidates at once while another call's audio keeps flowing", async () => {
+    const { leg, meta } = await connectUserInitiated();
+    const heard: Int16Array[] = [];
+    leg.on('audio', (pcm) => heard.push(pcm));
+    const stopMeta = meta.startTone();
+    await sleep(300);
+    const candidates = Array.from(
+      { length: 15_000 },
+      (_, i) =>
+        `a=candidate:${i} 1 udp 2122260223 157.240.${(i >> 8) & 255}.${i & 255} ${1024 + i} typ host generation 0 network-cost 50\r\n`,
+    ).join('');
+    const hostile = (await newMeta().createOffer()).replace(
+      'a=ice-ufrag:',
+      `${candidates}a=ice-ufrag:`,
+    );
+    assert.ok(hostile.length > 774 * 1024, `${hostile.length} bytes`);
+    const framesBefore = heard.length;
+    const started = performance.now();
+    let worst = 0;
+    for (let i = 0; i < 20; i++) {
+      const victim = newLeg();
+      // CPU time of the refusal (only microtasks run until it settles): other processes on the
+      // machine cannot stretch it.
+      const cpuBefore = process.cpuUsage();
+      await assert.rejects(
+        victim.createAnswer(hostile),
+        (e: unknown) =>
+          e instanceof InvalidSdpError && e.reason === 'too_large' && e.code === 'invalid_argument',
+      );
+      const cpu = process.cpuUsage(cpuBefore);
+      worst = Math.max(worst, (cpu.user + cpu.system) / 1000);
+      await sleep(20);
+    }
+    const elapsedTicks = (performance.now() - started) / 20;
+    stopMeta();
+    assert.ok(worst < 50, `slowest refusal ${worst.toFixed(1)} ms of CPU`);
+    // The running call kept its 20 ms frames meanwhile (generous bound: the test shares the loop).
+    assert.ok(
+      heard.length - framesBefore >= elapsedTicks * 0.9,
+      `${heard.length - framesBefore} frames in ${elapsedTicks.toFixed(0)} ticks`,
+    );
+    const tone = analyseTone(concatPcm(heard.slice(framesBefore)), 16000, 1000);
+    assert.ok(tone.toneShare > 0.8, `tone share ${tone.toneShare}`);
   });
 });

@@ -41,7 +41,12 @@ export class ManualTimers implements ClockTimers {
       this.time = Math.max(this.time, nextAt);
       timer?.callback();
     }
-    this.time = end;
+    this.time = Math.max(this.time, end);
+  }
+
+  /** Moves time forward by `ms` without firing anything: the event loop is blocked. */
+  block(ms: number): void {
+    this.time += ms;
   }
 
   /** Timers waiting to fire. */

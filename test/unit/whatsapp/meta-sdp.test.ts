@@ -4,10 +4,12 @@ import {
   normaliseMetaSdp,
   normaliseOurSdp,
   parseSdp,
+  readMetaSdp,
   serialiseSdp,
   validateOurSdp,
   type MetaSdpProblem,
 } from '../../../src/whatsapp/meta-sdp.js';
+import { InvalidSdpError } from '../../../src/media/sdp/invalid-sdp-error.js';
 import { META_BIC_ANSWERS, META_UIC_OFFERS, sdpFixture } from './sdp-fixtures.js';
 
 function errorCodes(problems: MetaSdpProblem[]): string[] {
@@ -349,5 +351,69 @@ describe('normalising our SDP', () => {
     assert.equal(result.ok, false);
     assert.deepEqual(errorCodes(result.problems), ['setup_role']);
     assert.match(result.sdp, /a=setup:passive/);
+  });
+});
+
+describe('reading Meta SDP for the media leg', () => {
+  const isInvalid =
+    (reason: string, message?: RegExp) =>
+    (err: unknown): boolean =>
+      err instanceof InvalidSdpError &&
+      err.reason === reason &&
+      err.code === 'invalid_argument' &&
+      (message === undefined || message.test(err.message));
+
+  test('candidates outside the allowed networks are removed and counted', () => {
+    const reading = readMetaSdp(sdpFixture('cap2-uic-offer-2026-10-02.sdp'), {
+      type: 'offer',
+      allowCandidate: (address) => !address.includes(':'),
+      allowedNetworksDescription: 'ipv4-only',
+    });
+    assert.equal(reading.disallowedCandidates, 1);
+    assert.deepEqual(
+      reading.summary?.candidates.map((c) => c.address),
+      ['57.144.43.49'],
+    );
+    assert.doesNotMatch(reading.sdp, /2a03:2880/);
+  });
+
+  test('an SDP left without any allowed candidate is refused with an actionable message', () => {
+    assert.throws(
+      () =>
+        readMetaSdp(sdpFixture('cap2-uic-offer-2026-10-02.sdp'), {
+          type: 'offer',
+          allowCandidate: () => false,
+          allowedNetworksDescription: '10.0.0.0/8',
+        }),
+      isInvalid('unusable', /MEDIA_ALLOWED_CANDIDATE_NETWORKS/),
+    );
+  });
+
+  test('limits, a second m= line and missing Opus are typed errors', () => {
+    const capture = sdpFixture('cap1-uic-offer-2025-10-17.sdp');
+    assert.throws(
+      () => readMetaSdp(capture + 'a=x\r\n'.repeat(20_000), { type: 'offer' }),
+      isInvalid('too_large'),
+    );
+    const candidates = Array.from(
+      { length: 40 },
+      (_, i) => `a=candidate:${i} 1 udp 1 57.144.0.${i} 3480 typ host\r\n`,
+    ).join('');
+    assert.throws(
+      () =>
+        readMetaSdp(capture.replace('a=ice-ufrag:', `${candidates}a=ice-ufrag:`), {
+          type: 'offer',
+        }),
+      isInvalid('too_many_candidates', /more than 32 ICE candidates/),
+    );
+    assert.throws(
+      () => readMetaSdp(`${capture}m=video 9 UDP/TLS/RTP/SAVPF 96\r\n`, { type: 'offer' }),
+      isInvalid('unusable', /exactly one/),
+    );
+    assert.throws(
+      () => readMetaSdp(capture.replace('opus/48000/2', 'PCMU/8000'), { type: 'offer' }),
+      isInvalid('unusable', /opus/i),
+    );
+    assert.throws(() => readMetaSdp('hello', { type: 'offer' }), isInvalid('not_sdp'));
   });
 });
