@@ -5,8 +5,9 @@
  *
  * This process runs N `WhatsAppMediaLeg`s the way the bridge uses them (public API only): a
  * 20 ms producer feeds each leg a tone (`--mode pcm`, the transcoding path) or forwards
- * pre-encoded Opus packets (`--mode opus`, the passthrough path, when the leg has `sendOpus`),
- * and every leg's received audio is consumed. A child process plays Meta: N ICE-lite werift
+ * pre-encoded Opus packets (`--mode opus`, the passthrough path, when the leg has `sendOpus`:
+ * then Meta's audio is also taken as undecoded packets), and every leg's received audio is
+ * consumed. A child process plays Meta: N ICE-lite werift
  * peers that replay pre-encoded Opus at 20 ms and count what arrives. Reported: this process's
  * CPU (user + system, all threads) over the window as CPU-s per call-minute, event-loop delay
  * p99, and whether every leg heard Meta and Meta heard every leg.
@@ -167,7 +168,14 @@ async function measure(calls: number, seconds: number, mode: 'pcm' | 'opus'): Pr
       logger,
     });
     heard.push(0);
-    leg.on('audio', () => heard[id]!++);
+    const passthrough = leg as unknown as { setPcmOutput?: (on: boolean) => void };
+    if (mode === 'opus' && passthrough.setPcmOutput) {
+      // Passthrough both ways: Meta's packets are handed out undecoded.
+      passthrough.setPcmOutput(false);
+      (leg as unknown as { on(e: 'opus', f: () => void): void }).on('opus', () => heard[id]!++);
+    } else {
+      leg.on('audio', () => heard[id]!++);
+    }
     connected.push(new Promise((r) => leg.once('connected', () => r())));
     legs.push(leg);
     const answer = await leg.createAnswer(offers.get(id)!);
@@ -241,7 +249,7 @@ async function measure(calls: number, seconds: number, mode: 'pcm' | 'opus'): Pr
       cpuPercentOfCore: Number(((cpuS / wallS) * 100).toFixed(1)),
       cpuSecondsPerCallMinute: Number(perCallMinute.toFixed(3)),
       eventLoopDelayP99Ms: Number((loop.percentile(99) / 1e6).toFixed(1)),
-      legFramesPerSecondMin: Number(Math.min(...framesPerLeg).toFixed(1)),
+      legFramesOrPacketsPerSecondMin: Number(Math.min(...framesPerLeg).toFixed(1)),
       metaPacketsReceivedMin: Math.min(...received),
       framesDecoded: stats.reduce((a, s) => a + s.framesDecoded, 0),
       framesConcealed: stats.reduce((a, s) => a + s.framesConcealed, 0),
