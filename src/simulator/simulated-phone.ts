@@ -5,7 +5,9 @@
  */
 import { randomInt } from 'node:crypto';
 import { OpusFrameDecoder, OpusFrameEncoder } from '../media/opus-codec.js';
-import { encodeDtmfDigit, isDtmfDigit, type DtmfPacket } from '../media/rtp-dtmf.js';
+import { DtmfSendQueue } from '../media/dtmf-send-queue.js';
+import { FrameClock } from '../media/frame-clock.js';
+import { isDtmfDigit } from '../media/rtp-dtmf.js';
 import { ConnectorError } from '../errors/connector-error.js';
 import { analyseTone, concatPcm, rmsDbfs, type ToneAnalysis } from '../media/tone.js';
 import type { BusinessRtpPacket, UserPhone, UserPhoneLink } from './user-phone.js';
@@ -45,14 +47,17 @@ export class SimulatedPhone implements UserPhone {
   private readonly decoder = new OpusFrameDecoder({ sampleRate: USER_AUDIO_RATE });
   private readonly heard: HeardChunk[] = [];
   private link: UserPhoneLink | undefined;
-  private ticker: NodeJS.Timeout | undefined;
+  /** The 20 ms send clock (the media stages' one clock). */
+  private readonly ticker = new FrameClock({
+    onTick: () => {
+      if (this.link) this.sendFrame(this.link);
+    },
+  });
   private closed = false;
   private seq = randomInt(0, 0xffff);
   private rtpTs = randomInt(0, 2 ** 31);
-  private nextTickAt = 0;
-  /** DTMF packets to send, one tick's worth per entry. */
-  private readonly dtmfQueue: { packets: DtmfPacket[]; gapFrames: number }[] = [];
-  private dtmfEventTs: number | undefined;
+  /** The user's key presses, scheduled on the audio stream (shared with the connector). */
+  private readonly dtmfQueue = new DtmfSendQueue({ endPackets: 'together', maxQueuedDigits: 256 });
   private dtmfWaiters: (() => void)[] = [];
 
   /** @param callCreatedAt epoch ms the heard chunks' `atMs` count from. */
@@ -70,22 +75,9 @@ export class SimulatedPhone implements UserPhone {
   start(link: UserPhoneLink): void {
     if (this.link || this.closed) return;
     this.link = link;
-    this.nextTickAt = Date.now();
-    const tick = () => {
-      this.ticker = undefined;
-      if (this.closed) return;
-      const now = Date.now();
-      // Catch up after a stall but never burst more than a few frames.
-      let frames = 0;
-      while (this.nextTickAt <= now && frames < 5) {
-        this.sendFrame(link);
-        this.nextTickAt += FRAME_MS;
-        frames++;
-      }
-      if (this.nextTickAt <= now) this.nextTickAt = now + FRAME_MS;
-      this.ticker = setTimeout(tick, Math.max(1, this.nextTickAt - Date.now()));
-    };
-    tick();
+    // The first frame goes out at once, then one every 20 ms.
+    this.sendFrame(link);
+    this.ticker.start();
   }
 
   hear(packet: BusinessRtpPacket): void {
@@ -107,13 +99,8 @@ export class SimulatedPhone implements UserPhone {
         throw new ConnectorError('invalid_argument', 'digits must be 0-9, *, #, A-D');
     }
     if (this.closed) return;
-    const gapFrames = Math.max(1, Math.round((options.gapMs ?? 60) / FRAME_MS));
-    for (const d of digits) {
-      this.dtmfQueue.push({
-        packets: encodeDtmfDigit(d, { durationMs: options.durationMs ?? 100 }),
-        gapFrames,
-      });
-    }
+    const gapSlots = Math.max(1, Math.round((options.gapMs ?? 60) / FRAME_MS));
+    this.dtmfQueue.enqueue(digits, { durationMs: options.durationMs ?? 100, gapSlots });
     await new Promise<void>((resolve) => this.dtmfWaiters.push(resolve));
   }
 
@@ -152,34 +139,22 @@ export class SimulatedPhone implements UserPhone {
     this.rtpTs = (this.rtpTs + RTP_TICKS_PER_FRAME) >>> 0;
     const pcm = this.voice.next(FRAME_SAMPLES);
     if (!link.mayTransmit) return;
-    const dtmf = this.dtmfQueue[0];
+    const dtmf = this.dtmfQueue.next(ts);
     if (dtmf) {
-      this.dtmfEventTs ??= ts;
-      if (dtmf.packets.length > 0) {
-        // The end packet is sent three times back to back, all in the last interval.
-        const batch = dtmf.packets[0]?.end ? dtmf.packets.splice(0) : dtmf.packets.splice(0, 1);
-        for (const packet of batch) {
-          this.transmit(
-            link,
-            link.telephoneEventPayloadType,
-            this.dtmfEventTs,
-            packet.marker,
-            packet.payload,
-          );
-        }
-        return;
+      // The end packet is sent three times back to back, all in the last interval.
+      for (const packet of dtmf.packets) {
+        this.transmit(
+          link,
+          link.telephoneEventPayloadType,
+          dtmf.timestamp,
+          packet.marker,
+          packet.payload,
+        );
       }
-      if (dtmf.gapFrames-- > 0) {
-        this.transmit(link, link.opusPayloadType, ts, false, this.encoder.encode(pcm));
-        return;
-      }
-      this.dtmfQueue.shift();
-      this.dtmfEventTs = undefined;
-      if (this.dtmfQueue.length === 0) {
-        for (const w of this.dtmfWaiters.splice(0)) w();
-      }
+      return;
     }
     this.transmit(link, link.opusPayloadType, ts, false, this.encoder.encode(pcm));
+    if (!this.dtmfQueue.busy) for (const w of this.dtmfWaiters.splice(0)) w();
   }
 
   private transmit(
@@ -195,8 +170,8 @@ export class SimulatedPhone implements UserPhone {
 
   close(): Promise<void> {
     this.closed = true;
-    if (this.ticker) clearTimeout(this.ticker);
-    this.ticker = undefined;
+    this.ticker.stop();
+    this.dtmfQueue.clear();
     for (const w of this.dtmfWaiters.splice(0)) w();
     return Promise.resolve();
   }

@@ -23,6 +23,9 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
 
+/** A LiveKit API secret long enough for the configuration's 32-character rule. */
+const SECRET = 'allow-list-test-secret-0123456789abcdef';
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A UDP socket on 127.0.0.2 that counts STUN binding requests (RFC 5389 magic cookie). */
@@ -74,7 +77,7 @@ describe('remote ICE candidates outside the allowed networks', () => {
     const config = loadConfig({
       env: {
         LIVEKIT_API_KEY: 'key',
-        LIVEKIT_API_SECRET: 'secret',
+        LIVEKIT_API_SECRET: SECRET,
         MEDIA_ICE_ADDRESSES: '127.0.0.1',
         MEDIA_ALLOWED_CANDIDATE_NETWORKS: '127.0.0.1/32, public',
       },
@@ -124,7 +127,7 @@ describe('remote ICE candidates outside the allowed networks', () => {
         loadConfig({
           env: {
             LIVEKIT_API_KEY: 'k',
-            LIVEKIT_API_SECRET: 's',
+            LIVEKIT_API_SECRET: SECRET,
             MEDIA_ALLOWED_CANDIDATE_NETWORKS: '10.0.0.0/40',
           },
         }),
