@@ -1,32 +1,28 @@
-import {
-  AcceptWhatsAppCallResponse,
-  ConnectWhatsAppCallResponse,
-  DialWhatsAppCallResponse,
-  DisconnectWhatsAppCallRequest_DisconnectReason as DisconnectReason,
-  DisconnectWhatsAppCallResponse,
-  type AcceptWhatsAppCallRequest,
-  type ConnectWhatsAppCallRequest,
-  type DialWhatsAppCallRequest,
-  type DisconnectWhatsAppCallRequest,
-} from '@livekit/protocol';
 import type { Config } from '../config/index.js';
-import type { ConnectorBackend, RequestContext } from '../connector/connector-backend.js';
-import { connectorErrors, whatsAppApiError } from '../connector/connector-errors.js';
-import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { WhatsAppMediaLeg, type WhatsAppMediaLegOptions } from '../media/whatsapp-media-leg.js';
-import { buildCallAttributes, type CallAttributesInput } from '../room/call-attributes.js';
-import type { RoomLegDisconnectReason } from '../room/room-leg.js';
-import {
-  joinRoomLegInProcess,
-  type RoomLegFactory,
-  type RoomLegHandle,
-} from '../room/room-leg-factory.js';
-import { GraphApiError } from '../whatsapp/graph-api-error.js';
-import { GraphTransportError } from '../whatsapp/graph-transport-error.js';
+import { joinRoomLegInProcess } from '../room/room-leg-factory.js';
 import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
+import { endReasonOfTerminate } from './call-end-reason.js';
+import { CallEndedError, CallNotFoundError, CapacityError, DrainingError } from './call-errors.js';
+import type {
+  AcceptParams,
+  AcceptResult,
+  CallOperations,
+  CallStatusParams,
+  ConnectParams,
+  DialParams,
+  DialResult,
+  DisconnectParams,
+  HangupParams,
+  OperationContext,
+} from './call-params.js';
+import { validateAcceptParams, validateDialParams } from './call-params-validation.js';
+import type { GraphCallsPort, MediaLegFactory, RoomJoiner } from './call-ports.js';
 import { CallRegistry } from './call-registry.js';
-import { WhatsAppCall, type CallEndReason } from './whatsapp-call.js';
+import { InboundCall } from './inbound-call.js';
+import { OutboundCall } from './outbound-call.js';
+import type { CallDependencies, CallSettings, WhatsAppCall } from './whatsapp-call.js';
 
 /**
  * PCM rate of the bridge, Hz. Meta sends 16 kHz content (Opus `maxplaybackrate=16000`), so
@@ -34,6 +30,23 @@ import { WhatsAppCall, type CallEndReason } from './whatsapp-call.js';
  * livekit-server gets Opus from rtc-node either way.
  */
 export const BRIDGE_SAMPLE_RATE = 16_000;
+
+/**
+ * How long a business disconnect waits for Meta to confirm the terminate before it answers, ms:
+ * long enough for a normal round trip and a retry, short of the SDKs' 10 s request timeout. A call
+ * not confirmed by then stays `ending` and keeps retrying in the background.
+ */
+export const DISCONNECT_META_WAIT_MS = 5000;
+
+/** At shutdown, how long calls may take to be confirmed ended at Meta before retries stop, ms. */
+export const SHUTDOWN_META_WAIT_MS = 5000;
+
+/** Default background retries of ending a call at Meta (see `CallSettings.metaEndRetry`). */
+export const DEFAULT_META_END_RETRY: CallSettings['metaEndRetry'] = {
+  initialDelayMs: 1000,
+  maxDelayMs: 30_000,
+  giveUpAfterMs: 15 * 60_000,
+};
 
 /** Media settings that come from configuration, not from requests. */
 export type MediaLegSettings = Pick<
@@ -50,487 +63,266 @@ export type MediaLegSettings = Pick<
 export interface CallManagerOptions {
   config: Config;
   logger: Logger;
-  /** Graph API client; default one on `config.whatsapp.graphUrl`. */
-  graph?: WhatsAppGraphClient;
+  /** Graph API client; default a `WhatsAppGraphClient` on `config.whatsapp.graphUrl`. */
+  graph?: GraphCallsPort;
   /** ICE settings of the media legs (tests pin them to loopback). */
   media?: MediaLegSettings;
+  /** Creates each call's media leg. Default: a `WhatsAppMediaLeg` with `media` settings. */
+  mediaLegs?: MediaLegFactory;
   /**
    * Joins the LiveKit leg of each call. Default: in this process (`joinRoomLegInProcess`); the
    * server passes a `RoomLegPool` factory to run legs in worker processes.
    */
-  roomLegs?: RoomLegFactory;
+  roomLegs?: RoomJoiner;
+  /** Background retries of ending calls at Meta. Default {@link DEFAULT_META_END_RETRY}. */
+  metaEndRetry?: CallSettings['metaEndRetry'];
 }
-
-/** Meta credentials of one call, kept in memory only (never logged). */
-interface MetaCallContext {
-  phoneNumberId: string;
-  accessToken: string;
-  apiVersion: string;
-}
-
-/** Outcome of a Meta-side status change reported by webhooks. */
-export type MetaCallStatus = 'RINGING' | 'ACCEPTED' | 'REJECTED';
 
 /**
- * The call bridge behind the Connector API: builds both legs of each call, drives Meta's Graph
- * API, and keeps the registry. Webhook-driven events (terminate, status) come in through
- * `handleUserHangup` / `handleCallStatus` so the built-in gateway and the API share one path.
+ * The calls of this instance: creates {@link InboundCall}s and {@link OutboundCall}s, keeps the
+ * registry, and admits new calls against `MAX_CONCURRENT_CALLS` with a reservation that is always
+ * released. The calls own everything else (legs, Meta context, decisions, timers, their end).
+ * Implements the internal call API for calls held here; `CallRouter` decides what is held here.
  */
-export class CallManager implements ConnectorBackend {
+export class CallManager implements CallOperations {
   readonly registry: CallRegistry;
-  private readonly config: Config;
+  private readonly settings: CallSettings;
+  private readonly maxConcurrentCalls: number;
   private readonly logger: Logger;
-  private readonly graph: WhatsAppGraphClient;
-  private readonly mediaSettings: MediaLegSettings;
-  private readonly roomLegs: RoomLegFactory;
-  private readonly metaContexts = new Map<string, MetaCallContext>();
-  private readonly answersApplied = new Set<string>();
-  /** Inbound calls Meta has accepted (terminate applies to them; reject to the others). */
-  private readonly acceptedAtMeta = new Set<string>();
-  /** Accepts in progress by call id: a retried/duplicated Accept joins the first one. */
-  private readonly acceptsInFlight = new Map<string, Promise<string>>();
-  private pending = 0;
-  private closed = false;
+  private readonly graph: GraphCallsPort;
+  private readonly mediaLegs: MediaLegFactory;
+  private readonly roomLegs: RoomJoiner;
+  /** Calls admitted but not yet in the registry (dials before Meta named them). */
+  private reserved = 0;
+  /** Dials under way, placed or not: a shutdown must reach them too. */
+  private readonly dialling = new Set<OutboundCall>();
+  private draining = false;
+  private closing: Promise<void> | undefined;
 
   constructor(options: CallManagerOptions) {
-    this.config = options.config;
+    const { config } = options;
     this.logger = options.logger;
     this.graph =
       options.graph ??
-      new WhatsAppGraphClient({
-        baseUrl: options.config.whatsapp.graphUrl,
-        logger: options.logger,
-      });
-    this.mediaSettings = options.media ?? {};
+      new WhatsAppGraphClient({ baseUrl: config.whatsapp.graphUrl, logger: options.logger });
+    const mediaSettings = options.media ?? {};
+    this.mediaLegs =
+      options.mediaLegs ??
+      ((logger) =>
+        WhatsAppMediaLeg.create({ sampleRate: BRIDGE_SAMPLE_RATE, ...mediaSettings, logger }));
     this.roomLegs = options.roomLegs ?? joinRoomLegInProcess;
+    this.maxConcurrentCalls = config.calls.maxConcurrentCalls;
+    this.settings = {
+      livekit: {
+        url: config.livekit.url,
+        apiKey: config.livekit.apiKey,
+        apiSecret: config.livekit.apiSecret,
+      },
+      sampleRate: BRIDGE_SAMPLE_RATE,
+      hidePhoneNumber: config.calls.hidePhoneNumber,
+      mediaTimeoutMs: config.calls.mediaTimeoutSeconds * 1000,
+      maxDurationMs: config.calls.maxDurationSeconds * 1000,
+      metaEndRetry: options.metaEndRetry ?? DEFAULT_META_END_RETRY,
+    };
     this.registry = new CallRegistry({
-      maxConcurrentCalls: options.config.calls.maxConcurrentCalls,
-      endedRetentionMs: options.config.calls.userHangupCleanupSeconds * 1000,
-      onRemove: (callId) => this.forget(callId),
+      endedRetentionMs: config.calls.userHangupCleanupSeconds * 1000,
     });
   }
 
-  // ---- Connector API -------------------------------------------------------------------------
+  /** Room for one more call here (and not shutting down). */
+  hasCapacity(): boolean {
+    return !this.draining && this.registry.activeCount + this.reserved < this.maxConcurrentCalls;
+  }
 
-  async dialWhatsAppCall(
-    req: DialWhatsAppCallRequest,
-    ctx: RequestContext,
-  ): Promise<DialWhatsAppCallResponse> {
-    this.reserveCapacity();
-    const log = ctx.logger;
-    const meta = metaContextOf(req);
-    const media = this.createMediaLeg(log);
-    // Join the room while Meta places the call: both take a round trip, and the agent gets
-    // dispatched earlier, so audio can start as soon as the user picks up.
-    const roomJoin = this.joinRoom(req, log, {
-      callStatus: 'dialing',
-      direction: 'outbound',
-      phoneNumber: req.whatsappToPhoneNumber,
-    });
-    roomJoin.catch(() => undefined);
-    let callId: string;
+  /** Whether this instance holds `callId`, in any state (ending and recently ended included). */
+  holds(callId: string): boolean {
+    return this.registry.get(callId) !== undefined;
+  }
+
+  // ---- the internal call API -----------------------------------------------------------------
+
+  async dial(params: DialParams, ctx: OperationContext): Promise<DialResult> {
+    // Everything is checked before anything is taken: a bad request leaks nothing.
+    validateDialParams(params);
+    const release = this.reserve();
+    const call = new OutboundCall(params, this.dependencies(ctx.logger, 'outbound'));
+    this.dialling.add(call);
     try {
-      const offer = await media.createOffer();
-      const result = await this.graph.connectCall({
-        ...meta,
-        to: req.whatsappToPhoneNumber,
-        sdp: offer,
-        ...(req.whatsappBizOpaqueCallbackData
-          ? { bizOpaqueCallbackData: req.whatsappBizOpaqueCallbackData }
-          : {}),
+      await call.dial((placed) => {
+        // From now on the registry counts the call; webhooks and requests for it find it.
+        if (!this.closing) this.registry.add(placed);
+        release();
       });
-      callId = result.callId;
+      return { callId: call.callId, roomName: call.roomName };
     } catch (err) {
-      this.pending--;
-      await media.close();
-      void roomJoin.then((room) => room.close()).catch(() => undefined);
-      throw this.toApiError(err);
+      if (call.callId) this.registry.releaseWhenEnded(call.callId);
+      throw err;
+    } finally {
+      release();
+      this.dialling.delete(call);
     }
-    const call = this.createCall({
-      callId,
-      direction: 'outbound',
-      meta,
-      userPhoneNumber: req.whatsappToPhoneNumber,
-      roomName: req.roomName,
-      participantIdentity: req.participantIdentity,
-      destinationCountry: req.destinationCountry,
-      bizOpaqueCallbackData: req.whatsappBizOpaqueCallbackData,
-      ringingTimeoutMs: durationMs(req.ringingTimeout, this.config.calls.ringingTimeoutSeconds),
-      media,
-      logger: log,
-    });
-    try {
-      this.attachRoom(call, await roomJoin);
-    } catch (err) {
-      log.error({ err }, 'joining the room failed');
-      await call.end('setup_failed', { notifyMeta: true });
-      throw new ConnectorError(
-        'unavailable',
-        'could not join the livekit room',
-        {},
-        { cause: err },
-      );
-    }
-    return new DialWhatsAppCallResponse({ whatsappCallId: callId, roomName: req.roomName });
   }
 
-  async connectWhatsAppCall(
-    req: ConnectWhatsAppCallRequest,
-    ctx: RequestContext,
-  ): Promise<ConnectWhatsAppCallResponse> {
-    const call = this.registry.get(req.whatsappCallId);
-    if (!call || call.direction !== 'outbound') throw connectorErrors.callNotFound();
-    if (call.isEnded) throw connectorErrors.connectionClosed();
-    // The gateway and an application may both deliver the same answer; apply it once.
-    if (!this.answersApplied.has(call.callId)) {
-      this.answersApplied.add(call.callId);
+  async accept(params: AcceptParams, ctx: OperationContext): Promise<AcceptResult> {
+    validateAcceptParams(params);
+    const held = this.registry.get(params.callId);
+    if (held && !(held instanceof InboundCall)) throw new CallNotFoundError(params.callId);
+    if (held?.isClosed) throw new CallEndedError(held.callId, held.endReason);
+    let call = held;
+    if (!call) {
+      const release = this.reserve();
       try {
-        await call.media.setRemoteAnswer(req.sdp!.sdp);
-      } catch (err) {
-        this.answersApplied.delete(call.callId);
-        throw new ConnectorError(
-          'invalid_argument',
-          `invalid sdp answer: ${(err as Error).message}`,
-        );
-      }
-      call.markRinging();
-    }
-    if (req.waitUntilAnswered) {
-      await call.waitUntilAnswered((reason) => endedError(reason), ctx.signal);
-    }
-    return new ConnectWhatsAppCallResponse();
-  }
-
-  async acceptWhatsAppCall(
-    req: AcceptWhatsAppCallRequest,
-    ctx: RequestContext,
-  ): Promise<AcceptWhatsAppCallResponse> {
-    let roomName = this.acceptsInFlight.get(req.whatsappCallId);
-    if (!roomName) {
-      const existing = this.registry.get(req.whatsappCallId);
-      if (existing) {
-        if (existing.isEnded) throw connectorErrors.connectionClosed();
-        roomName = Promise.resolve(existing.roomName);
-      } else {
-        roomName = this.accept(req, ctx);
-        this.acceptsInFlight.set(req.whatsappCallId, roomName);
-        void roomName
-          .finally(() => this.acceptsInFlight.delete(req.whatsappCallId))
-          .catch(() => undefined);
+        // Registered before anything is awaited, so a repeated Accept (or a webhook redelivery)
+        // joins this one and a terminate webhook during the accept reaches the call.
+        call = new InboundCall(params, this.dependencies(ctx.logger, 'inbound'));
+        this.registry.add(call);
+      } finally {
+        release();
       }
     }
-    const name = await roomName;
-    if (req.waitUntilAnswered) {
-      const call = this.registry.get(req.whatsappCallId);
-      if (!call) throw connectorErrors.connectionClosed();
-      await call.waitForCallerMedia((reason) => endedError(reason), ctx.signal);
-    }
-    return new AcceptWhatsAppCallResponse({ roomName: name });
-  }
-
-  private async accept(req: AcceptWhatsAppCallRequest, ctx: RequestContext): Promise<string> {
-    this.reserveCapacity();
-    const log = ctx.logger;
-    const meta = metaContextOf(req);
-    const media = this.createMediaLeg(log);
-    let answer: string;
+    const inbound = call;
     try {
-      answer = await media.createAnswer(req.sdp!.sdp);
+      await inbound.accept();
     } catch (err) {
-      this.pending--;
-      await media.close();
-      throw new ConnectorError('invalid_argument', `invalid sdp offer: ${(err as Error).message}`);
+      this.registry.releaseWhenEnded(inbound.callId);
+      throw err;
     }
-    const call = this.createCall({
-      callId: req.whatsappCallId,
-      direction: 'inbound',
-      meta,
-      userPhoneNumber: '',
-      roomName: req.roomName,
-      participantIdentity: req.participantIdentity,
-      destinationCountry: req.destinationCountry,
-      bizOpaqueCallbackData: req.whatsappBizOpaqueCallbackData,
-      ringingTimeoutMs: durationMs(req.ringingTimeout, this.config.calls.ringingTimeoutSeconds),
-      media,
-      logger: log,
-    });
-    const roomJoin = this.joinRoom(req, log, {
-      callStatus: 'ringing',
-      direction: 'inbound',
-      callId: req.whatsappCallId,
-    });
-    roomJoin.catch(() => undefined);
-    const connected = waitForMediaConnected(media);
-    connected.catch(() => undefined);
-    try {
-      // pre_accept lets Meta start ICE/DTLS while the room is joined; accept follows once media
-      // is up, so the user hears the agent from the first word (same SDP both times).
-      await this.graph.preAcceptCall({ ...meta, callId: call.callId, sdp: answer });
-      this.attachRoom(call, await roomJoin);
-      await Promise.race([connected, endedPromise(call)]);
-      if (call.isEnded) throw endedError(call.endReason);
-      await this.graph.acceptCall({
-        ...meta,
-        callId: call.callId,
-        sdp: answer,
-        ...(req.whatsappBizOpaqueCallbackData
-          ? { bizOpaqueCallbackData: req.whatsappBizOpaqueCallbackData }
-          : {}),
-      });
-    } catch (err) {
-      // A call ended meanwhile (ringing timeout, user gone) reports why it ended, not the
-      // side effect (a closed media leg) that woke us up.
-      const apiError =
-        call.isEnded && !(err instanceof GraphApiError)
-          ? endedError(call.endReason)
-          : this.toApiError(err);
-      log.warn({ err: apiError }, 'accepting the call failed');
-      await call.end('setup_failed', { notifyMeta: !(err instanceof GraphApiError) });
-      this.registry.remove(call.callId);
-      void roomJoin.then((room) => room.close()).catch(() => undefined);
-      throw apiError;
+    if (params.waitUntilAnswered) await inbound.waitForCallerMedia(ctx.signal);
+    return { roomName: inbound.roomName };
+  }
+
+  async connect(params: ConnectParams, ctx: OperationContext): Promise<void> {
+    const call = this.findForRequest(params.callId);
+    if (!(call instanceof OutboundCall)) throw new CallNotFoundError(params.callId);
+    await call.applyAnswer(params.answerSdp);
+    if (params.waitUntilAnswered) await call.waitUntilAnswered(ctx.signal);
+  }
+
+  async disconnect(params: DisconnectParams, ctx: OperationContext): Promise<void> {
+    const call = this.findForRequest(params.callId);
+    // From here a second disconnect is `not_found`, even while Meta has not confirmed yet.
+    call.markDisconnected();
+    this.registry.releaseWhenEnded(call.callId);
+    if (params.initiator === 'user') {
+      await call.close('user_hangup', { endedAtMeta: true });
+      return;
     }
-    this.acceptedAtMeta.add(call.callId);
-    call.markAnswered();
-    return call.roomName;
-  }
-
-  async disconnectWhatsAppCall(
-    req: DisconnectWhatsAppCallRequest,
-    ctx: RequestContext,
-  ): Promise<DisconnectWhatsAppCallResponse> {
-    const call = this.registry.get(req.whatsappCallId);
-    if (!call) throw connectorErrors.callNotFound();
-    const meta = this.metaContexts.get(call.callId);
-    const mustReject = call.direction === 'inbound' && !this.acceptedAtMeta.has(call.callId);
-    // Removing first makes a concurrent or later second disconnect answer `not_found`.
-    this.registry.remove(call.callId);
-    let upstreamError: unknown;
-    if (req.disconnectReason === DisconnectReason.USER_INITIATED) {
-      await call.end('user_hangup', { notifyMeta: false });
-    } else {
-      if (!call.isEnded && meta) {
-        const request = { ...meta, accessToken: req.whatsappApiKey, callId: call.callId };
-        try {
-          await (mustReject ? this.graph.rejectCall(request) : this.graph.terminateCall(request));
-        } catch (err) {
-          upstreamError = err;
-          ctx.logger.warn({ err }, 'ending the call at Meta failed');
-        }
-      }
-      await call.end('business_hangup', { notifyMeta: false });
+    if (call.isClosed) return;
+    await call.close('business_hangup', { accessToken: params.accessToken });
+    const wait = Math.min(
+      DISCONNECT_META_WAIT_MS,
+      ctx.deadline !== undefined ? ctx.deadline - Date.now() - 500 : DISCONNECT_META_WAIT_MS,
+    );
+    const outcome = await withinMs(call.whenEnded(), wait, ctx.signal);
+    if (outcome === undefined) {
+      ctx.logger.warn(
+        { callId: call.callId },
+        'Meta has not confirmed the end yet; the call stays ending and is retried in the background',
+      );
+    } else if (outcome.kind === 'refused') {
+      throw outcome.error;
     }
-    if (upstreamError) throw this.toApiError(upstreamError);
-    return new DisconnectWhatsAppCallResponse();
   }
 
-  // ---- Webhook-driven events -----------------------------------------------------------------
-
-  /** The user (or Meta) ended the call: clean up without calling Meta. Idempotent. */
-  async handleUserHangup(callId: string): Promise<void> {
-    const call = this.registry.get(callId);
-    if (call) await call.end('user_hangup', { notifyMeta: false });
+  async userHangup(params: HangupParams, _ctx: OperationContext): Promise<boolean> {
+    const call = this.registry.get(params.callId);
+    if (!call) return false;
+    if (call.isClosed) {
+      // Ending already (our terminate may be retrying): Meta's word settles it.
+      call.confirmEndedAtMeta();
+      return true;
+    }
+    await call.close(
+      endReasonOfTerminate(params, { direction: call.direction, answered: call.isAnswered }),
+      { endedAtMeta: true },
+    );
+    return true;
   }
 
-  /** A call status webhook for a business-initiated call. Idempotent, order-tolerant. */
-  async handleCallStatus(callId: string, status: MetaCallStatus): Promise<void> {
-    const call = this.registry.get(callId);
-    if (!call || call.isEnded) return;
-    if (status === 'RINGING') call.markRinging();
-    else if (status === 'ACCEPTED') call.markAnswered();
-    else if (status === 'REJECTED') await call.end('rejected', { notifyMeta: false });
+  async callStatus(params: CallStatusParams, _ctx: OperationContext): Promise<boolean> {
+    const call = this.registry.get(params.callId);
+    if (!(call instanceof OutboundCall)) return false;
+    call.applyStatus(params.status);
+    return true;
   }
 
-  /** End every call (shutdown). Idempotent. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all(this.registry.all().map((c) => c.end('shutdown', { notifyMeta: true })));
-    this.registry.close();
-    this.metaContexts.clear();
-    this.answersApplied.clear();
-    this.acceptedAtMeta.clear();
+  /**
+   * End every call (shutdown): legs are released at once; Meta gets up to
+   * {@link SHUTDOWN_META_WAIT_MS} to confirm the ends before retries stop. New calls are refused
+   * from the start. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.draining = true;
+      const calls: WhatsAppCall[] = [...new Set([...this.registry.all(), ...this.dialling])];
+      await Promise.all(calls.map((c) => c.close('shutdown')));
+      await withinMs(Promise.all(calls.map((c) => c.whenEnded())), SHUTDOWN_META_WAIT_MS);
+      for (const c of calls) c.abandonMetaEnd();
+      this.registry.close();
+    })();
+    return this.closing;
   }
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private reserveCapacity(): void {
-    if (this.closed) throw connectorErrors.serverBusy();
-    if (!this.registry.hasCapacity(this.pending)) throw connectorErrors.serverBusy();
-    this.pending++;
+  /**
+   * Admit one call against the limit; the returned release is idempotent and must run in a
+   * `finally`, whatever happens.
+   * @throws DrainingError while shutting down; CapacityError at the limit.
+   */
+  private reserve(): () => void {
+    if (this.draining) throw new DrainingError();
+    if (!this.hasCapacity()) throw new CapacityError(this.maxConcurrentCalls);
+    this.reserved++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.reserved--;
+    };
   }
 
-  private createMediaLeg(logger: Logger): WhatsAppMediaLeg {
-    return WhatsAppMediaLeg.create({
-      sampleRate: BRIDGE_SAMPLE_RATE,
-      ...this.mediaSettings,
-      logger,
-    });
-  }
-
-  /** Join the call's room; `call` attributes are in the token, so they are there from the start. */
-  private joinRoom(
-    req: DialWhatsAppCallRequest | AcceptWhatsAppCallRequest,
-    logger: Logger,
-    call: CallAttributesInput,
-  ): Promise<RoomLegHandle> {
-    return this.roomLegs({
-      url: this.config.livekit.url,
-      apiKey: this.config.livekit.apiKey,
-      apiSecret: this.config.livekit.apiSecret,
-      roomName: req.roomName,
-      identity: req.participantIdentity,
-      name: req.participantName || undefined,
-      metadata: req.participantMetadata || undefined,
-      attributes: {
-        ...req.participantAttributes,
-        ...buildCallAttributes({
-          ...call,
-          includePhoneNumber: !this.config.calls.hidePhoneNumber,
-          destinationCountry: req.destinationCountry || undefined,
-        }),
-      },
-      agents: req.agents,
-      sampleRate: BRIDGE_SAMPLE_RATE,
-      logger,
-    });
-  }
-
-  private createCall(init: {
-    callId: string;
-    direction: 'inbound' | 'outbound';
-    meta: MetaCallContext;
-    userPhoneNumber: string;
-    roomName: string;
-    participantIdentity: string;
-    destinationCountry: string;
-    bizOpaqueCallbackData: string;
-    ringingTimeoutMs: number;
-    media: WhatsAppMediaLeg;
-    logger: Logger;
-  }): WhatsAppCall {
-    const log = init.logger.child({ callId: init.callId, direction: init.direction });
-    this.metaContexts.set(init.callId, init.meta);
-    const call = new WhatsAppCall({
-      callId: init.callId,
-      direction: init.direction,
-      phoneNumberId: init.meta.phoneNumberId,
-      userPhoneNumber: init.userPhoneNumber,
-      roomName: init.roomName,
-      participantIdentity: init.participantIdentity,
-      destinationCountry: init.destinationCountry,
-      bizOpaqueCallbackData: init.bizOpaqueCallbackData || undefined,
-      ringingTimeoutMs: init.ringingTimeoutMs,
-      hidePhoneNumber: this.config.calls.hidePhoneNumber,
-      mediaTimeoutMs: this.config.calls.mediaTimeoutSeconds * 1000,
-      media: init.media,
-      terminateAtMeta: async () => {
-        const meta = this.metaContexts.get(init.callId);
-        if (!meta) return;
-        // An inbound call not yet accepted at Meta is rejected; anything else is terminated.
-        if (init.direction === 'inbound' && !this.acceptedAtMeta.has(init.callId)) {
-          await this.graph.rejectCall({ ...meta, callId: init.callId });
-        } else {
-          await this.graph.terminateCall({ ...meta, callId: init.callId });
-        }
-      },
-      logger: log,
-    });
-    this.pending--;
-    this.registry.add(call);
-    const media = init.media;
-    media.on('audio', (pcm) => call.onCallerAudio(pcm));
-    media.on('dtmf', (digit) => call.onCallerDtmf(digit));
-    media.on('closed', (reason) => {
-      if (call.isEnded) return;
-      // Meta closing DTLS means the user side is gone; a transport failure means we must tell Meta.
-      if (reason === 'peer-closed') void call.end('user_hangup', { notifyMeta: false });
-      else void call.end('media_failed', { notifyMeta: true });
-    });
-    media.on('error', (err) => log.warn({ err }, 'media leg error'));
-    call.once('ended', () => {
-      this.answersApplied.delete(init.callId);
-    });
+  /** A call a request may act on: held here and not yet disconnected through the API. */
+  private findForRequest(callId: string): WhatsAppCall {
+    const call = this.registry.get(callId);
+    if (!call || call.isDisconnected) throw new CallNotFoundError(callId);
     return call;
   }
 
-  private attachRoom(call: WhatsAppCall, room: RoomLegHandle): void {
-    room.on('audio', (pcm) => call.onRoomAudio(pcm));
-    room.on('dtmf', (digit) => call.onRoomDtmf(digit));
-    room.on('disconnected', (reason) => {
-      void call.end(endReasonForRoom(reason), { notifyMeta: true });
-    });
-    room.on('error', (err) => call.logError(err, 'room leg error'));
-    call.attachRoom(room);
-  }
-
-  private forget(callId: string): void {
-    this.metaContexts.delete(callId);
-    this.acceptedAtMeta.delete(callId);
-    this.answersApplied.delete(callId);
-  }
-
-  /** Graph failures reach API clients in LiveKit's catalogue form (code + fbtrace_id in meta). */
-  private toApiError(err: unknown): ConnectorError {
-    if (err instanceof GraphApiError) {
-      return whatsAppApiError(
-        {
-          httpStatus: err.graphStatus,
-          code: err.graph.code,
-          subcode: err.graph.error_subcode,
-          message: err.graph.message,
-          type: err.graph.type,
-          details: err.graph.error_data?.details,
-          fbtraceId: err.graph.fbtrace_id,
-        },
-        err,
-      );
-    }
-    if (err instanceof GraphTransportError) return connectorErrors.whatsAppApiUnreachable(err);
-    if (err instanceof ConnectorError) return err;
-    return new ConnectorError('internal', 'internal error', {}, { cause: err });
+  private dependencies(logger: Logger, direction: 'inbound' | 'outbound'): CallDependencies {
+    const log = logger.child({ direction });
+    return {
+      settings: this.settings,
+      graph: this.graph,
+      joinRoom: this.roomLegs,
+      media: this.mediaLegs(log),
+      logger: log,
+    };
   }
 }
 
-function metaContextOf(req: DialWhatsAppCallRequest | AcceptWhatsAppCallRequest): MetaCallContext {
-  return {
-    phoneNumberId: req.whatsappPhoneNumberId,
-    accessToken: req.whatsappApiKey,
-    apiVersion: req.whatsappCloudApiVersion,
-  };
-}
-
-function durationMs(
-  d: { seconds: bigint; nanos: number } | undefined,
-  fallbackSeconds: number,
-): number {
-  if (!d) return fallbackSeconds * 1000;
-  return Number(d.seconds) * 1000 + Math.floor(d.nanos / 1e6);
-}
-
-function endReasonForRoom(reason: RoomLegDisconnectReason): CallEndReason {
-  return reason === 'participant-removed' || reason === 'duplicate-identity'
-    ? 'participant_removed'
-    : 'room_closed';
-}
-
-/** Why waiting for an answer failed, in the catalogue's words. */
-function endedError(reason: CallEndReason | undefined): ConnectorError {
-  if (reason === 'ringing_timeout') return connectorErrors.acceptTimeout();
-  return connectorErrors.connectionClosed();
-}
-
-function waitForMediaConnected(media: WhatsAppMediaLeg): Promise<void> {
-  if (media.state === 'connected') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    media.once('connected', () => resolve());
-    media.once('closed', (reason) =>
-      reject(new ConnectorError('unavailable', `media connection failed: ${reason}`)),
-    );
+/**
+ * `promise`'s value, or undefined when `ms` pass (or `signal` aborts) first. The timer does not
+ * keep the process alive.
+ */
+async function withinMs<T>(
+  promise: Promise<T>,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<T | undefined> {
+  if (ms <= 0 || signal?.aborted) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const expired = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+    onAbort = () => resolve(undefined);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function endedPromise(call: WhatsAppCall): Promise<void> {
-  if (call.isEnded) return Promise.resolve();
-  return new Promise((resolve) => call.once('ended', () => resolve()));
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
 }

@@ -5,50 +5,43 @@ import type { CallSummary, WhatsAppCall } from './whatsapp-call.js';
 export interface CallRegistryEvents extends Record<string, unknown[]> {
   /** A call joined the registry (its id is known and it is served by this instance). */
   added: [WhatsAppCall];
-  /** A call left the registry; a disconnect for it is now `not_found`. */
+  /** A call left the registry; nothing here knows it any more. */
   removed: [string];
 }
 
 export interface CallRegistryOptions {
-  /** Calls (not yet ended) held at once; more are refused. */
-  maxConcurrentCalls: number;
-  /** How long an ended call stays findable for a late DisconnectWhatsAppCall, in ms. Default 30 000. */
+  /**
+   * How long an ended call stays findable, ms, so that a DisconnectWhatsAppCall after a user
+   * hang-up still succeeds (LiveKit's 30 s cleanup window). Default 30 000.
+   */
   endedRetentionMs?: number;
-  /** Called once when a call leaves the registry (owners drop what they keep per call). */
-  onRemove?: (callId: string) => void;
 }
 
 /**
- * The calls this instance owns, by Meta call id. A call that ends stays findable for
- * `endedRetentionMs` (LiveKit's 30 s cleanup window) so that a DisconnectWhatsAppCall after a
- * user hang-up still succeeds; a removed call is gone, so a second disconnect is `not_found`.
+ * The calls this instance holds, by Meta call id, from the moment Meta named them until they
+ * are gone: a call that is `ending` (waiting for Meta to confirm its end) stays, so webhooks for
+ * it still reach it and listings show it. Once ended, a call that was disconnected through the API
+ * (or whose setup failed) leaves at once; any other stays `endedRetentionMs` for a late disconnect.
  */
 export class CallRegistry extends SafeEventEmitter<CallRegistryEvents> {
   private readonly calls = new Map<string, WhatsAppCall>();
   private readonly retentionTimers = new Map<string, NodeJS.Timeout>();
-  private readonly maxConcurrentCalls: number;
+  private readonly removeOnEnd = new Set<string>();
   private readonly endedRetentionMs: number;
-  private readonly onRemove: ((callId: string) => void) | undefined;
 
-  constructor(options: CallRegistryOptions) {
+  constructor(options: CallRegistryOptions = {}) {
     super();
-    this.maxConcurrentCalls = options.maxConcurrentCalls;
     this.endedRetentionMs = options.endedRetentionMs ?? 30_000;
-    this.onRemove = options.onRemove;
   }
 
-  /** Calls not yet ended. */
+  /** Calls that are neither ending nor ended: what counts against the call limit. */
   get activeCount(): number {
     let n = 0;
-    for (const c of this.calls.values()) if (!c.isEnded) n++;
+    for (const c of this.calls.values()) if (!c.isClosed) n++;
     return n;
   }
 
-  /** Room for `pending` more calls (calls being set up but not yet added count as pending). */
-  hasCapacity(pending = 0): boolean {
-    return this.activeCount + pending < this.maxConcurrentCalls;
-  }
-
+  /** The call, whatever its state (ending and recently ended calls included). */
   get(callId: string): WhatsAppCall | undefined {
     return this.calls.get(callId);
   }
@@ -56,6 +49,10 @@ export class CallRegistry extends SafeEventEmitter<CallRegistryEvents> {
   add(call: WhatsAppCall): void {
     this.calls.set(call.callId, call);
     call.once('ended', () => {
+      if (this.removeOnEnd.has(call.callId) || call.isDisconnected) {
+        this.remove(call.callId);
+        return;
+      }
       const timer = setTimeout(() => this.remove(call.callId), this.endedRetentionMs);
       timer.unref();
       this.retentionTimers.set(call.callId, timer);
@@ -63,16 +60,24 @@ export class CallRegistry extends SafeEventEmitter<CallRegistryEvents> {
     this.emit('added', call);
   }
 
+  /**
+   * Forget `callId` as soon as its call has ended (at once if it has): for calls the API already
+   * let go of, such as a failed accept or a disconnected call.
+   */
+  releaseWhenEnded(callId: string): void {
+    const call = this.calls.get(callId);
+    if (!call) return;
+    if (call.isEnded) this.remove(callId);
+    else this.removeOnEnd.add(callId);
+  }
+
   /** Forget a call now (its teardown is the caller's business). */
   remove(callId: string): boolean {
-    const timer = this.retentionTimers.get(callId);
-    if (timer) clearTimeout(timer);
+    clearTimeout(this.retentionTimers.get(callId));
     this.retentionTimers.delete(callId);
+    this.removeOnEnd.delete(callId);
     const removed = this.calls.delete(callId);
-    if (removed) {
-      this.onRemove?.(callId);
-      this.emit('removed', callId);
-    }
+    if (removed) this.emit('removed', callId);
     return removed;
   }
 
@@ -84,10 +89,11 @@ export class CallRegistry extends SafeEventEmitter<CallRegistryEvents> {
     return [...this.calls.values()];
   }
 
-  /** Clear retention timers (the calls themselves are ended by their owner). */
+  /** Clear retention timers and forget every call (the calls themselves are ended by their owner). */
   close(): void {
     for (const t of this.retentionTimers.values()) clearTimeout(t);
     this.retentionTimers.clear();
+    this.removeOnEnd.clear();
     this.calls.clear();
   }
 }

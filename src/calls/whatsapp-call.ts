@@ -1,6 +1,12 @@
+import { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
-import { SafeEventEmitter } from '../util/typed-emitter.js';
 import { buildCallAttributes, type WhatsAppCallStatus } from '../room/call-attributes.js';
+import { SafeEventEmitter } from '../util/typed-emitter.js';
+import { GraphApiError } from '../whatsapp/graph-api-error.js';
+import type { CallEndReason } from './call-end-reason.js';
+import { endedCallError, RoomJoinError } from './call-errors.js';
+import type { MetaContext, ParticipantParams, WhatsAppUser } from './call-params.js';
+import type { GraphCallsPort, MediaLegPort, RoomJoiner, RoomLegPort } from './call-ports.js';
 
 /** Direction as seen from the business: inbound = user-initiated, outbound = business-initiated. */
 export type CallDirection = 'inbound' | 'outbound';
@@ -8,78 +14,88 @@ export type CallDirection = 'inbound' | 'outbound';
 /**
  * Lifecycle of a call.
  * - outbound: `dialing` (Meta is ringing the user; no SDP answer yet) → `ringing` (answer applied,
- *   media connecting, phone still ringing) → `active` (picked up) → `ended`
- * - inbound: `accepting` (answer built, pre_accept sent, media connecting) → `active` → `ended`
+ *   media connecting, phone still ringing) → `active` (picked up) → `ending` → `ended`
+ * - inbound: `accepting` (answer built, pre_accept sent, media connecting) → `active` → `ending`
+ *   → `ended`
+ * `ending`: both legs are gone, and the call waits for Meta to confirm its end (terminate or
+ * reject, retried in the background); `ended` once Meta confirmed, or nothing had to be sent.
  */
-export type CallState = 'dialing' | 'ringing' | 'accepting' | 'active' | 'ended';
+export type CallState = 'dialing' | 'ringing' | 'accepting' | 'active' | 'ending' | 'ended';
 
-export type CallEndReason =
-  /** DisconnectWhatsAppCall with BUSINESS_INITIATED, or the gateway ending it. */
-  | 'business_hangup'
-  /** The WhatsApp user hung up (terminate webhook, DisconnectWhatsAppCall USER_INITIATED, or Meta closed media). */
-  | 'user_hangup'
-  /** Nobody answered within the ringing timeout. */
-  | 'ringing_timeout'
-  /** The user declined a business-initiated call. */
-  | 'rejected'
-  /** The LiveKit room was deleted or closed. */
-  | 'room_closed'
-  /** The connector participant was removed from the room. */
-  | 'participant_removed'
-  /** ICE/DTLS with Meta failed or media stopped. */
-  | 'media_failed'
-  /** Setting up one of the legs failed. */
-  | 'setup_failed'
-  /** The service is shutting down. */
-  | 'shutdown';
+/** What ending a call takes at Meta, decided by each kind of call (`metaEndAction`). */
+export type MetaEndAction =
+  /** The call may have been answered (or pre-answered) at Meta: only terminate ends it. */
+  | 'terminate'
+  /** An inbound call known never to have been answered at Meta: decline it. */
+  | 'reject'
+  /** Nothing exists at Meta to end (or Meta ended it already). */
+  | 'none';
 
-/** What the call needs from its WebRTC leg to Meta (satisfied by `WhatsAppMediaLeg`). */
-export interface MediaLegPort {
-  setRemoteAnswer(sdp: string): Promise<void>;
-  /** Counters; `packetsReceived` (RTP from Meta) drives the media watchdog. */
-  stats(): { packetsReceived: number };
-  sendAudio(pcm: Int16Array): void;
-  sendDtmf(digit: string): void;
-  close(): Promise<void>;
-}
+/** How ending the call at Meta went. */
+export type MetaEndOutcome =
+  /** Meta confirmed (its answer, an "already ended" after a retry, or a terminate webhook). */
+  | { kind: 'confirmed' }
+  /** Nothing had to be sent. */
+  | { kind: 'not_needed' }
+  /** Meta refused for good (a 4xx): the call is over here; `error` says why Meta refused. */
+  | { kind: 'refused'; error: GraphApiError }
+  /** Still unconfirmed after the retry window, or abandoned at shutdown. */
+  | { kind: 'gave_up' };
 
-/** What the call needs from its LiveKit leg (satisfied by `RoomLeg`). */
-export interface RoomLegPort {
-  pushCallerAudio(pcm: Int16Array): void;
-  sendDtmf(digit: string): Promise<void>;
-  setAttributes(attributes: Record<string, string>): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface WhatsAppCallInit {
-  callId: string;
-  direction: CallDirection;
-  phoneNumberId: string;
-  /** The WhatsApp user's number (to for outbound, from for inbound). PII: log only as `phone`. */
-  userPhoneNumber: string;
-  roomName: string;
-  participantIdentity: string;
-  destinationCountry?: string | undefined;
-  bizOpaqueCallbackData?: string | undefined;
-  /** Ringing timeout in milliseconds: unanswered → ended with `ringing_timeout`. */
-  ringingTimeoutMs: number;
-  /** Hide the phone number from room attributes. */
+/** Settings every call shares (from the configuration). */
+export interface CallSettings {
+  /** livekit-server the room legs join, and the keys the connector token is signed with. */
+  livekit: { url: string; apiKey: string; apiSecret: string };
+  /** PCM rate between the legs, Hz (16000). */
+  sampleRate: number;
+  /** Leave `whatsapp.phoneNumber` out of the participant attributes. */
   hidePhoneNumber: boolean;
   /**
-   * No RTP from Meta for this long after media started ends the call, in ms: Meta's relay stops
-   * sending when the user hangs up, and a DTLS close is not guaranteed to reach us.
+   * No RTP from Meta for this long ends an answered call as `media_timeout`, ms. Armed when the
+   * call is answered: Meta's relay stops sending when the user is gone, and its DTLS close is
+   * not guaranteed to reach us.
    */
   mediaTimeoutMs: number;
+  /** Longest an answered call may last before it ends as `max_duration`, ms; 0 = no limit. */
+  maxDurationMs: number;
+  /** Retries of ending a call at Meta when Meta cannot be reached or fails (5xx, 429). */
+  metaEndRetry: {
+    /** First wait between rounds, ms; doubles each round. */
+    initialDelayMs: number;
+    /** Longest wait between rounds, ms. */
+    maxDelayMs: number;
+    /** Stop retrying this long after the first round started, ms. */
+    giveUpAfterMs: number;
+  };
+}
+
+/** What a call is built from besides its parameters. */
+export interface CallDependencies {
+  settings: CallSettings;
+  graph: GraphCallsPort;
+  joinRoom: RoomJoiner;
+  /** The call's WebRTC leg to Meta, created for it. */
   media: MediaLegPort;
-  /** Ends the call at Meta (terminate). Called at most once, only when Meta must be told. */
-  terminateAtMeta: () => Promise<void>;
   logger: Logger;
+}
+
+/** The parts of a call's parameters the base class uses. */
+export interface WhatsAppCallInit {
+  direction: CallDirection;
+  meta: MetaContext;
+  /** The WhatsApp user (callee for outbound, caller for inbound) when known. */
+  user: WhatsAppUser | undefined;
+  participant: ParticipantParams;
+  destinationCountry: string | undefined;
+  bizOpaqueCallbackData: string | undefined;
+  /** Unanswered for this long → ended as `no_answer`, ms. */
+  ringingTimeoutMs: number;
 }
 
 export interface WhatsAppCallEvents extends Record<string, unknown[]> {
   /** State changed (after the change is complete). */
   state: [state: CallState];
-  /** The call ended; `cleanupAfterMs` is how long the record is kept for a late Disconnect. */
+  /** The call is fully ended: legs released and Meta's side settled. */
   ended: [reason: CallEndReason];
 }
 
@@ -99,197 +115,352 @@ export interface CallSummary {
   durationSeconds: number;
 }
 
+/** Options of {@link WhatsAppCall.close}. */
+export interface CloseOptions {
+  /** Meta already ended the call (terminate webhook, REJECTED status, DTLS closed by Meta). */
+  endedAtMeta?: boolean;
+  /** Access token to end the call at Meta with, instead of the call's own. Secret. */
+  accessToken?: string | undefined;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 /**
- * One WhatsApp call bridged into one LiveKit room: owns the media leg to Meta, the room leg,
- * the timers, and the audio/DTMF pumps between the legs. All transitions are idempotent; `end()`
- * cascades to both legs and every timer, and never throws.
+ * One WhatsApp call bridged into one LiveKit room: the parts both directions share. It owns the
+ * media leg to Meta, the room leg, the audio and DTMF pumps between them, its timers (ringing,
+ * media watchdog, maximum duration), the `whatsapp.*` status attributes, the waiters of requests
+ * that wait for it, and its end: one idempotent {@link close} that never throws, releases both
+ * legs at once and then ends the call at Meta — `terminate` or `reject` as the subclass decides
+ * from what it sent to Meta — retrying in the background until Meta confirms.
  */
-export class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
-  readonly callId: string;
+export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
   readonly direction: CallDirection;
-  readonly phoneNumberId: string;
-  readonly userPhoneNumber: string;
   readonly roomName: string;
   readonly participantIdentity: string;
+  readonly phoneNumberId: string;
   readonly destinationCountry: string | undefined;
   readonly bizOpaqueCallbackData: string | undefined;
   readonly createdAt = Date.now();
   readonly media: MediaLegPort;
-  private roomLeg: RoomLegPort | undefined;
-  private _state: CallState;
-  private _answeredAt: number | undefined;
-  private _endedAt: number | undefined;
-  private _endReason: CallEndReason | undefined;
-  private readonly terminateAtMeta: () => Promise<void>;
-  private readonly hidePhoneNumber: boolean;
-  private readonly logger: Logger;
-  private ringingTimer: NodeJS.Timeout | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
-  private ending: Promise<void> | undefined;
-  private readonly answeredWaiters = new Set<Waiter>();
-  private readonly mediaWaiters = new Set<Waiter>();
-  private callerMediaSeen = false;
+  protected readonly user: WhatsAppUser | undefined;
+  protected readonly participant: ParticipantParams;
+  protected readonly graph: GraphCallsPort;
+  protected readonly settings: CallSettings;
+  protected log: Logger;
+  /** Meta credentials; the token is a secret (never logged, never in summaries). */
+  readonly #meta: MetaContext;
+  readonly #joinRoom: RoomJoiner;
+  #callId = '';
+  #room: RoomLegPort | undefined;
+  #state: CallState;
+  #answeredAt: number | undefined;
+  #endedAt: number | undefined;
+  #endReason: CallEndReason | undefined;
+  #ringingTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
+  #maxDurationTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+  #ended: Promise<MetaEndOutcome> | undefined;
+  #metaEnded = false;
+  /** Wakes the Meta end loop early (Meta confirmed by webhook, or the retries were abandoned). */
+  readonly #metaEndWake = new AbortController();
+  readonly #answeredWaiters = new Set<Waiter>();
+  readonly #mediaWaiters = new Set<Waiter>();
+  #callerMediaSeen = false;
+  #disconnected = false;
 
-  constructor(init: WhatsAppCallInit) {
-    super((event, err) => init.logger.error({ err, event }, 'call listener threw'));
-    this.callId = init.callId;
+  protected constructor(init: WhatsAppCallInit, deps: CallDependencies) {
+    super((event, err) => deps.logger.error({ err, event }, 'call listener threw'));
     this.direction = init.direction;
-    this.phoneNumberId = init.phoneNumberId;
-    this.userPhoneNumber = init.userPhoneNumber;
-    this.roomName = init.roomName;
-    this.participantIdentity = init.participantIdentity;
+    this.#meta = init.meta;
+    this.phoneNumberId = init.meta.phoneNumberId;
+    this.user = init.user;
+    this.participant = init.participant;
+    this.roomName = init.participant.roomName;
+    this.participantIdentity = init.participant.identity;
     this.destinationCountry = init.destinationCountry || undefined;
-    this.bizOpaqueCallbackData = init.bizOpaqueCallbackData;
-    this.media = init.media;
-    this.terminateAtMeta = init.terminateAtMeta;
-    this.hidePhoneNumber = init.hidePhoneNumber;
-    this.logger = init.logger;
-    this._state = init.direction === 'outbound' ? 'dialing' : 'accepting';
-    this.ringingTimer = setTimeout(() => {
-      if (this._state !== 'active' && this._state !== 'ended') {
-        this.logger.info('ringing timeout');
-        void this.end('ringing_timeout', { notifyMeta: true });
-      }
+    this.bizOpaqueCallbackData = init.bizOpaqueCallbackData || undefined;
+    this.media = deps.media;
+    this.graph = deps.graph;
+    this.settings = deps.settings;
+    this.#joinRoom = deps.joinRoom;
+    this.log = deps.logger;
+    this.#state = init.direction === 'outbound' ? 'dialing' : 'accepting';
+    this.#ringingTimer = setTimeout(() => {
+      if (this.#answeredAt !== undefined || this.isClosed) return;
+      this.log.info({ ringingTimeoutMs: init.ringingTimeoutMs }, 'ringing timeout');
+      void this.close('no_answer');
     }, init.ringingTimeoutMs);
-    this.ringingTimer.unref();
-    this.startMediaWatchdog(init.mediaTimeoutMs);
+    this.#ringingTimer.unref();
+    this.#wireMedia();
   }
 
-  private startMediaWatchdog(timeoutMs: number): void {
-    let lastCount = -1;
-    let lastChange = Date.now();
-    const period = Math.max(100, Math.min(1000, timeoutMs / 4));
-    this.watchdog = setInterval(() => {
-      if (!this.callerMediaSeen) return;
-      const count = this.media.stats().packetsReceived;
-      const now = Date.now();
-      if (count !== lastCount) {
-        lastCount = count;
-        lastChange = now;
-      } else if (now - lastChange >= timeoutMs) {
-        this.logger.info({ silentMs: now - lastChange }, 'no media from Meta; ending the call');
-        void this.end('media_failed', { notifyMeta: true });
-      }
-    }, period);
-    this.watchdog.unref();
+  // ---- identity and state ----------------------------------------------------------------------
+
+  /** Meta's call id; '' for a dialled call until Meta answered the connect. */
+  get callId(): string {
+    return this.#callId;
   }
 
   get state(): CallState {
-    return this._state;
+    return this.#state;
   }
 
   get endReason(): CallEndReason | undefined {
-    return this._endReason;
+    return this.#endReason;
   }
 
+  /** Closing or closed: requests can no longer change the call. */
+  get isClosed(): boolean {
+    return this.#state === 'ending' || this.#state === 'ended';
+  }
+
+  /** Fully ended: legs released and Meta's side settled. */
   get isEnded(): boolean {
-    return this._state === 'ended';
+    return this.#state === 'ended';
+  }
+
+  /** The user picked up (outbound) or Meta accepted our answer (inbound). */
+  get isAnswered(): boolean {
+    return this.#answeredAt !== undefined;
+  }
+
+  /**
+   * A DisconnectWhatsAppCall was served for this call: it is gone for the API (a second one is
+   * `not_found`) even while it still waits for Meta.
+   */
+  get isDisconnected(): boolean {
+    return this.#disconnected;
   }
 
   /** The room leg, once joined. */
   get room(): RoomLegPort | undefined {
-    return this.roomLeg;
+    return this.#room;
   }
 
-  /** Room attributes describing this call (updated on every state change). */
-  attributes(status: WhatsAppCallStatus = roomStatusFor(this._state)): Record<string, string> {
-    return buildCallAttributes({
+  /** Credentials for Graph requests of this call (subclasses only; the token is secret). */
+  protected get meta(): MetaContext {
+    return this.#meta;
+  }
+
+  /** Mark the call as disconnected through the API (see {@link isDisconnected}). */
+  markDisconnected(): void {
+    this.#disconnected = true;
+  }
+
+  protected setCallId(callId: string): void {
+    this.#callId = callId;
+    this.log = this.log.child({ callId });
+  }
+
+  /** Room attributes describing this call now (or with the given status). */
+  attributes(status: WhatsAppCallStatus = roomStatusFor(this.#state)): Record<string, string> {
+    const attributes = buildCallAttributes({
       callStatus: status,
-      callId: this.callId,
-      phoneNumber: this.userPhoneNumber,
-      includePhoneNumber: !this.hidePhoneNumber,
+      callId: this.#callId || undefined,
+      phoneNumber: this.user?.phoneNumber,
+      userId: this.user?.userId,
+      includePhoneNumber: !this.settings.hidePhoneNumber,
       direction: this.direction,
       destinationCountry: this.destinationCountry,
+      endReason: status === 'hangup' ? this.#endReason : undefined,
+    });
+    return attributes;
+  }
+
+  summary(): CallSummary {
+    const end = this.#endedAt ?? Date.now();
+    return {
+      callId: this.#callId,
+      direction: this.direction,
+      state: this.#state,
+      roomName: this.roomName,
+      participantIdentity: this.participantIdentity,
+      phoneNumberId: this.phoneNumberId,
+      createdAt: this.createdAt,
+      answeredAt: this.#answeredAt,
+      endedAt: this.#endedAt,
+      endReason: this.#endReason,
+      durationSeconds: this.#answeredAt ? Math.max(0, (end - this.#answeredAt) / 1000) : 0,
+    };
+  }
+
+  // ---- room leg ----------------------------------------------------------------------------------
+
+  /**
+   * Join the call's room as the connector participant; the call's attributes are in the token, so
+   * they are there from the first moment. Resolves once the leg is attached (audio and DTMF flow);
+   * a leg that arrives after the call closed is told why and sent away. Rejects with
+   * {@link RoomJoinError}.
+   */
+  protected async joinRoom(): Promise<void> {
+    const p = this.participant;
+    let room: RoomLegPort;
+    try {
+      room = await this.#joinRoom({
+        url: this.settings.livekit.url,
+        apiKey: this.settings.livekit.apiKey,
+        apiSecret: this.settings.livekit.apiSecret,
+        roomName: p.roomName,
+        identity: p.identity,
+        name: p.name || undefined,
+        metadata: p.metadata || undefined,
+        attributes: { ...p.attributes, ...this.attributes() },
+        agents: p.agents.map((a) => new RoomAgentDispatch(a)),
+        sampleRate: this.settings.sampleRate,
+        logger: this.log,
+      });
+    } catch (err) {
+      throw new RoomJoinError(p.roomName, { cause: err });
+    }
+    if (this.isClosed) {
+      await this.#leaveRoom(room);
+      return;
+    }
+    this.#room = room;
+    room.on('audio', (pcm) => {
+      if (!this.isClosed) this.media.sendAudio(pcm);
+    });
+    room.on('dtmf', (digit) => {
+      if (!this.isClosed) this.media.sendDtmf(digit);
+    });
+    room.on('disconnected', (reason) => {
+      void this.close(
+        reason === 'participant-removed' || reason === 'duplicate-identity'
+          ? 'participant_removed'
+          : 'room_closed',
+      );
+    });
+    room.on('error', (err) => this.log.warn({ err }, 'room leg error'));
+    void this.#publishStatus();
+  }
+
+  /** Tell the room why the call ended (status `hangup` and `whatsapp.endReason`), then leave. */
+  async #leaveRoom(room: RoomLegPort): Promise<void> {
+    await room.setAttributes(this.attributes('hangup')).catch(() => undefined);
+    await room
+      .close(this.#endReason)
+      .catch((err: unknown) => this.log.warn({ err }, 'leaving the room failed'));
+  }
+
+  async #publishStatus(): Promise<void> {
+    const room = this.#room;
+    if (!room || this.isClosed) return;
+    await room.setAttributes(this.attributes()).catch((err: unknown) => {
+      this.log.warn({ err }, 'updating call status attributes failed');
     });
   }
 
-  /** Attach the joined room leg; audio and DTMF then flow both ways. */
-  attachRoom(room: RoomLegPort): void {
-    if (this.isEnded) {
-      void room.close();
-      return;
-    }
-    this.roomLeg = room;
-    void this.publishStatus();
+  // ---- media leg and pumps ---------------------------------------------------------------------
+
+  #wireMedia(): void {
+    this.media.on('audio', (pcm) => {
+      if (!this.#callerMediaSeen) {
+        this.#callerMediaSeen = true;
+        this.onFirstCallerAudio();
+        for (const w of this.#mediaWaiters) w.resolve();
+        this.#mediaWaiters.clear();
+      }
+      this.#room?.pushCallerAudio(pcm);
+    });
+    this.media.on('dtmf', (digit) => {
+      this.log.debug({ digit }, 'dtmf from caller');
+      void this.#room
+        ?.sendDtmf(digit)
+        .catch((err: unknown) => this.log.warn({ err }, 'dtmf to room failed'));
+    });
+    this.media.on('closed', (reason) => {
+      if (this.isClosed) return;
+      // Meta closing DTLS means the user side is gone; a transport failure is ours to report.
+      if (reason === 'peer-closed') void this.close('user_hangup', { endedAtMeta: true });
+      else void this.close('failed');
+    });
+    this.media.on('error', (err) => this.log.warn({ err }, 'media leg error'));
   }
 
-  /** Caller audio from Meta (20 ms PCM frames) → the room. */
-  onCallerAudio(pcm: Int16Array): void {
-    if (!this.callerMediaSeen) {
-      this.callerMediaSeen = true;
-      // Meta relays the user's audio only once the call is picked up, so the first frame
-      // answers an outbound call even when the ACCEPTED webhook is late or not wired.
-      if (this.direction === 'outbound') this.markAnswered();
-      for (const w of this.mediaWaiters) w.resolve();
-      this.mediaWaiters.clear();
-    }
-    this.roomLeg?.pushCallerAudio(pcm);
-  }
+  /** The first frame of the caller's audio arrived. */
+  protected onFirstCallerAudio(): void {}
 
-  /** Log a problem of one of the call's parts with the call's context. */
-  logError(err: unknown, message: string): void {
-    this.logger.warn({ err }, message);
-  }
-
-  /** The room's mix (20 ms PCM frames) → the caller. */
-  onRoomAudio(pcm: Int16Array): void {
-    if (!this.isEnded) this.media.sendAudio(pcm);
-  }
-
-  onCallerDtmf(digit: string): void {
-    this.logger.debug({ digit }, 'dtmf from caller');
-    void this.roomLeg
-      ?.sendDtmf(digit)
-      .catch((err: unknown) => this.logger.warn({ err }, 'dtmf to room failed'));
-  }
-
-  onRoomDtmf(digit: string): void {
-    if (!this.isEnded) this.media.sendDtmf(digit);
-  }
+  // ---- progress ----------------------------------------------------------------------------------
 
   /** Outbound: Meta's SDP answer is applied; the phone rings until the user picks up. */
-  markRinging(): void {
-    if (this._state === 'dialing') this.setState('ringing');
-  }
-
-  /** The user picked up (outbound) or media flows (inbound). */
-  markAnswered(): void {
-    if (this._state === 'active' || this._state === 'ended') return;
-    this._answeredAt = Date.now();
-    if (this.ringingTimer) clearTimeout(this.ringingTimer);
-    this.ringingTimer = undefined;
-    this.setState('active');
-    for (const w of this.answeredWaiters) w.resolve();
-    this.answeredWaiters.clear();
+  protected markRinging(): void {
+    if (this.#state === 'dialing') this.#setState('ringing');
   }
 
   /**
-   * Resolve once the call is active; reject with `onEnded()`'s error if it ends first, or when
-   * `signal` aborts (the client went away).
+   * The user picked up (outbound) or Meta accepted our answer (inbound): stop the ringing timer,
+   * arm the media watchdog and the maximum duration.
    */
-  waitUntilAnswered(
-    onEnded: (reason: CallEndReason | undefined) => Error,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    if (this._state === 'active') return Promise.resolve();
-    return this.wait(this.answeredWaiters, onEnded, signal);
+  protected markAnswered(): void {
+    if (this.#answeredAt !== undefined || this.isClosed) return;
+    this.#answeredAt = Date.now();
+    clearTimeout(this.#ringingTimer);
+    this.#ringingTimer = undefined;
+    this.#armMediaWatchdog();
+    const maxMs = this.settings.maxDurationMs;
+    if (maxMs > 0) {
+      this.#maxDurationTimer = setTimeout(() => {
+        this.log.info({ maxDurationMs: maxMs }, 'maximum call duration reached');
+        void this.close('max_duration');
+      }, maxMs);
+      this.#maxDurationTimer.unref();
+    }
+    this.#setState('active');
+    for (const w of this.#answeredWaiters) w.resolve();
+    this.#answeredWaiters.clear();
+  }
+
+  /**
+   * Checks RTP from Meta in periods of a quarter of the timeout; as many silent periods as make the
+   * timeout end the call. Counting periods (not timestamps) keeps it exact under fake timers.
+   */
+  #armMediaWatchdog(): void {
+    const timeoutMs = this.settings.mediaTimeoutMs;
+    const periodMs = Math.max(100, Math.min(1000, timeoutMs / 4));
+    const silentPeriodsAllowed = Math.ceil(timeoutMs / periodMs);
+    let lastCount = this.media.stats().packetsReceived;
+    let silentPeriods = 0;
+    this.#watchdog = setInterval(() => {
+      const count = this.media.stats().packetsReceived;
+      if (count !== lastCount) {
+        lastCount = count;
+        silentPeriods = 0;
+        return;
+      }
+      silentPeriods++;
+      if (silentPeriods >= silentPeriodsAllowed) {
+        this.log.info(
+          { silentMs: silentPeriods * periodMs },
+          'no media from Meta; ending the call',
+        );
+        void this.close('media_timeout');
+      }
+    }, periodMs);
+    this.#watchdog.unref();
+  }
+
+  /**
+   * Resolve once the call is answered; reject with `AcceptTimeoutError`/`CallEndedError` if it
+   * ends first, or with the signal's reason when `signal` aborts (the requester went away).
+   */
+  waitUntilAnswered(signal?: AbortSignal): Promise<void> {
+    if (this.#answeredAt !== undefined && !this.isClosed) return Promise.resolve();
+    return this.#wait(this.#answeredWaiters, signal);
   }
 
   /** Resolve once the caller's audio flows (first frame from Meta); same failure rules. */
-  waitForCallerMedia(
-    onEnded: (reason: CallEndReason | undefined) => Error,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    if (this.callerMediaSeen) return Promise.resolve();
-    return this.wait(this.mediaWaiters, onEnded, signal);
+  waitForCallerMedia(signal?: AbortSignal): Promise<void> {
+    if (this.#callerMediaSeen && !this.isClosed) return Promise.resolve();
+    return this.#wait(this.#mediaWaiters, signal);
   }
 
-  private wait(
-    waiters: Set<Waiter>,
-    onEnded: (reason: CallEndReason | undefined) => Error,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    if (this._state === 'ended') return Promise.reject(onEnded(this._endReason));
+  #wait(waiters: Set<Waiter>, signal?: AbortSignal): Promise<void> {
+    if (this.isClosed) return Promise.reject(this.endedError());
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         waiters.delete(waiter);
@@ -300,9 +471,9 @@ export class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
           signal?.removeEventListener('abort', onAbort);
           resolve();
         },
-        reject: (reason) => {
+        reject: (err) => {
           signal?.removeEventListener('abort', onAbort);
-          reject(onEnded(reason));
+          reject(err);
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -310,89 +481,176 @@ export class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
     });
   }
 
+  /** The error for a request that finds (or waits on) this call closed. */
+  endedError(): Error {
+    return endedCallError(this.#callId, this.#endReason);
+  }
+
+  // ---- the end -----------------------------------------------------------------------------------
+
   /**
-   * End the call: tell Meta when asked (and only then), mark the room status `hangup`, leave the
-   * room, close the media leg, clear timers. Idempotent; concurrent calls share one teardown.
+   * End the call for `reason`. Both legs are released and every timer stopped at once (the call is
+   * `ending`); then the call is ended at Meta unless Meta ended it already — terminate or reject as
+   * {@link metaEndAction} decides — retrying in the background until Meta confirms. The first close
+   * decides the reason; later ones only add that Meta has ended the call. Resolves when the legs
+   * are released (see {@link whenEnded} for Meta's side); never rejects.
    */
-  end(reason: CallEndReason, options: { notifyMeta: boolean }): Promise<void> {
-    this.ending ??= this.teardown(reason, options.notifyMeta);
-    return this.ending;
+  close(reason: CallEndReason, options: CloseOptions = {}): Promise<void> {
+    if (options.endedAtMeta) this.confirmEndedAtMeta();
+    this.#closing ??= this.#teardown(reason, options);
+    return this.#closing;
   }
 
-  private async teardown(reason: CallEndReason, notifyMeta: boolean): Promise<void> {
-    this._endReason = reason;
-    this._endedAt = Date.now();
-    if (this.ringingTimer) clearTimeout(this.ringingTimer);
-    this.ringingTimer = undefined;
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = undefined;
-    this.setState('ended');
-    this.logger.info({ reason }, 'call ended');
-    for (const w of [...this.answeredWaiters, ...this.mediaWaiters]) w.reject(reason);
-    this.answeredWaiters.clear();
-    this.mediaWaiters.clear();
-    const tasks: Promise<unknown>[] = [];
-    if (notifyMeta) {
-      tasks.push(
-        this.terminateAtMeta().catch((err: unknown) =>
-          this.logger.warn({ err }, 'terminate at Meta failed'),
-        ),
-      );
-    }
-    const room = this.roomLeg;
-    if (room) {
-      tasks.push(
-        room
-          .setAttributes(this.attributes('hangup'))
-          .catch(() => undefined)
-          .then(() => room.close())
-          .catch((err: unknown) => this.logger.warn({ err }, 'leaving the room failed')),
-      );
-    }
-    tasks.push(
-      this.media.close().catch((err: unknown) => this.logger.warn({ err }, 'closing media failed')),
-    );
-    await Promise.all(tasks);
-    this.emit('ended', reason);
+  /**
+   * Resolves with how ending at Meta went once the call is fully `ended`; before `close()` it
+   * waits for the call to close.
+   */
+  whenEnded(): Promise<MetaEndOutcome> {
+    if (this.#ended) return this.#ended;
+    return new Promise((resolve) => this.once('ended', () => resolve(this.#ended!)));
   }
 
-  summary(): CallSummary {
-    const end = this._endedAt ?? Date.now();
-    return {
-      callId: this.callId,
-      direction: this.direction,
-      state: this._state,
-      roomName: this.roomName,
-      participantIdentity: this.participantIdentity,
-      phoneNumberId: this.phoneNumberId,
-      createdAt: this.createdAt,
-      answeredAt: this._answeredAt,
-      endedAt: this._endedAt,
-      endReason: this._endReason,
-      durationSeconds: this._answeredAt ? Math.max(0, (end - this._answeredAt) / 1000) : 0,
-    };
+  /** Meta has ended the call (terminate webhook): stop sending, and stop retrying. */
+  confirmEndedAtMeta(): void {
+    if (this.#metaEnded) return;
+    this.#metaEnded = true;
+    this.#metaEndWake.abort();
   }
 
-  private setState(state: CallState): void {
-    if (this._state === state) return;
-    this._state = state;
-    this.logger.debug({ state }, 'call state');
-    if (state !== 'ended') void this.publishStatus();
-    this.emit('state', state);
+  /** Stop retrying to end the call at Meta (shutdown): the call ends as far as we can tell. */
+  abandonMetaEnd(): void {
+    this.#metaEndWake.abort();
   }
 
-  private async publishStatus(): Promise<void> {
-    const room = this.roomLeg;
-    if (!room || this.isEnded) return;
-    await room.setAttributes(this.attributes()).catch((err: unknown) => {
-      this.logger.warn({ err }, 'updating call status attributes failed');
+  /** True once Meta confirmed the end, or said it ended the call itself. */
+  protected get endedAtMeta(): boolean {
+    return this.#metaEnded;
+  }
+
+  /**
+   * What must be sent to Meta to end this call now: decided from what was sent to Meta and how
+   * Meta answered. May wait for requests to Meta that are still under way to settle, so the
+   * decision rests on their outcome.
+   */
+  protected abstract metaEndAction(): Promise<MetaEndAction>;
+
+  async #teardown(reason: CallEndReason, options: CloseOptions): Promise<void> {
+    this.#endReason = reason;
+    this.#endedAt = Date.now();
+    clearTimeout(this.#ringingTimer);
+    clearInterval(this.#watchdog);
+    clearTimeout(this.#maxDurationTimer);
+    this.#ringingTimer = this.#watchdog = this.#maxDurationTimer = undefined;
+    this.#setState('ending');
+    this.log.info({ reason }, 'call ending');
+    const error = this.endedError();
+    for (const w of [...this.#answeredWaiters, ...this.#mediaWaiters]) w.reject(error);
+    this.#answeredWaiters.clear();
+    this.#mediaWaiters.clear();
+
+    const meta = this.#endAtMeta(options.accessToken).catch((err: unknown): MetaEndOutcome => {
+      this.log.error({ err }, 'ending the call at Meta failed unexpectedly');
+      return { kind: 'gave_up' };
     });
+    const room = this.#room;
+    await Promise.all([
+      room ? this.#leaveRoom(room) : undefined,
+      this.media
+        .close()
+        .catch((err: unknown) => this.log.warn({ err }, 'closing the media leg failed')),
+    ]);
+    this.#ended = meta.then((outcome) => {
+      this.#setState('ended');
+      this.log.info({ reason, meta: outcome.kind }, 'call ended');
+      this.emit('ended', reason);
+      return outcome;
+    });
+  }
+
+  async #endAtMeta(accessToken: string | undefined): Promise<MetaEndOutcome> {
+    if (this.#metaEnded) return { kind: 'not_needed' };
+    let action = await this.metaEndAction();
+    if (action === 'none' || this.#metaEnded) return { kind: 'not_needed' };
+    const retry = this.settings.metaEndRetry;
+    const started = Date.now();
+    let delay = retry.initialDelayMs;
+    for (;;) {
+      const request = {
+        ...this.#meta,
+        accessToken: accessToken ?? this.#meta.accessToken,
+        callId: this.#callId,
+        signal: this.#metaEndWake.signal,
+      };
+      try {
+        if (action === 'reject') await this.graph.rejectCall(request);
+        else await this.graph.terminateCall(request);
+        this.#metaEnded = true;
+        this.log.info({ action }, 'call ended at Meta');
+        return { kind: 'confirmed' };
+      } catch (err) {
+        if (this.#metaEnded) return { kind: 'confirmed' };
+        if (err instanceof GraphApiError && !isTransientGraphRefusal(err)) {
+          // A refusal after an attempt whose outcome was unknown: that attempt did it.
+          if (err.afterUncertainAttempt) return { kind: 'confirmed' };
+          if (action === 'reject') {
+            // Meta would not decline it (it may have moved on to answered): terminate instead.
+            this.log.warn({ err }, 'reject refused at Meta; terminating instead');
+            action = 'terminate';
+            continue;
+          }
+          this.log.warn({ err, action }, 'Meta refused to end the call');
+          return { kind: 'refused', error: err };
+        }
+        if (this.#metaEndWake.signal.aborted) return { kind: 'gave_up' };
+        if (Date.now() - started + delay > retry.giveUpAfterMs) {
+          this.log.error(
+            { err, action },
+            'could not end the call at Meta; giving up (Meta ends it when media stops)',
+          );
+          return { kind: 'gave_up' };
+        }
+        this.log.warn(
+          { err, action, retryInMs: delay },
+          'ending the call at Meta failed; retrying',
+        );
+        await sleep(delay, this.#metaEndWake.signal);
+        if (this.#metaEnded) return { kind: 'confirmed' };
+        if (this.#metaEndWake.signal.aborted) return { kind: 'gave_up' };
+        delay = Math.min(delay * 2, retry.maxDelayMs);
+      }
+    }
+  }
+
+  #setState(state: CallState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.log.debug({ state }, 'call state');
+    if (!this.isClosed) void this.#publishStatus();
+    this.emit('state', state);
   }
 }
 
-interface Waiter {
-  resolve: () => void;
-  reject: (reason: CallEndReason | undefined) => void;
+/**
+ * Meta refusals worth another round: rate limits (HTTP 429) and errors Meta marks transient.
+ * Every other 4xx is final.
+ */
+function isTransientGraphRefusal(err: GraphApiError): boolean {
+  return err.graphStatus === 429 || err.graph.is_transient === true;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function roomStatusFor(state: CallState): WhatsAppCallStatus {
@@ -404,6 +662,7 @@ function roomStatusFor(state: CallState): WhatsAppCallStatus {
       return 'ringing';
     case 'active':
       return 'active';
+    case 'ending':
     case 'ended':
       return 'hangup';
   }

@@ -7,6 +7,14 @@ export class ClusterKeys {
     return `${this.prefix}call:${callId}`;
   }
 
+  /**
+   * String: JSON record of a Dial by its idempotency key (pending, its result, or its error).
+   * Expires (see `DIAL_RECORD_TTL_MS`).
+   */
+  dial(idempotencyKey: string): string {
+    return `${this.prefix}dial:${idempotencyKey}`;
+  }
+
   /** String: JSON {@link InstanceInfo} of a live instance. Expires unless heartbeats refresh it. */
   instance(instanceId: string): string {
     return `${this.prefix}instance:${instanceId}`;

@@ -5,7 +5,7 @@ import type { CallRegistry } from '../calls/call-registry.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { CallDirectory } from './call-directory.js';
-import { clusterErrors } from './cluster-errors.js';
+import { RedisUnavailableError } from './cluster-errors.js';
 import { ClusterKeys } from './cluster-keys.js';
 import { InstanceRegistry, type InstanceInfo } from './instance-registry.js';
 
@@ -43,6 +43,8 @@ export class ClusterNode {
   readonly redis: Redis;
   readonly directory: CallDirectory;
   readonly instances: InstanceRegistry;
+  /** Redis key layout of this cluster. */
+  readonly keys: ClusterKeys;
   private readonly config: Config;
   private readonly registry: CallRegistry;
   private readonly logger: Logger;
@@ -75,6 +77,7 @@ export class ClusterNode {
     this.heartbeatMs = config.cluster.heartbeatSeconds * 1000;
     const ttlMs = Math.ceil(this.heartbeatMs * HEARTBEATS_PER_TTL);
     const keys = new ClusterKeys(config.cluster.keyPrefix);
+    this.keys = keys;
     this.redis = new Redis(config.redisUrl, {
       lazyConnect: true,
       // Fail commands at once while disconnected instead of queueing them behind a reconnect:
@@ -197,20 +200,20 @@ export class ClusterNode {
   /**
    * Who owns `callId`. An entry naming an instance whose heartbeats lapsed is dropped and
    * reported as `gone`.
-   * @throws ConnectorError `unavailable` when Redis cannot be asked.
+   * @throws RedisUnavailableError when Redis cannot be asked.
    */
   async ownerOf(callId: string): Promise<CallOwner> {
     try {
       const id = await this.directory.owner(callId);
       return await this.describe(callId, id);
     } catch (err) {
-      throw clusterErrors.redisUnavailable('looking up which instance holds the call', err);
+      throw new RedisUnavailableError('looking up which instance holds the call', err);
     }
   }
 
   /**
    * Claim `callId` for this instance unless another live instance holds it.
-   * @throws ConnectorError `unavailable` when Redis cannot be asked.
+   * @throws RedisUnavailableError when Redis cannot be asked.
    */
   async claim(callId: string): Promise<CallOwner> {
     try {
@@ -225,7 +228,7 @@ export class ClusterNode {
         if (owner.kind !== 'gone') return owner;
       }
     } catch (err) {
-      throw clusterErrors.redisUnavailable('claiming the call for this instance', err);
+      throw new RedisUnavailableError('claiming the call for this instance', err);
     }
     return { kind: 'none' };
   }
@@ -258,14 +261,14 @@ export class ClusterNode {
 
   /**
    * Other live instances with room for a call, least loaded first.
-   * @throws ConnectorError `unavailable` when Redis cannot be asked.
+   * @throws RedisUnavailableError when Redis cannot be asked.
    */
   async peersWithCapacity(): Promise<InstanceInfo[]> {
     let all: InstanceInfo[];
     try {
       all = await this.instances.list();
     } catch (err) {
-      throw clusterErrors.redisUnavailable('looking for an instance with capacity', err);
+      throw new RedisUnavailableError('looking for an instance with capacity', err);
     }
     return all
       .filter((i) => i.id !== this.instanceId && i.activeCalls < i.maxCalls)

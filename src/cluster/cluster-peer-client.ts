@@ -1,12 +1,7 @@
-import { ConnectorError, isTwirpCode } from '../errors/index.js';
-import { clusterErrors } from './cluster-errors.js';
-import {
-  clusterOperationPath,
-  type ClusterOperation,
-  type ClusterRequestBody,
-  type ClusterResponseBody,
-} from './cluster-protocol.js';
-import type { InstanceInfo } from './instance-registry.js';
+import type { CallOperationName, CallOperationTypes, PeerRef } from '../calls/call-router.js';
+import { PeerUnreachableError } from '../calls/call-errors.js';
+import { decodeError, type EncodedError } from './cluster-error-codec.js';
+import { clusterOperationPath, type ClusterRequestBody } from './cluster-protocol.js';
 import { signClusterToken, type ClusterCredentials } from './internal-auth.js';
 
 export interface ClusterPeerClientOptions {
@@ -16,8 +11,9 @@ export interface ClusterPeerClientOptions {
 }
 
 /**
- * Sends operations to another instance's internal endpoint. A peer's Twirp error comes back as
- * the same ConnectorError; a peer that cannot be reached is `unavailable`.
+ * Sends call operations to another instance's internal endpoint. A peer's failure comes back as
+ * the typed error it raised there; a peer that cannot be reached is `PeerUnreachableError`, which
+ * says whether the request may have reached it.
  */
 export class ClusterPeerClient {
   private readonly credentials: ClusterCredentials;
@@ -28,12 +24,12 @@ export class ClusterPeerClient {
     this.instanceId = options.instanceId;
   }
 
-  async send(
-    peer: InstanceInfo,
-    op: ClusterOperation,
+  async send<Op extends CallOperationName>(
+    peer: PeerRef,
+    op: Op,
     body: ClusterRequestBody,
     signal?: AbortSignal,
-  ): Promise<unknown> {
+  ): Promise<CallOperationTypes[Op]['result']> {
     const payload = Buffer.from(JSON.stringify(body), 'utf8');
     const token = await signClusterToken(this.credentials, this.instanceId, payload);
     let res: Response;
@@ -45,30 +41,27 @@ export class ClusterPeerClient {
         signal,
       });
     } catch (err) {
-      if (signal?.aborted) {
-        throw new ConnectorError('canceled', 'request canceled', {}, { cause: err });
-      }
-      throw clusterErrors.ownerUnreachable(peer.id, peer.url, err);
+      // fetch does not say whether the request left: a refused connection cannot have reached
+      // the peer; anything else (reset, timeout, abort) may have.
+      throw new PeerUnreachableError(peer.id, peer.url, !connectionRefused(err), { cause: err });
     }
     let json: unknown;
     try {
       json = await res.json();
     } catch (err) {
-      throw clusterErrors.ownerUnreachable(peer.id, peer.url, err);
+      throw new PeerUnreachableError(peer.id, peer.url, true, { cause: err });
     }
-    if (res.ok) return (json as ClusterResponseBody).result;
-    const e = json as { code?: unknown; msg?: unknown; meta?: unknown };
-    const meta: Record<string, string> = {};
-    if (e.meta && typeof e.meta === 'object') {
-      for (const [k, v] of Object.entries(e.meta)) if (typeof v === 'string') meta[k] = v;
-    }
-    if (!isTwirpCode(e.code)) {
-      throw clusterErrors.ownerUnreachable(
-        peer.id,
-        peer.url,
-        new Error(`unexpected answer ${res.status}`),
-      );
-    }
-    throw new ConnectorError(e.code, typeof e.msg === 'string' ? e.msg : '', meta);
+    const answer = json as { result?: unknown; error?: EncodedError; code?: unknown };
+    if (res.ok) return answer.result as CallOperationTypes[Op]['result'];
+    if (answer.error && typeof answer.error.type === 'string') throw decodeError(answer.error);
+    // The endpoint itself refused (authentication, route): the operation never ran there.
+    throw new PeerUnreachableError(peer.id, peer.url, false, {
+      cause: new Error(`internal endpoint answered ${res.status} ${String(answer.code ?? '')}`),
+    });
   }
+}
+
+function connectionRefused(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === 'ECONNREFUSED';
 }

@@ -1,6 +1,7 @@
 export * from './call-directory.js';
-export * from './cluster-backend.js';
+export * from './cluster-call-peers.js';
 export * from './cluster-endpoint.js';
+export * from './cluster-error-codec.js';
 export * from './cluster-errors.js';
 export * from './cluster-keys.js';
 export * from './cluster-node.js';
@@ -8,3 +9,4 @@ export * from './cluster-peer-client.js';
 export * from './cluster-protocol.js';
 export * from './instance-registry.js';
 export * from './internal-auth.js';
+export * from './redis-dial-records.js';

@@ -163,6 +163,7 @@ const fileSchema = z
         user_hangup_cleanup_seconds: z.coerce.number().nonnegative().optional(),
         max_concurrent_calls: z.coerce.number().int().positive().optional(),
         media_timeout_seconds: z.coerce.number().positive().optional(),
+        max_duration_seconds: z.coerce.number().nonnegative().optional(),
         hide_phone_number: z.boolean().optional(),
         room_worker_calls_per_process: z.coerce.number().int().nonnegative().optional(),
       })
@@ -301,6 +302,8 @@ export interface Config {
     userHangupCleanupSeconds: number;
     /** No audio from Meta for this long ends an answered call, in seconds. Default 10. */
     mediaTimeoutSeconds: number;
+    /** An answered call lasting this long is ended, in seconds; 0 = no limit. Default 14400 (4 h). */
+    maxDurationSeconds: number;
     /** Calls accepted at once before `resource_exhausted`. Default 200. */
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
@@ -676,6 +679,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         env.CALL_MEDIA_TIMEOUT_SECONDS,
         file.calls?.media_timeout_seconds ?? 10,
         0.1,
+      ),
+      maxDurationSeconds: num(
+        'CALL_MAX_DURATION_SECONDS',
+        env.CALL_MAX_DURATION_SECONDS,
+        file.calls?.max_duration_seconds ?? 14_400,
       ),
       maxConcurrentCalls: num(
         'MAX_CONCURRENT_CALLS',

@@ -1,4 +1,24 @@
-import { ConnectorError } from '../errors/index.js';
+import {
+  AcceptTimeoutError,
+  CallEndedError,
+  CallMovedError,
+  CallNotFoundError,
+  CallOwnerGoneError,
+  CapacityError,
+  DialInProgressError,
+  DirectoryUnavailableError,
+  DrainingError,
+  InvalidSdpError,
+  MediaConnectError,
+  NO_CALL_PERMISSION_GRAPH_CODE,
+  NoCallPermissionError,
+  PeerUnreachableError,
+  RoomJoinError,
+  RoomNotReadyError,
+} from '../calls/call-errors.js';
+import { ConnectorError, InvalidArgumentError } from '../errors/index.js';
+import { GraphApiError } from '../whatsapp/graph-api-error.js';
+import { GraphTransportError } from '../whatsapp/graph-transport-error.js';
 
 /**
  * The Connector API's error catalogue. Codes and messages reproduce LiveKit's connector errors
@@ -38,6 +58,14 @@ export const connectorErrors = {
   connectorNotFound: () => new ConnectorError('not_found', 'connector not found'),
   serverBusy: () =>
     new ConnectorError('resource_exhausted', 'server is busy and cannot accept new calls'),
+
+  // Ours (no LiveKit counterpart): the instance is going away.
+  /** The instance is draining for a restart: another instance (or a retry) takes the call. */
+  shuttingDown: () =>
+    new ConnectorError(
+      'unavailable',
+      'server is shutting down and cannot accept new calls; retry (another instance takes it)',
+    ),
 
   // Ours (no LiveKit counterpart): validation LiveKit does not document.
   /** `sdp` present with the right type but an empty SDP text. */
@@ -119,4 +147,65 @@ export function whatsAppApiError(failure: WhatsAppApiFailure, cause?: unknown): 
     meta,
     { cause },
   );
+}
+
+/**
+ * The one mapping of the service's typed errors onto the Connector API: codes and messages as
+ * LiveKit's catalogue has them where it has them. Errors are recognised by class, never by text.
+ * A `ConnectorError` (thrown by the edge itself, or by modules that still speak Twirp codes)
+ * passes unchanged; anything unknown is `internal`, without internals in the message.
+ */
+export function toTwirpError(err: unknown): ConnectorError {
+  // The Graph client's errors are ConnectorErrors too, but reach clients in LiveKit's words.
+  if (err instanceof GraphApiError) {
+    return whatsAppApiError(
+      {
+        httpStatus: err.graphStatus,
+        code: err.graph.code,
+        subcode: err.graph.error_subcode,
+        message: err.graph.message,
+        type: err.graph.type,
+        details: err.graph.error_data?.details,
+        fbtraceId: err.graph.fbtrace_id,
+      },
+      err,
+    );
+  }
+  if (err instanceof GraphTransportError) return connectorErrors.whatsAppApiUnreachable(err);
+  if (err instanceof ConnectorError) return err;
+  if (err instanceof CallOwnerGoneError) {
+    return new ConnectorError('not_found', err.message, { instance: err.instanceId });
+  }
+  if (err instanceof CallNotFoundError) return connectorErrors.callNotFound();
+  if (err instanceof AcceptTimeoutError) return connectorErrors.acceptTimeout();
+  if (err instanceof CallEndedError) {
+    return err.reason === 'no_answer'
+      ? connectorErrors.acceptTimeout()
+      : connectorErrors.connectionClosed();
+  }
+  if (err instanceof CapacityError) return connectorErrors.serverBusy();
+  if (err instanceof DrainingError) return connectorErrors.shuttingDown();
+  if (err instanceof InvalidSdpError) return new ConnectorError('invalid_argument', err.message);
+  if (err instanceof InvalidArgumentError) {
+    return new ConnectorError('invalid_argument', err.message);
+  }
+  if (err instanceof NoCallPermissionError) {
+    return new ConnectorError('failed_precondition', err.message, {
+      reason: 'no_call_permission',
+      permissionStatus: err.permissionStatus,
+      graphCode: String(NO_CALL_PERMISSION_GRAPH_CODE),
+    });
+  }
+  if (err instanceof RoomJoinError || err instanceof MediaConnectError) {
+    return new ConnectorError('unavailable', err.message, {}, { cause: err });
+  }
+  if (err instanceof RoomNotReadyError) return connectorErrors.roomNotReady();
+  if (err instanceof DialInProgressError) return new ConnectorError('unavailable', err.message);
+  if (err instanceof DirectoryUnavailableError || err instanceof PeerUnreachableError) {
+    const meta: Record<string, string> =
+      err instanceof PeerUnreachableError ? { instance: err.instanceId } : {};
+    return new ConnectorError('unavailable', err.message, meta, { cause: err });
+  }
+  if (err instanceof CallMovedError) return new ConnectorError('aborted', err.message);
+  return new ConnectorError('internal', 'internal error', {}, { cause: err });
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Duration } from '@bufbuild/protobuf';
 import {
   DisconnectWhatsAppCallRequest_DisconnectReason,
@@ -7,6 +6,12 @@ import {
   type DialWhatsAppCallRequest,
   type DisconnectWhatsAppCallRequest,
 } from '@livekit/protocol';
+import { parseWhatsAppUser } from '../calls/call-params-validation.js';
+import {
+  defaultAcceptIdentity,
+  defaultDialIdentity,
+  generateWhatsAppRoomName,
+} from '../calls/participant-defaults.js';
 import { normaliseCloudApiVersion } from '../whatsapp/api-version.js';
 import { connectorErrors } from './connector-errors.js';
 import { isIsoCountryCode } from './iso-country-codes.js';
@@ -29,28 +34,14 @@ export interface ConnectorRequestDefaults {
   generateRoomName?: () => string;
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-/** `length` random lower-case base32 characters (5 bits each, from a CSPRNG). */
-export function randomSuffix(length = 12): string {
-  const bytes = randomBytes(length);
-  let out = '';
-  for (const b of bytes) out += BASE32[b & 31];
-  return out;
-}
-
-/** Default room name generator: `whatsapp-` followed by 12 random base32 characters. */
-export function generateWhatsAppRoomName(): string {
-  return `whatsapp-${randomSuffix()}`;
-}
-
 const isBlank = (value: string): boolean => value.trim() === '';
 
 /**
  * Checks and normalises decoded Connector requests before they reach the backend. Checks run in
  * a fixed order and the first failure is thrown as a catalogue `ConnectorError`:
  * - Dial: phone number id, to number, api key, cloud api version, destination country,
- *   ringing timeout.
+ *   ringing timeout, then (ours) the to number's form: a phone number or a BSUID
+ *   (`InvalidArgumentError`).
  * - Accept: sdp type ("offer") first — LiveKit answers "incorrect sdp type" before looking at
  *   the call id — then phone number id, api key, call id, cloud api version, sdp text,
  *   destination country, ringing timeout.
@@ -83,11 +74,11 @@ export class ConnectorRequestValidator {
     req.whatsappCloudApiVersion = this.cloudApiVersion(req.whatsappCloudApiVersion);
     req.destinationCountry = this.destinationCountry(req.destinationCountry);
     req.ringingTimeout = this.ringingTimeout(req.ringingTimeout);
+    // Ours, after LiveKit's checks: the callee must be a phone number or a BSUID.
+    const to = parseWhatsAppUser(req.whatsappToPhoneNumber, 'whatsapp_to_phone_number');
     if (isBlank(req.roomName)) req.roomName = this.generateRoomName();
     if (isBlank(req.participantIdentity)) {
-      const digits = req.whatsappToPhoneNumber.replace(/\D/g, '');
-      req.participantIdentity =
-        this.hidePhoneNumber || digits === '' ? `whatsapp_${randomSuffix()}` : `whatsapp_${digits}`;
+      req.participantIdentity = defaultDialIdentity(to, this.hidePhoneNumber);
     }
     return req;
   }
@@ -103,7 +94,7 @@ export class ConnectorRequestValidator {
     req.ringingTimeout = this.ringingTimeout(req.ringingTimeout);
     if (isBlank(req.roomName)) req.roomName = this.generateRoomName();
     if (isBlank(req.participantIdentity))
-      req.participantIdentity = `whatsapp_${req.whatsappCallId}`;
+      req.participantIdentity = defaultAcceptIdentity(req.whatsappCallId);
     return req;
   }
 

@@ -11,16 +11,27 @@ import {
   DisconnectWhatsAppCallRequest,
   DisconnectWhatsAppCallResponse,
 } from '@livekit/protocol';
-import { ConnectorError, toConnectorError } from '../errors/index.js';
+import type { CallOperations } from '../calls/call-params.js';
+import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { silentLogger } from '../log/index.js';
 import { BodyTooLargeError, readBody, type RouteHandler } from '../server/http-server.js';
-import type { ConnectorBackend, ConnectorMethod, RequestContext } from './connector-backend.js';
 import { authenticateConnectorRequest } from './connector-auth.js';
+import { toTwirpError } from './connector-errors.js';
+import {
+  acceptParamsOf,
+  acceptResponseOf,
+  connectParamsOf,
+  dialParamsOf,
+  dialResponseOf,
+  disconnectParamsOf,
+  operationContextOf,
+} from './connector-params.js';
 import {
   ConnectorRequestValidator,
   type ConnectorRequestDefaults,
 } from './connector-request-validator.js';
+import type { ConnectorMethod, RequestContext } from './request-context.js';
 
 /** Path prefix every LiveKit SDK uses, at the root of the listener. */
 export const TWIRP_PREFIX = '/twirp/';
@@ -32,8 +43,11 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export interface ConnectorTwirpHandlerOptions {
   /** API key → secret pairs accepted in access tokens (`Config.apiKeys`). */
   apiKeys: Readonly<Record<string, string>>;
-  /** Does the work once a request is authenticated and validated. */
-  backend: ConnectorBackend;
+  /**
+   * Does the work once a request is authenticated, validated and converted into call parameters
+   * (the call router, in the server).
+   */
+  calls: CallOperations;
   /** Default: silent. Never receives request bodies, tokens or WhatsApp api keys. */
   logger?: Logger;
   /** Largest accepted request body in bytes. Default {@link DEFAULT_MAX_BODY_BYTES} (1 MiB). */
@@ -153,9 +167,7 @@ function bind<Req extends Message<Req>, Res extends Message<Res>>(
   return {
     async invoke(body, encoding, ctx) {
       const request = validate(decode(requestType, body, encoding));
-      const result = await call(request, ctx);
-      // A backend may hand back a plain object; normalise so encoding never throws on it.
-      const response = result instanceof responseType ? result : new responseType(result as never);
+      const response = await call(request, ctx);
       return encode(response, encoding);
     },
   };
@@ -183,10 +195,12 @@ function clientTimeoutMs(req: IncomingMessage): number | undefined {
  * Order of work per request, mirroring a Go Twirp server behind livekit-server's auth:
  * HTTP method (POST only) → path (`bad_route`) → access token (401, before the body is read) →
  * `ConnectTwilioCall` (`unimplemented`) → Content-Type (`bad_route`) → body (size limit,
- * `malformed`) → validation (catalogue errors) → backend → answer in the request's encoding.
+ * `malformed`) → validation (catalogue errors) → conversion into call parameters → the call API
+ * → answer in the request's encoding. Failures of the call API are typed errors, mapped to
+ * Twirp codes and LiveKit's messages here, once (`toTwirpError`).
  */
 export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOptions): RouteHandler {
-  const { apiKeys, backend } = options;
+  const { apiKeys, calls } = options;
   const logger = options.logger ?? silentLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const validator = new ConnectorRequestValidator(options.defaults);
@@ -196,25 +210,33 @@ export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOption
       DialWhatsAppCallRequest,
       DialWhatsAppCallResponse,
       (r) => validator.dial(r),
-      (r, ctx) => backend.dialWhatsAppCall(r, ctx),
+      async (r, ctx) =>
+        dialResponseOf(await calls.dial(dialParamsOf(r, ctx), operationContextOf(ctx))),
     ),
     ConnectWhatsAppCall: bind(
       ConnectWhatsAppCallRequest,
       ConnectWhatsAppCallResponse,
       (r) => validator.connect(r),
-      (r, ctx) => backend.connectWhatsAppCall(r, ctx),
+      async (r, ctx) => {
+        await calls.connect(connectParamsOf(r), operationContextOf(ctx));
+        return new ConnectWhatsAppCallResponse();
+      },
     ),
     AcceptWhatsAppCall: bind(
       AcceptWhatsAppCallRequest,
       AcceptWhatsAppCallResponse,
       (r) => validator.accept(r),
-      (r, ctx) => backend.acceptWhatsAppCall(r, ctx),
+      async (r, ctx) =>
+        acceptResponseOf(await calls.accept(acceptParamsOf(r), operationContextOf(ctx))),
     ),
     DisconnectWhatsAppCall: bind(
       DisconnectWhatsAppCallRequest,
       DisconnectWhatsAppCallResponse,
       (r) => validator.disconnect(r),
-      (r, ctx) => backend.disconnectWhatsAppCall(r, ctx),
+      async (r, ctx) => {
+        await calls.disconnect(disconnectParamsOf(r), operationContextOf(ctx));
+        return new DisconnectWhatsAppCallResponse();
+      },
     ),
   };
 
@@ -295,7 +317,7 @@ export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOption
       });
       res.end(answer);
     } catch (thrown) {
-      const err = toConnectorError(thrown);
+      const err = toTwirpError(thrown);
       if (err.code === 'internal' || err.code === 'unknown') {
         log.error({ err: thrown, method, code: err.code }, 'connector request failed');
       } else {

@@ -1,8 +1,9 @@
 /**
- * The one error hierarchy of the service. Every failure that can reach an API client is a
- * {@link ConnectorError} carrying a Twirp code; the Twirp layer (`src/connector/twirp-server.ts`)
- * is the single place that serialises it. Webhook and CLI surfaces map the same codes to their
- * own HTTP statuses / exit codes via {@link httpStatusForCode}.
+ * The Connector API's wire error: a Twirp code, a client-facing message and string metadata. The
+ * Connector API edge (`src/connector/connector-errors.ts`) builds these from the typed errors of
+ * `service-error.ts` and the call layer; `src/connector/twirp-server.ts` serialises them. Modules
+ * that predate the typed errors (room, media, simulator, CLI) still throw it directly; the edge
+ * passes those through unchanged.
  */
 
 /** Twirp error codes (wire protocol v7 / twirp v8). `dataloss` is deliberately absent. */

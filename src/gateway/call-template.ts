@@ -3,7 +3,7 @@
  * Unknown names are a configuration error found at start, not a surprise during a call.
  */
 import { createHash } from 'node:crypto';
-import { randomSuffix } from '../connector/connector-request-validator.js';
+import { randomSuffix } from '../calls/participant-defaults.js';
 
 /** What a template can refer to for one call. Absent values render as "". */
 export interface CallTemplateValues {

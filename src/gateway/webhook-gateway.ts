@@ -1,26 +1,34 @@
 /**
  * The built-in WhatsApp webhook gateway: Meta's calls (and every other field) arrive here, are
  * checked, answered at once, forwarded to the business's own app if configured, and then drive the
- * call bridge through the same paths as the Connector API — user-initiated `connect` →
- * AcceptWhatsAppCall per the number's routing rule, business-initiated `connect` →
- * ConnectWhatsAppCall, `terminate` → the user-initiated disconnect, call statuses → the call state.
- * Meta delivers at least once and in any order; every step here is idempotent.
+ * calls through the call router, wherever in the cluster they are held — user-initiated
+ * `connect` → accept per the number's routing rule, business-initiated `connect` → Meta's answer
+ * applied to the dialled call, `terminate` → the user's hang-up (with Meta's reason), call
+ * statuses → the call's progress. Meta delivers at least once and in any order; every step here
+ * is idempotent.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  AcceptWhatsAppCallRequest,
-  type AcceptWhatsAppCallResponse,
-  ConnectWhatsAppCallRequest,
-  RoomAgentDispatch,
-  SessionDescription,
-} from '@livekit/protocol';
-import type { CallManager, MetaCallStatus } from '../calls/call-manager.js';
+  CallEndedError,
+  CallNotFoundError,
+  CapacityError,
+  DrainingError,
+  RoomNotReadyError,
+} from '../calls/call-errors.js';
+import type {
+  AcceptParams,
+  CallOperations,
+  OperationContext,
+  WhatsAppUser,
+} from '../calls/call-params.js';
+import { parseWhatsAppUser } from '../calls/call-params-validation.js';
+import {
+  agentDispatch,
+  defaultAcceptIdentity,
+  generateWhatsAppRoomName,
+} from '../calls/participant-defaults.js';
 import type { Config } from '../config/index.js';
-import type { ConnectorMethod, RequestContext } from '../connector/connector-backend.js';
-import { connectorErrors } from '../connector/connector-errors.js';
-import { ConnectorRequestValidator } from '../connector/connector-request-validator.js';
-import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { BodyTooLargeError, readBody } from '../server/http-server.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
@@ -44,6 +52,9 @@ import { WebhookForwarder } from './webhook-forwarder.js';
 
 /** Largest webhook body accepted, bytes. Meta batches up to 1000 updates per POST. */
 export const MAX_WEBHOOK_BODY_BYTES = 4 * 1024 * 1024;
+
+/** How long a terminate or status event may take to reach the instance holding its call, ms. */
+const WEBHOOK_EVENT_TIMEOUT_MS = 15_000;
 
 /** How long event keys are remembered to drop redeliveries, ms. */
 export const DEDUPE_WINDOW_MS = 10 * 60_000;
@@ -114,33 +125,12 @@ export interface WebhookGatewayEvents extends Record<string, unknown[]> {
   processed: [ProcessedWebhookEvent];
 }
 
-/**
- * Calls held by other instances of a cluster sharing Redis (`src/cluster/`): events for a call
- * missing from the local registry are handed to the instance that holds it. Each resolves false
- * when no instance holds the call.
- */
-export interface CallsHeldElsewhere {
-  /**
-   * Accept an inbound call on the instance the cluster places it on, claiming it cluster-wide
-   * first so a webhook redelivered to another instance does not answer it twice.
-   */
-  acceptWhatsAppCall(
-    req: AcceptWhatsAppCallRequest,
-    ctx: RequestContext,
-  ): Promise<AcceptWhatsAppCallResponse>;
-  connectOwnedElsewhere(req: ConnectWhatsAppCallRequest, ctx: RequestContext): Promise<boolean>;
-  hangUpOwnedElsewhere(callId: string): Promise<boolean>;
-  statusOwnedElsewhere(callId: string, status: MetaCallStatus): Promise<boolean>;
-}
-
 export interface WebhookGatewayOptions {
   settings: GatewaySettings;
   config: Config;
-  /** The call bridge (the same one the Connector API drives). */
-  calls: CallManager;
-  /** Other instances' calls (scale-out on Redis). Default: none, every call is local. */
-  elsewhere?: CallsHeldElsewhere;
-  /** Graph client for rejecting calls. */
+  /** The calls, wherever they are held (the call router the Connector API drives too). */
+  calls: CallOperations;
+  /** Graph client for rejecting calls no call object was made for. */
   graph: WhatsAppGraphClient;
   logger: Logger;
   /** Clock for business hours and webhook age. Default `() => new Date()`. */
@@ -162,13 +152,11 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   /** Call permission replies seen in webhooks. */
   readonly permissions = new CallPermissionStore();
   private readonly config: Config;
-  private readonly calls: CallManager;
-  private readonly elsewhere: CallsHeldElsewhere | undefined;
+  private readonly calls: CallOperations;
   private readonly graph: WhatsAppGraphClient;
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly rules = new Map<string, PhoneNumberRule>();
-  private readonly validator: ConnectorRequestValidator;
   private readonly readiness: RoomReadiness;
   private readonly forwarder: WebhookForwarder | undefined;
   private readonly seen = new Map<string, number>();
@@ -185,15 +173,10 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     this.settings = options.settings;
     this.config = options.config;
     this.calls = options.calls;
-    this.elsewhere = options.elsewhere;
     this.graph = options.graph;
     this.logger = options.logger.child({ component: 'webhook-gateway' });
     this.now = options.now ?? (() => new Date());
     for (const rule of options.settings.numbers) this.rules.set(rule.phoneNumberId, rule);
-    this.validator = new ConnectorRequestValidator({
-      ringingTimeoutSeconds: options.config.calls.ringingTimeoutSeconds,
-      hidePhoneNumber: options.config.calls.hidePhoneNumber,
-    });
     this.readiness = new RoomReadiness(options.config.livekit);
     this.forwarder =
       options.forwarder ??
@@ -382,15 +365,17 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     return ageSeconds > this.settings.maxWebhookAgeSeconds;
   }
 
-  private context(method: ConnectorMethod, log: Logger): RequestContext {
+  /** The context of a call operation a webhook event drives; `timeoutMs` bounds the wait. */
+  private context(log: Logger, timeoutMs?: number): OperationContext {
     return {
-      method,
-      apiKeyId: 'webhook-gateway',
-      requestId: randomUUID(),
-      clientRequestId: false,
-      signal: this.abort.signal,
-      clientTimeoutMs: undefined,
       logger: log,
+      signal:
+        timeoutMs === undefined
+          ? this.abort.signal
+          : AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]),
+      origin: 'webhook',
+      requestId: randomUUID(),
+      requester: 'webhook-gateway',
     };
   }
 
@@ -434,16 +419,17 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
       return { event, outcome: 'rejected_outside_hours' };
     }
 
-    const req = this.acceptRequest(event, rule, inbound);
+    const params = this.acceptParams(event, rule, inbound);
+    const participant = params.participant;
     const routing: InboundCallRouting = {
       callId: event.callId,
       phoneNumberId: rule.phoneNumberId,
-      roomName: req.roomName,
-      participantIdentity: req.participantIdentity,
+      roomName: participant.roomName,
+      participantIdentity: participant.identity,
       caller: event.from,
       waitsForAgent: inbound.accept === 'when_agent_ready',
     };
-    log.info({ room: req.roomName, accept: inbound.accept }, 'routing incoming call');
+    log.info({ room: participant.roomName, accept: inbound.accept }, 'routing incoming call');
     this.emit('inboundCall', routing);
 
     if (inbound.accept === 'when_agent_ready') {
@@ -451,11 +437,11 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
       this.gated.set(event.callId, gate);
       try {
         await this.readiness.prepare(
-          req.roomName,
-          req.agents.map((a) => ({ agentName: a.agentName, metadata: a.metadata })),
+          participant.roomName,
+          participant.agents.map((a) => ({ agentName: a.agentName, metadata: a.metadata })),
         );
         await this.readiness.waitUntilReady(
-          req.roomName,
+          participant.roomName,
           inbound.agentReadyTimeoutMs,
           AbortSignal.any([gate.signal, this.abort.signal]),
         );
@@ -465,51 +451,49 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
           return { event, outcome: 'hung_up' };
         }
         const reason = err instanceof Error ? err.message : String(err);
-        log.warn({ room: req.roomName, reason }, 'room not ready in time: call rejected');
+        log.warn({ room: participant.roomName, reason }, 'room not ready in time: call rejected');
+        // No call was made for it and nothing was sent to Meta: declining is right.
         await this.graph.rejectCall({ ...meta, callId: event.callId }).catch((e: unknown) => {
           log.warn({ err: e }, 'rejecting the call at Meta failed');
         });
         return {
           event,
           outcome: 'rejected_room_not_ready',
-          error: err instanceof Error ? err : connectorErrors.roomNotReady(),
+          error: new RoomNotReadyError(participant.roomName, { cause: err }),
         };
       } finally {
         this.gated.delete(event.callId);
       }
       // Agents are in the room already; the accept must not dispatch them a second time.
-      req.agents = [];
+      participant.agents = [];
     }
 
-    let res;
+    let roomName: string;
     try {
-      res = await (this.elsewhere ?? this.calls).acceptWhatsAppCall(
-        req,
-        this.context('AcceptWhatsAppCall', log),
-      );
+      ({ roomName } = await this.calls.accept(params, this.context(log)));
     } catch (err) {
-      if (err instanceof ConnectorError && err.code === 'resource_exhausted') {
-        // Nothing was sent to Meta yet: without a reject the caller would ring until Meta gives up.
-        log.warn('at capacity: incoming call rejected');
+      if (err instanceof CapacityError || err instanceof DrainingError) {
+        // No call was made and nothing sent to Meta: without a reject the caller would ring
+        // until Meta gives up.
+        log.warn({ reason: err.name }, 'no instance can take the call: incoming call rejected');
         await this.graph.rejectCall({ ...meta, callId: event.callId }).catch(() => undefined);
       }
       throw err;
     }
     if (this.tombstones.has(event.callId)) {
       // Terminate raced the accept: make sure nothing stays up.
-      if (this.calls.registry.get(event.callId)) await this.calls.handleUserHangup(event.callId);
-      else await this.elsewhere?.hangUpOwnedElsewhere(event.callId);
+      await this.calls.userHangup({ callId: event.callId }, this.context(log));
       return { event, outcome: 'hung_up' };
     }
-    log.info({ room: res.roomName }, 'incoming call accepted');
-    return { event, outcome: 'accepted', roomName: res.roomName };
+    log.info({ room: roomName }, 'incoming call accepted');
+    return { event, outcome: 'accepted', roomName };
   }
 
-  private acceptRequest(
+  private acceptParams(
     event: CallConnectEvent,
     rule: PhoneNumberRule,
     inbound: InboundRule,
-  ): AcceptWhatsAppCallRequest {
+  ): AcceptParams {
     const values: CallTemplateValues = {
       caller: event.from ?? event.contact?.waId,
       callerName: event.contact?.name,
@@ -523,61 +507,61 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     const render = (t: string) => renderCallTemplate(t, values);
     const attributes: Record<string, string> = {};
     for (const [k, v] of Object.entries(inbound.participant.attributes)) attributes[k] = render(v);
-    const req = new AcceptWhatsAppCallRequest({
-      whatsappPhoneNumberId: rule.phoneNumberId,
-      whatsappApiKey: rule.accessToken ?? '',
-      whatsappCloudApiVersion: rule.apiVersion,
-      whatsappCallId: event.callId,
-      sdp: new SessionDescription({ type: 'offer', sdp: event.session.sdp }),
-      roomName: render(inbound.room),
-      participantIdentity: inbound.participant.identity ? render(inbound.participant.identity) : '',
-      participantName: render(inbound.participant.name),
-      participantMetadata: inbound.participant.metadata ? render(inbound.participant.metadata) : '',
-      participantAttributes: attributes,
-      agents: inbound.agents.map(
-        (a) =>
-          new RoomAgentDispatch({
-            agentName: a.name,
-            metadata: a.metadata ? render(a.metadata) : '',
-          }),
-      ),
-    });
-    return this.validator.accept(req);
+    const identity = inbound.participant.identity ? render(inbound.participant.identity) : '';
+    return {
+      meta: {
+        phoneNumberId: rule.phoneNumberId,
+        accessToken: rule.accessToken ?? '',
+        apiVersion: rule.apiVersion,
+      },
+      callId: event.callId,
+      offerSdp: event.session.sdp,
+      participant: {
+        roomName: render(inbound.room).trim() || generateWhatsAppRoomName(),
+        identity: identity.trim() || defaultAcceptIdentity(event.callId),
+        name: render(inbound.participant.name),
+        metadata: inbound.participant.metadata ? render(inbound.participant.metadata) : '',
+        attributes,
+        agents: inbound.agents.map((a) =>
+          agentDispatch(a.name, a.metadata ? render(a.metadata) : ''),
+        ),
+      },
+      caller: callerOf(event),
+      ringingTimeoutMs: this.config.calls.ringingTimeoutSeconds * 1000,
+      waitUntilAnswered: false,
+    };
   }
 
   // ---- business-initiated calls, hang-ups, statuses ---------------------------------------------
 
   private async onBusinessCallConnect(event: CallConnectEvent): Promise<ProcessedWebhookEvent> {
     const log = this.logger.child({ callId: event.callId });
-    const call = this.calls.registry.get(event.callId);
-    if (!call && this.elsewhere && !this.tombstones.has(event.callId)) {
-      const req = this.validator.connect(
-        new ConnectWhatsAppCallRequest({
-          whatsappCallId: event.callId,
-          sdp: new SessionDescription({ type: 'answer', sdp: event.session.sdp }),
-        }),
+    const ctx = this.context(log, WEBHOOK_EVENT_TIMEOUT_MS);
+    if (this.tombstones.has(event.callId)) {
+      // Meta terminated the call before this connect arrived: the answer must not be applied.
+      // The terminate may have come before the dial published the call; tell it again now.
+      const held = await this.calls.userHangup({ callId: event.callId }, ctx);
+      log.info('connect after the call was terminated; ignored');
+      return { event, outcome: held ? 'terminated_before_connect' : 'not_ours' };
+    }
+    try {
+      await this.calls.connect(
+        { callId: event.callId, answerSdp: event.session.sdp, waitUntilAnswered: false },
+        ctx,
       );
-      const ctx = this.context('ConnectWhatsAppCall', log);
-      if (await this.elsewhere.connectOwnedElsewhere(req, ctx)) {
-        log.info("Meta's answer handed to the instance holding the dialled call");
-        return { event, outcome: 'connected' };
+    } catch (err) {
+      if (err instanceof CallNotFoundError) {
+        log.info(
+          'connect for a business-initiated call not dialled through this connector; ignored',
+        );
+        return { event, outcome: 'not_ours' };
       }
+      if (err instanceof CallEndedError) {
+        log.info('connect after the call ended; ignored');
+        return { event, outcome: 'terminated_before_connect' };
+      }
+      throw err;
     }
-    if (!call || call.direction !== 'outbound') {
-      log.info('connect for a business-initiated call not dialled through this connector; ignored');
-      return { event, outcome: 'not_ours' };
-    }
-    if (call.isEnded || this.tombstones.has(event.callId)) {
-      log.info('connect after the call ended; ignored');
-      return { event, outcome: 'terminated_before_connect' };
-    }
-    const req = this.validator.connect(
-      new ConnectWhatsAppCallRequest({
-        whatsappCallId: event.callId,
-        sdp: new SessionDescription({ type: 'answer', sdp: event.session.sdp }),
-      }),
-    );
-    await this.calls.connectWhatsAppCall(req, this.context('ConnectWhatsAppCall', log));
     log.info("Meta's answer applied to the dialled call");
     return { event, outcome: 'connected' };
   }
@@ -585,20 +569,17 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   private async onTerminate(event: CallTerminateEvent): Promise<ProcessedWebhookEvent> {
     this.tombstones.set(event.callId, Date.now() + TERMINATE_TOMBSTONE_MS);
     this.gated.get(event.callId)?.abort(new Error('call terminated'));
-    const call = this.calls.registry.get(event.callId);
     const log = this.logger.child({ callId: event.callId });
-    if (call) {
-      await this.calls.handleUserHangup(event.callId);
+    const errorCodes = event.errors.flatMap((e) => (e.code === undefined ? [] : [e.code]));
+    const held = await this.calls.userHangup(
+      { callId: event.callId, status: event.status, errorCodes },
+      this.context(log, WEBHOOK_EVENT_TIMEOUT_MS),
+    );
+    if (held) {
       log.info(
-        {
-          status: event.status,
-          durationSeconds: event.durationSeconds,
-          errorCodes: event.errors.map((e) => e.code),
-        },
+        { status: event.status, durationSeconds: event.durationSeconds, errorCodes },
         'call terminated at Meta',
       );
-    } else if (await this.elsewhere?.hangUpOwnedElsewhere(event.callId)) {
-      log.info({ status: event.status }, 'call terminated at Meta (held by another instance)');
     } else {
       log.debug('terminate for a call this connector does not hold');
     }
@@ -606,13 +587,13 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   }
 
   private async onStatus(event: CallStatusEvent): Promise<ProcessedWebhookEvent> {
-    if (!this.calls.registry.get(event.callId)) {
-      const applied = await this.elsewhere?.statusOwnedElsewhere(event.callId, event.status);
-      return { event, outcome: applied ? 'status_applied' : 'not_ours' };
-    }
-    await this.calls.handleCallStatus(event.callId, event.status);
-    this.logger.debug({ callId: event.callId, status: event.status }, 'call status applied');
-    return { event, outcome: 'status_applied' };
+    const log = this.logger.child({ callId: event.callId });
+    const held = await this.calls.callStatus(
+      { callId: event.callId, status: event.status },
+      this.context(log, WEBHOOK_EVENT_TIMEOUT_MS),
+    );
+    if (held) log.debug({ status: event.status }, 'call status applied');
+    return { event, outcome: held ? 'status_applied' : 'not_ours' };
   }
 
   private onPermissionReply(event: CallPermissionReplyEvent): ProcessedWebhookEvent {
@@ -629,6 +610,19 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     );
     return { event, outcome: recorded ? 'permission_recorded' : 'not_a_call_event' };
   }
+}
+
+/** The caller as Meta names them: the phone number, or the BSUID of a user with a username. */
+function callerOf(event: CallConnectEvent): WhatsAppUser | undefined {
+  for (const candidate of [event.from, event.contact?.waId, event.contact?.userId]) {
+    if (!candidate) continue;
+    try {
+      return parseWhatsAppUser(candidate, 'caller');
+    } catch {
+      // Not a form we know: try the next field, or leave the caller unnamed.
+    }
+  }
+  return undefined;
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -1,16 +1,21 @@
-import { ConnectorError } from '../errors/connector-error.js';
+import { InvalidArgumentError } from '../errors/service-error.js';
 
 /**
  * Participant attributes describing the WhatsApp call, in the spirit of LiveKit SIP's `sip.*`
  * attributes (`sip.callStatus`, `sip.callID`, `sip.phoneNumber`): agents read them to know who
- * is calling and whether the call is up, and watch `whatsapp.callStatus` change.
+ * is calling and whether the call is up, and watch `whatsapp.callStatus` change. Before the
+ * connector leaves, `whatsapp.endReason` says why the call ended.
  */
 export const CALL_ATTRIBUTE = {
   callStatus: 'whatsapp.callStatus',
   callId: 'whatsapp.callId',
   phoneNumber: 'whatsapp.phoneNumber',
+  /** The user's business-scoped user id (BSUID), when the call names the user by it. */
+  userId: 'whatsapp.userId',
   direction: 'whatsapp.direction',
   destinationCountry: 'whatsapp.destinationCountry',
+  /** Why the call ended (`CallEndReason`), set together with `callStatus` = `hangup`. */
+  endReason: 'whatsapp.endReason',
 } as const;
 
 /** Call progress as LiveKit SIP names it: dialing → ringing → active → hangup. */
@@ -37,47 +42,62 @@ export interface CallAttributesInput {
   phoneNumber?: string | undefined;
   /** Optional - include `whatsapp.phoneNumber`. Default true. */
   includePhoneNumber?: boolean | undefined;
+  /** Optional - the user's BSUID (e.g. `US.13491208655302741918`). */
+  userId?: string | undefined;
   /** Optional - call direction. */
   direction?: WhatsAppCallDirection | undefined;
   /** Optional - ISO 3166-1 alpha-2 country where the call terminates (e.g. `US`). */
   destinationCountry?: string | undefined;
+  /** Optional - why the call ended; only with `callStatus` `hangup`. */
+  endReason?: string | undefined;
 }
 
 /**
  * Build the `whatsapp.*` attribute map for `RoomLeg.setAttributes` / the connector token.
  * Absent optional fields are left out (not set to ''), so a later status update does not erase
- * attributes set at join. Invalid values raise `invalid_argument`.
+ * attributes set at join. Invalid values raise `InvalidArgumentError`.
  */
 export function buildCallAttributes(input: CallAttributesInput): Record<string, string> {
   if (!WHATSAPP_CALL_STATUSES.includes(input.callStatus)) {
-    throw new ConnectorError('invalid_argument', 'unknown WhatsApp call status', {
-      callStatus: String(input.callStatus),
-    });
+    throw new InvalidArgumentError(
+      `unknown WhatsApp call status ${JSON.stringify(input.callStatus)}`,
+      'callStatus',
+    );
   }
   const attributes: Record<string, string> = { [CALL_ATTRIBUTE.callStatus]: input.callStatus };
   if (input.callId) attributes[CALL_ATTRIBUTE.callId] = input.callId;
   if (input.phoneNumber && input.includePhoneNumber !== false) {
     const digits = input.phoneNumber.replace(/^\+/, '');
     if (!/^\d{5,20}$/.test(digits)) {
-      throw new ConnectorError('invalid_argument', 'phone number must be digits with country code');
+      throw new InvalidArgumentError(
+        'phone number must be digits with country code',
+        'phoneNumber',
+      );
     }
     attributes[CALL_ATTRIBUTE.phoneNumber] = digits;
   }
+  if (input.userId) attributes[CALL_ATTRIBUTE.userId] = input.userId;
   if (input.direction) {
     if (input.direction !== 'inbound' && input.direction !== 'outbound') {
-      throw new ConnectorError('invalid_argument', 'call direction must be inbound or outbound');
+      throw new InvalidArgumentError('call direction must be inbound or outbound', 'direction');
     }
     attributes[CALL_ATTRIBUTE.direction] = input.direction;
   }
   if (input.destinationCountry) {
     const country = input.destinationCountry.toUpperCase();
     if (!/^[A-Z]{2}$/.test(country)) {
-      throw new ConnectorError(
-        'invalid_argument',
+      throw new InvalidArgumentError(
         'destination country must be an ISO 3166-1 alpha-2 code',
+        'destinationCountry',
       );
     }
     attributes[CALL_ATTRIBUTE.destinationCountry] = country;
+  }
+  if (input.endReason) {
+    if (input.callStatus !== 'hangup') {
+      throw new InvalidArgumentError('an end reason goes with the hangup status', 'endReason');
+    }
+    attributes[CALL_ATTRIBUTE.endReason] = input.endReason;
   }
   return attributes;
 }

@@ -1,18 +1,19 @@
 import { isLoopbackHost, type Config } from '../config/index.js';
-import type { ConnectorBackend } from '../connector/connector-backend.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
 import { CallManager, type MediaLegSettings } from '../calls/call-manager.js';
-import { ClusterBackend } from '../cluster/cluster-backend.js';
+import type { CallOperations } from '../calls/call-params.js';
+import { CallRouter } from '../calls/call-router.js';
+import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
 import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { RoomLegPool } from '../room/room-leg-pool.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../gateway/calls-endpoint.js';
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
-import { PermissionCheckingBackend } from '../gateway/permission-checking-backend.js';
+import { PermissionCheckingCalls } from '../gateway/permission-checking-calls.js';
 import { WebhookGateway } from '../gateway/webhook-gateway.js';
-import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
+import { WhatsAppGraphClient, type WhatsAppGraphClientOptions } from '../whatsapp/graph-client.js';
 import { ConnectorMetrics } from '../metrics/index.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
 
@@ -25,10 +26,15 @@ export interface ConnectorServerOptions {
   config: Config;
   logger: Logger;
   /**
-   * Does the work behind the Connector API (`/twirp/`). Default: the real call bridge, a
-   * {@link CallManager} built from the configuration. Tests of the wire layer pass their own.
+   * Does the work behind the Connector API (`/twirp/`). Default: the real calls (a
+   * {@link CallManager} behind a {@link CallRouter}). Tests of the wire layer pass their own.
    */
-  backend?: ConnectorBackend;
+  backend?: CallOperations;
+  /**
+   * Settings of the Graph API clients besides the base URL (timeouts, retries). Default: the
+   * client's defaults. Tests shorten the timeouts to exercise Meta timing out.
+   */
+  graph?: Omit<WhatsAppGraphClientOptions, 'baseUrl' | 'logger'>;
   /**
    * Webhook gateway settings (routing rules, secrets, forwarding). Default: read from the
    * configuration's `whatsapp` section and the environment (`loadGatewaySettings`).
@@ -50,8 +56,10 @@ export class ConnectorServer {
   /** The internal listener. */
   readonly internalHttp: HttpServer;
   readonly metrics: ConnectorMetrics;
-  /** The call bridge, unless a custom backend was given. */
+  /** The calls held by this instance, unless a custom backend was given. */
   readonly calls: CallManager | undefined;
+  /** The calls wherever they are held (here or on a peer), unless a custom backend was given. */
+  readonly router: CallRouter | undefined;
   /** The built-in webhook gateway (with the call bridge only). */
   readonly gateway: WebhookGateway | undefined;
   /** Room worker processes hosting the calls' LiveKit legs (unless configured in-process). */
@@ -99,16 +107,22 @@ export class ConnectorServer {
         logger: this.logger,
       });
     }
-    if (!options.backend)
-      this.calls = new CallManager({
+    let backend = options.backend;
+    if (!backend) {
+      const graph = new WhatsAppGraphClient({
+        ...options.graph,
+        baseUrl: this.config.whatsapp.graphUrl,
+        logger: this.logger,
+      });
+      const calls = new CallManager({
         config: this.config,
         logger: this.logger,
+        graph,
         media: mediaSettings(this.config),
         roomLegs: this.roomLegPool?.factory,
       });
-    let backend = options.backend;
-    if (this.calls) {
-      const registry = this.calls.registry;
+      this.calls = calls;
+      const registry = calls.registry;
       this.metrics.setActiveCallsSource(() =>
         registry
           .list()
@@ -116,41 +130,36 @@ export class ConnectorServer {
           .map((c) => ({ direction: c.direction, state: c.state })),
       );
       const settings = options.gateway ?? loadGatewaySettings(this.config);
-      const graph = new WhatsAppGraphClient({
-        baseUrl: this.config.whatsapp.graphUrl,
-        logger: this.logger,
-      });
-      let clusterBackend: ClusterBackend | undefined;
+      let peers: ClusterCallPeers | undefined;
+      const credentials = {
+        apiKey: this.config.livekit.apiKey,
+        apiSecret: this.config.livekit.apiSecret,
+      };
       if (this.config.redisUrl) {
         // Scale-out: calls held by other instances are reached through their internal endpoint.
-        const credentials = {
-          apiKey: this.config.livekit.apiKey,
-          apiSecret: this.config.livekit.apiSecret,
-        };
         this.cluster = new ClusterNode({
           // Peers reach this instance on the internal listener, which serves the cluster endpoint.
           config: { ...this.config, bindAddress: this.config.internal.bindAddress },
-          registry: this.calls.registry,
+          registry,
           logger: this.logger,
           metrics: this.metrics.registry,
         });
-        clusterBackend = new ClusterBackend({
-          node: this.cluster,
-          local: this.calls,
-          credentials,
-          logger: this.logger,
-        });
+        peers = new ClusterCallPeers({ node: this.cluster, credentials });
+      }
+      const router = new CallRouter({ local: calls, peers, logger: this.logger });
+      this.router = router;
+      if (peers) {
         this.internalHttp.route(
           CLUSTER_ENDPOINT_PREFIX,
           createClusterEndpoint({
             credentials,
-            handler: clusterBackend.serveForwarded,
+            router,
             logger: this.logger.child({ component: 'cluster-endpoint' }),
           }),
         );
       }
-      backend = new PermissionCheckingBackend({
-        inner: clusterBackend ?? this.calls,
+      backend = new PermissionCheckingCalls({
+        inner: router,
         graph,
         shouldCheck: (id) =>
           settings.numbers.find((n) => n.phoneNumberId === id)?.checkCallPermission ??
@@ -159,8 +168,7 @@ export class ConnectorServer {
       this.gateway = new WebhookGateway({
         settings,
         config: this.config,
-        calls: this.calls,
-        elsewhere: clusterBackend,
+        calls: router,
         graph,
         logger: this.logger,
       });
@@ -169,13 +177,13 @@ export class ConnectorServer {
       });
       this.internalHttp.route(
         CALLS_ENDPOINT_PATH,
-        createCallsEndpoint(this.calls.registry, this.config.apiKeys),
+        createCallsEndpoint(registry, this.config.apiKeys),
       );
     }
     if (backend) {
       const twirp: RouteHandler = createConnectorTwirpHandler({
         apiKeys: this.config.apiKeys,
-        backend,
+        calls: backend,
         logger: this.logger,
         maxBodyBytes: MAX_API_BODY_BYTES,
         defaults: {

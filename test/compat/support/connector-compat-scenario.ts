@@ -1,18 +1,27 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Duration } from '@bufbuild/protobuf';
+import type { Duration } from '@bufbuild/protobuf';
 import {
   AcceptWhatsAppCallRequest,
   ConnectWhatsAppCallRequest,
   DialWhatsAppCallRequest,
   DisconnectWhatsAppCallRequest,
 } from '@livekit/protocol';
-import type { ConnectorMethod } from '../../../src/connector/index.js';
+import {
+  ConnectorRequestValidator,
+  acceptParamsOf,
+  connectParamsOf,
+  dialParamsOf,
+  disconnectParamsOf,
+  type ConnectorMethod,
+  type RequestContext,
+} from '../../../src/connector/index.js';
 import {
   UPSTREAM_FAILURE,
-  type RecordingConnectorBackend,
-} from '../../integration/connector/support/recording-connector-backend.js';
+  type RecordedOperation,
+  type RecordingCalls,
+} from '../../integration/connector/support/recording-calls.js';
 
 export const SCENARIO_PATH = fileURLToPath(new URL('../connector-scenario.json', import.meta.url));
 
@@ -40,6 +49,47 @@ const requestTypes = {
   ConnectWhatsAppCall: ConnectWhatsAppCallRequest,
   DisconnectWhatsAppCall: DisconnectWhatsAppCallRequest,
 } as const;
+
+/** The call operation each Connector method drives. */
+const OPERATION_OF: Record<ConnectorMethod, RecordedOperation> = {
+  DialWhatsAppCall: 'dial',
+  AcceptWhatsAppCall: 'accept',
+  ConnectWhatsAppCall: 'connect',
+  DisconnectWhatsAppCall: 'disconnect',
+};
+
+/**
+ * The call parameters a scenario request must arrive as: the request the scenario sent,
+ * validated and converted the way the Connector edge does (defaults included). `roomName` fills
+ * in a generated room name, which cannot be predicted.
+ */
+function expectedParams(
+  method: ConnectorMethod,
+  request:
+    | DialWhatsAppCallRequest
+    | AcceptWhatsAppCallRequest
+    | ConnectWhatsAppCallRequest
+    | DisconnectWhatsAppCallRequest,
+  roomName: string | undefined,
+): unknown {
+  const validator = new ConnectorRequestValidator();
+  const noClientId = { clientRequestId: false } as RequestContext;
+  if (request instanceof DialWhatsAppCallRequest) {
+    if (!request.roomName && roomName) request.roomName = roomName;
+    return dialParamsOf(validator.dial(request), noClientId);
+  }
+  if (request instanceof AcceptWhatsAppCallRequest) {
+    if (!request.roomName && roomName) request.roomName = roomName;
+    return acceptParamsOf(validator.accept(request));
+  }
+  if (request instanceof ConnectWhatsAppCallRequest) {
+    return connectParamsOf(validator.connect(request));
+  }
+  if (request instanceof DisconnectWhatsAppCallRequest) {
+    return disconnectParamsOf(validator.disconnect(request));
+  }
+  throw new Error(`no conversion for ${method}`);
+}
 
 type Expected =
   | { ok: (res: Record<string, unknown>) => void; reachesBackend: boolean }
@@ -74,13 +124,13 @@ const expectations: Record<string, Expected> = {
   dial_upstream_failure: {
     reachesBackend: true,
     code: 'invalid_argument',
-    msg: `whatsapp api call failed: ${UPSTREAM_FAILURE.message}`,
+    msg: `whatsapp api call failed: ${UPSTREAM_FAILURE.body.message}`,
     meta: {
       graphStatus: '400',
       graphCode: '138006',
       graphErrorType: 'OAuthException',
-      graphErrorDetails: UPSTREAM_FAILURE.details,
-      fbtraceId: UPSTREAM_FAILURE.fbtraceId,
+      graphErrorDetails: UPSTREAM_FAILURE.body.error_data.details,
+      fbtraceId: UPSTREAM_FAILURE.body.fbtrace_id,
     },
   },
   accept_full: {
@@ -123,13 +173,13 @@ export interface ScenarioCheckOptions {
 
 /**
  * Check one SDK's run of the scenario: every step surfaced the expected answer or error (code,
- * message, meta), and every request that reached the backend arrived with exactly the fields the
- * scenario sent, plus the documented defaults.
+ * message, meta), and every request that reached the call layer arrived with exactly the fields
+ * the scenario sent, plus the documented defaults.
  */
 export function assertScenarioOutcomes(
   steps: ScenarioStep[],
   outcomes: StepOutcome[],
-  backend: RecordingConnectorBackend,
+  backend: RecordingCalls,
   options: ScenarioCheckOptions = {},
 ): void {
   assert.deepEqual(
@@ -139,9 +189,9 @@ export function assertScenarioOutcomes(
   );
   const reaching = steps.filter((s) => expectations[s.name]?.reachesBackend);
   assert.deepEqual(
-    backend.calls.map((c) => c.method),
-    reaching.map((s) => s.method),
-    'requests that reached the backend',
+    backend.calls.map((c) => c.operation),
+    reaching.map((s) => OPERATION_OF[s.method]),
+    'requests that reached the call layer',
   );
 
   steps.forEach((step, i) => {
@@ -171,34 +221,38 @@ export function assertScenarioOutcomes(
     const recorded = backend.calls[i];
     assert.ok(recorded);
     const sent = requestTypes[step.method].fromJson(step.request as never);
-    const got = recorded.request.toJson() as Record<string, unknown>;
-    const want = sent.toJson() as Record<string, unknown>;
+    const got = JSON.parse(JSON.stringify(recorded.params)) as Record<string, unknown>;
+    const gotRoom = (got.participant as { roomName?: string } | undefined)?.roomName;
     if (step.name === 'dial_minimal') {
-      assert.match(String(got.roomName), /^whatsapp-[a-z2-7]{12}$/);
-      assert.equal(got.participantIdentity, 'whatsapp_15550002222');
-      assert.equal(got.ringingTimeout, '30s');
-      want.roomName = got.roomName;
-      want.participantIdentity = got.participantIdentity;
-      want.ringingTimeout = '30s';
+      // The documented defaults: a generated room, an identity from the number, 30 s of ringing.
+      assert.match(String(gotRoom), /^whatsapp-[a-z2-7]{12}$/);
+      const participant = got.participant as { identity: string };
+      assert.equal(participant.identity, 'whatsapp_15550002222');
+      assert.equal(got.ringingTimeoutMs, 30_000);
     }
-    if (step.method === 'DialWhatsAppCall' && step.name === 'dial_upstream_failure') {
-      want.roomName = got.roomName;
-      want.participantIdentity = 'whatsapp_15550009999';
-      want.ringingTimeout = '30s';
+    if (
+      (step.name === 'accept_full' && options.acceptOmitsRingingTimeout) ||
+      (step.name === 'dial_full' && options.dialOmitsRingingTimeout)
+    ) {
+      (sent as { ringingTimeout?: Duration }).ringingTimeout = undefined;
     }
-    if (step.name === 'accept_full' && options.acceptOmitsRingingTimeout) {
-      want.ringingTimeout = new Duration({ seconds: 30n }).toJson();
-    }
-    if (options.agentsLackDeploymentAndAttributes && Array.isArray(want.agents)) {
-      for (const agent of want.agents as Array<Record<string, unknown>>) {
-        delete agent.deployment;
-        delete agent.attributes;
+    if (options.agentsLackDeploymentAndAttributes && 'agents' in sent) {
+      for (const agent of sent.agents) {
+        agent.deployment = '';
+        agent.attributes = {};
       }
     }
-    if (step.name === 'dial_full' && options.dialOmitsRingingTimeout) {
-      want.ringingTimeout = new Duration({ seconds: 30n }).toJson();
+    const want = JSON.parse(JSON.stringify(expectedParams(step.method, sent, gotRoom))) as Record<
+      string,
+      unknown
+    >;
+    // The SDKs that send X-Livekit-Request-Id make a Dial idempotent under the caller's key.
+    if (typeof got.idempotencyKey === 'string') {
+      assert.match(got.idempotencyKey, /^APIcompatKey:/);
+      want.idempotencyKey = got.idempotencyKey;
     }
-    assert.deepEqual(got, want, `${step.name}: request as the backend received it`);
-    assert.ok(recorded.ctx.apiKeyId, 'api key id in context');
+    assert.deepEqual(got, want, `${step.name}: request as the call layer received it`);
+    assert.equal(recorded.ctx.origin, 'api');
+    assert.ok(recorded.ctx.requester, 'api key id in context');
   });
 }

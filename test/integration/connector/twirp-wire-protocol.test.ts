@@ -1,13 +1,28 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import type { AcceptWhatsAppCallResponse, DialWhatsAppCallRequest } from '@livekit/protocol';
 import {
   AcceptWhatsAppCallRequest,
   DialWhatsAppCallResponse,
   DisconnectWhatsAppCallRequest,
   DisconnectWhatsAppCallRequest_DisconnectReason as Reason,
 } from '@livekit/protocol';
+import type {
+  ConnectParams,
+  DialParams,
+  DisconnectParams,
+} from '../../../src/calls/call-params.js';
+import {
+  AcceptTimeoutError,
+  CallEndedError,
+  CallNotFoundError,
+  CapacityError,
+  DrainingError,
+  InvalidSdpError,
+  NoCallPermissionError,
+  RoomJoinError,
+} from '../../../src/calls/call-errors.js';
+import { GraphTransportError } from '../../../src/whatsapp/graph-transport-error.js';
 import {
   postTwirp,
   signTestToken,
@@ -16,8 +31,7 @@ import {
   SECOND_API_SECRET,
   type ConnectorTestServer,
 } from './support/connector-test-server.js';
-import { connectorErrors } from '../../../src/connector/index.js';
-import { ConnectorError } from '../../../src/errors/index.js';
+import { ConnectorError, InvalidArgumentError } from '../../../src/errors/index.js';
 
 const JSON_CT = { 'Content-Type': 'application/json' };
 const PROTO_CT = { 'Content-Type': 'application/protobuf' };
@@ -149,14 +163,14 @@ describe('Twirp authentication', () => {
     assert.equal(srv.backend.calls.length, 0);
   });
 
-  it('accepts any configured API key and tells the backend which one', async () => {
+  it('accepts any configured API key and tells the call layer which one', async () => {
     const token = await signTestToken({ apiKey: SECOND_API_KEY, secret: SECOND_API_SECRET });
     const a = await postTwirp(srv.url, 'DialWhatsAppCall', JSON.stringify(dialJson), {
       ...JSON_CT,
       authorization: `Bearer ${token}`,
     });
     assert.equal(a.status, 200);
-    assert.equal(srv.backend.last('DialWhatsAppCall')?.ctx.apiKeyId, SECOND_API_KEY);
+    assert.equal(srv.backend.last('dial')?.ctx.requester, SECOND_API_KEY);
   });
 });
 
@@ -182,21 +196,20 @@ describe('JSON encoding', () => {
       { ...JSON_CT, ...auth },
     );
     assert.equal(a.status, 200, a.body.toString());
-    const req = srv.backend.last('DialWhatsAppCall')?.request as DialWhatsAppCallRequest;
-    assert.equal(req.whatsappPhoneNumberId, '123');
-    assert.equal(req.whatsappApiKey, 'EAAB');
-    assert.equal(req.whatsappCloudApiVersion, '23.0');
+    const params = srv.backend.last('dial')?.params as DialParams;
+    assert.equal(params.meta.phoneNumberId, '123');
+    assert.equal(params.meta.accessToken, 'EAAB');
+    assert.equal(params.meta.apiVersion, '23.0');
     assert.deepEqual(
-      req.agents.map((x) => [x.agentName, x.restartPolicy]),
+      params.participant.agents.map((x) => [x.agentName, x.restartPolicy]),
       [
         ['a', 1],
         ['b', 1],
       ],
     );
-    assert.deepEqual(req.participantAttributes, { lk_snake: 'x', camelKey: 'y' });
-    assert.equal(req.ringingTimeout?.seconds, 1n);
-    assert.equal(req.ringingTimeout?.nanos, 500_000_000);
-    assert.match(req.roomName, /^whatsapp-/);
+    assert.deepEqual(params.participant.attributes, { lk_snake: 'x', camelKey: 'y' });
+    assert.equal(params.ringingTimeoutMs, 1500);
+    assert.match(params.participant.roomName, /^whatsapp-/);
 
     const d = await postTwirp(
       srv.url,
@@ -205,9 +218,8 @@ describe('JSON encoding', () => {
       { ...JSON_CT, ...auth },
     );
     assert.equal(d.status, 200);
-    const dreq = srv.backend.last('DisconnectWhatsAppCall')
-      ?.request as DisconnectWhatsAppCallRequest;
-    assert.equal(dreq.disconnectReason, Reason.USER_INITIATED);
+    const disconnect = srv.backend.last('disconnect')?.params as DisconnectParams;
+    assert.equal(disconnect.initiator, 'user');
   });
 
   it('answers JSON in snake_case with every field, as a Go Twirp server does', async () => {
@@ -270,10 +282,10 @@ describe('Protobuf encoding', () => {
     const res = DialWhatsAppCallResponse.fromBinary(a.body);
     assert.equal(res.roomName, 'r');
     assert.equal(res.whatsappCallId, 'wacid.r');
-    const req = srv.backend.last('DialWhatsAppCall')?.request as DialWhatsAppCallRequest;
-    assert.equal(req.whatsappToPhoneNumber, '15550001');
-    assert.equal(req.agents[0]?.agentName, 'a');
-    assert.equal(req.ringingTimeout?.seconds, 45n);
+    const params = srv.backend.last('dial')?.params as DialParams;
+    assert.deepEqual(params.to, { phoneNumber: '15550001' });
+    assert.equal(params.participant.agents[0]?.agentName, 'a');
+    assert.equal(params.ringingTimeoutMs, 45_000);
   });
 
   it('treats an empty body as all defaults (so validation answers)', async () => {
@@ -357,8 +369,8 @@ describe('Validation and backend errors on the wire', () => {
     assertTwirpError(a, 404, 'not_found', 'whatsapp call not found');
   });
 
-  it('hides unexpected backend failures behind internal', async () => {
-    srv.backend.override.connectWhatsAppCall = async () => {
+  it('hides unexpected failures of the call layer behind internal', async () => {
+    srv.backend.override.connect = async () => {
       throw new Error('database password=hunter2 exploded');
     };
     const a = await postTwirp(
@@ -371,17 +383,60 @@ describe('Validation and backend errors on the wire', () => {
     assert.equal(err.meta, undefined);
   });
 
-  it('maps backend catalogue errors to the Twirp HTTP status table, meta as a string map', async () => {
-    const cases: Array<[ConnectorError, number]> = [
-      [connectorErrors.serverBusy(), 429],
-      [connectorErrors.acceptTimeout(), 408],
-      [connectorErrors.connectionClosed(), 412],
-      [connectorErrors.callNotFound(), 404],
-      [connectorErrors.whatsAppApiUnreachable(new Error('ECONNREFUSED')), 503],
-      [new ConnectorError('permission_denied', 'nope', { a: '1', b: 2 as unknown as string }), 403],
+  it("maps the call layer's typed errors to LiveKit's codes and messages", async () => {
+    const cases: Array<[Error, number, string, string | RegExp]> = [
+      [
+        new CapacityError(5),
+        429,
+        'resource_exhausted',
+        'server is busy and cannot accept new calls',
+      ],
+      [
+        new AcceptTimeoutError('wacid.x'),
+        408,
+        'deadline_exceeded',
+        'timeout waiting for call to be accepted',
+      ],
+      [
+        new CallEndedError('wacid.x', 'no_answer'),
+        408,
+        'deadline_exceeded',
+        'timeout waiting for call to be accepted',
+      ],
+      [
+        new CallEndedError('wacid.x', 'user_hangup'),
+        412,
+        'failed_precondition',
+        'connection is closed',
+      ],
+      [new CallNotFoundError('wacid.x'), 404, 'not_found', 'whatsapp call not found'],
+      [new DrainingError(), 503, 'unavailable', /shutting down/],
+      [
+        new InvalidSdpError('answer', 'no opus'),
+        400,
+        'invalid_argument',
+        'invalid sdp answer: no opus',
+      ],
+      [
+        new InvalidArgumentError('to must be a phone number', 'to'),
+        400,
+        'invalid_argument',
+        'to must be a phone number',
+      ],
+      [new RoomJoinError('r'), 503, 'unavailable', 'could not join the livekit room'],
+      [
+        new GraphTransportError('timeout', 'no answer within the timeout', {
+          operation: 'calls.accept',
+          attempts: 1,
+          outcomeUnknown: true,
+        }),
+        503,
+        'unavailable',
+        'whatsapp api unreachable',
+      ],
     ];
-    for (const [error, status] of cases) {
-      srv.backend.override.connectWhatsAppCall = async () => {
+    for (const [error, status, code, msg] of cases) {
+      srv.backend.override.connect = async () => {
         throw error;
       };
       const a = await postTwirp(
@@ -390,15 +445,71 @@ describe('Validation and backend errors on the wire', () => {
         JSON.stringify({ whatsappCallId: 'wacid.known-1', sdp: { type: 'answer', sdp: 'v=0' } }),
         { ...JSON_CT, ...auth },
       );
-      const body = assertTwirpError(a, status, error.code, error.message);
-      if (error.code === 'permission_denied') assert.deepEqual(body.meta, { a: '1' });
-      else assert.equal(body.meta, undefined);
+      const body = assertTwirpError(a, status, code, msg);
+      assert.equal(body.meta, undefined, `${error.name}: no meta`);
     }
   });
 
-  it('accepts a backend answer given as a plain object', async () => {
-    srv.backend.override.acceptWhatsAppCall = async () =>
-      ({ roomName: 'plain-room' }) as AcceptWhatsAppCallResponse;
+  it('says how to get call permission, with the reason in meta', async () => {
+    srv.backend.override.dial = async () => {
+      throw new NoCallPermissionError('123', 'no_permission');
+    };
+    const a = await postTwirp(srv.url, 'DialWhatsAppCall', JSON.stringify(dialJson), {
+      ...JSON_CT,
+      ...auth,
+    });
+    const body = assertTwirpError(a, 412, 'failed_precondition', /permissions request/);
+    assert.deepEqual(body.meta, {
+      reason: 'no_call_permission',
+      permissionStatus: 'no_permission',
+      graphCode: '138006',
+    });
+  });
+
+  it('passes errors that already carry a Twirp code through, meta as a string map', async () => {
+    srv.backend.override.connect = async () => {
+      throw new ConnectorError('permission_denied', 'nope', { a: '1', b: 2 as unknown as string });
+    };
+    const a = await postTwirp(
+      srv.url,
+      'ConnectWhatsAppCall',
+      JSON.stringify({ whatsappCallId: 'wacid.known-1', sdp: { type: 'answer', sdp: 'v=0' } }),
+      { ...JSON_CT, ...auth },
+    );
+    const body = assertTwirpError(a, 403, 'permission_denied', 'nope');
+    assert.deepEqual(body.meta, { a: '1' });
+  });
+
+  it('refuses a Dial whose number is neither a phone number nor a WhatsApp user id', async () => {
+    for (const to of ['call me', '12', '+1 (555) abc']) {
+      const a = await postTwirp(
+        srv.url,
+        'DialWhatsAppCall',
+        JSON.stringify({ ...dialJson, whatsappToPhoneNumber: to }),
+        { ...JSON_CT, ...auth },
+      );
+      assertTwirpError(
+        a,
+        400,
+        'invalid_argument',
+        /whatsapp_to_phone_number must be a phone number/,
+      );
+    }
+    assert.equal(srv.backend.calls.length, 0);
+    const bsuid = await postTwirp(
+      srv.url,
+      'DialWhatsAppCall',
+      JSON.stringify({ ...dialJson, whatsappToPhoneNumber: 'US.13491208655302741918' }),
+      { ...JSON_CT, ...auth },
+    );
+    assert.equal(bsuid.status, 200);
+    const params = srv.backend.last('dial')?.params as DialParams;
+    assert.deepEqual(params.to, { userId: 'US.13491208655302741918' });
+    assert.match(params.participant.identity, /^whatsapp_[a-z2-7]{12}$/);
+  });
+
+  it('answers the room the call layer put the caller in', async () => {
+    srv.backend.override.accept = async () => ({ roomName: 'plain-room' });
     const a = await postTwirp(
       srv.url,
       'AcceptWhatsAppCall',
@@ -417,7 +528,8 @@ describe('Validation and backend errors on the wire', () => {
 });
 
 describe('Request context', () => {
-  it('passes the client request id and the Twirp timeout to the backend', async () => {
+  it('makes a Dial with a client request id idempotent, and passes the Twirp deadline on', async () => {
+    const before = Date.now();
     const a = await postTwirp(srv.url, 'DialWhatsAppCall', JSON.stringify(dialJson), {
       ...JSON_CT,
       ...auth,
@@ -425,15 +537,17 @@ describe('Request context', () => {
       'X-Twirp-Timeout-Ms': '9500',
     });
     assert.equal(a.status, 200);
-    const ctx = srv.backend.last('DialWhatsAppCall')?.ctx;
-    assert.equal(ctx?.requestId, 'req-abc-123');
-    assert.equal(ctx?.clientRequestId, true);
-    assert.equal(ctx?.clientTimeoutMs, 9500);
-    assert.equal(ctx?.method, 'DialWhatsAppCall');
+    const recorded = srv.backend.last('dial');
+    assert.equal(recorded?.ctx.requestId, 'req-abc-123');
+    assert.equal((recorded?.params as DialParams).idempotencyKey, 'APIcompatKey:req-abc-123');
+    const deadline = recorded?.ctx.deadline ?? 0;
+    assert.ok(deadline >= before + 9500 && deadline <= Date.now() + 9500, `deadline ${deadline}`);
+    assert.equal(recorded?.ctx.origin, 'api');
     await postTwirp(srv.url, 'DialWhatsAppCall', JSON.stringify(dialJson), { ...JSON_CT, ...auth });
-    const generated = srv.backend.last('DialWhatsAppCall')?.ctx;
-    assert.equal(generated?.clientRequestId, false);
-    assert.match(generated?.requestId ?? '', /^[0-9a-f-]{36}$/);
+    const generated = srv.backend.last('dial');
+    assert.equal((generated?.params as DialParams).idempotencyKey, undefined);
+    assert.match(generated?.ctx.requestId ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(generated?.ctx.deadline, undefined);
   });
 
   it('aborts the backend signal when the client goes away', async () => {
@@ -441,7 +555,7 @@ describe('Request context', () => {
     const aborted = new Promise((resolve) => (resolveAborted = resolve));
     let entered: () => void = () => {};
     const backendEntered = new Promise<void>((resolve) => (entered = resolve));
-    srv.backend.override.acceptWhatsAppCall = (_req, ctx) =>
+    srv.backend.override.accept = (_params, ctx) =>
       new Promise((_resolve, reject) => {
         entered();
         ctx.signal.addEventListener('abort', () => {
@@ -518,7 +632,7 @@ describe('Body limits', () => {
       { ...JSON_CT, ...auth },
     );
     assert.equal(a.status, 200);
-    const req = srv.backend.last('ConnectWhatsAppCall')?.request as { sdp?: { sdp: string } };
-    assert.equal(req.sdp?.sdp, sdp);
+    const params = srv.backend.last('connect')?.params as ConnectParams;
+    assert.equal(params.answerSdp, sdp);
   });
 });

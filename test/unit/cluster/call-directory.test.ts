@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
+import { DirectoryUnavailableError } from '../../../src/calls/call-errors.js';
 import { CallRegistry } from '../../../src/calls/call-registry.js';
 import {
   CallDirectory,
@@ -82,7 +83,7 @@ test('peers with capacity are listed least loaded first, without full, stale or 
   await client.sadd(keys.instances(), 'stale');
   const node = new ClusterNode({
     config: nodeConfig('self', redis.url),
-    registry: new CallRegistry({ maxConcurrentCalls: 4 }),
+    registry: new CallRegistry(),
     logger: silentLogger,
   });
   try {
@@ -100,7 +101,7 @@ test('peers with capacity are listed least loaded first, without full, stale or 
 });
 
 test('the calls of an instance whose heartbeats stop vanish from the directory after the TTL', async () => {
-  const registry = new CallRegistry({ maxConcurrentCalls: 4 });
+  const registry = new CallRegistry();
   const dying = new ClusterNode({
     config: nodeConfig('dying', redis.url),
     registry,
@@ -108,7 +109,7 @@ test('the calls of an instance whose heartbeats stop vanish from the directory a
   });
   const observer = new ClusterNode({
     config: nodeConfig('observer', redis.url),
-    registry: new CallRegistry({ maxConcurrentCalls: 4 }),
+    registry: new CallRegistry(),
     logger: silentLogger,
   });
   try {
@@ -135,17 +136,18 @@ test('the calls of an instance whose heartbeats stop vanish from the directory a
   }
 });
 
-test('with Redis unreachable, lookups fail at once with an actionable unavailable error', async () => {
+test('with Redis unreachable, lookups fail at once with an actionable, retryable error', async () => {
   const node = new ClusterNode({
     config: nodeConfig('lonely', 'redis://127.0.0.1:1'),
-    registry: new CallRegistry({ maxConcurrentCalls: 4 }),
+    registry: new CallRegistry(),
     logger: silentLogger,
   });
   try {
     await node.start(0);
     await assert.rejects(node.ownerOf('wacid.any'), (err: Error) => {
       assert.ok(err instanceof RedisUnavailableError);
-      assert.equal(err.code, 'unavailable');
+      assert.ok(err instanceof DirectoryUnavailableError);
+      assert.equal(err.retryable, true);
       assert.match(err.message, /REDIS_URL/);
       return true;
     });
@@ -160,7 +162,7 @@ test('after a Redis restart that lost every key, the instance reconnects and rep
   const first = await startRedis();
   const node = new ClusterNode({
     config: nodeConfig('phoenix', first.url),
-    registry: new CallRegistry({ maxConcurrentCalls: 4 }),
+    registry: new CallRegistry(),
     logger: silentLogger,
   });
   let second: ManagedProcess | undefined;

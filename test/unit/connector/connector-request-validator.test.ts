@@ -10,10 +10,8 @@ import {
   SessionDescription,
 } from '@livekit/protocol';
 import { ConnectorError } from '../../../src/errors/index.js';
-import {
-  ConnectorRequestValidator,
-  generateWhatsAppRoomName,
-} from '../../../src/connector/index.js';
+import { generateWhatsAppRoomName } from '../../../src/calls/participant-defaults.js';
+import { ConnectorRequestValidator } from '../../../src/connector/index.js';
 
 const validator = new ConnectorRequestValidator();
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildCallAttributes, CALL_ATTRIBUTE } from '../../../src/room/call-attributes.js';
-import { ConnectorError } from '../../../src/errors/connector-error.js';
+import { InvalidArgumentError } from '../../../src/errors/service-error.js';
 
 test('builds whatsapp.* attributes from the call state', () => {
   assert.deepEqual(
@@ -37,8 +37,8 @@ test('the phone number can be left out for privacy', () => {
   assert.equal(attrs[CALL_ATTRIBUTE.phoneNumber], undefined);
 });
 
-test('invalid values are rejected as invalid_argument', () => {
-  const invalid = (e: unknown) => e instanceof ConnectorError && e.code === 'invalid_argument';
+test('invalid values are rejected as invalid arguments', () => {
+  const invalid = (e: unknown) => e instanceof InvalidArgumentError;
   assert.throws(() => buildCallAttributes({ callStatus: 'busy' as never }), invalid);
   assert.throws(
     () => buildCallAttributes({ callStatus: 'active', phoneNumber: 'call me' }),
@@ -51,5 +51,24 @@ test('invalid values are rejected as invalid_argument', () => {
   assert.throws(
     () => buildCallAttributes({ callStatus: 'active', direction: 'sideways' as never }),
     invalid,
+  );
+  assert.throws(
+    () => buildCallAttributes({ callStatus: 'active', endReason: 'rejected' }),
+    invalid,
+  );
+});
+
+test('a hang-up says why the call ended; a BSUID user is named by user id', () => {
+  assert.deepEqual(
+    buildCallAttributes({
+      callStatus: 'hangup',
+      endReason: 'no_answer',
+      userId: 'US.13491208655302741918',
+    }),
+    {
+      [CALL_ATTRIBUTE.callStatus]: 'hangup',
+      [CALL_ATTRIBUTE.endReason]: 'no_answer',
+      [CALL_ATTRIBUTE.userId]: 'US.13491208655302741918',
+    },
   );
 });

@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { loadConfig } from '../../../../src/config/index.js';
 import { createLogger } from '../../../../src/log/index.js';
 import { ConnectorServer } from '../../../../src/server/connector-server.js';
-import { RecordingConnectorBackend } from './recording-connector-backend.js';
+import { RecordingCalls } from './recording-calls.js';
 
 export const TEST_API_KEY = 'APIcompatKey';
 export const TEST_API_SECRET = 'compat-secret-that-is-long-enough-0123456789';
@@ -14,7 +14,7 @@ export interface ConnectorTestServer {
   /** `http://127.0.0.1:<port>` */
   url: string;
   server: ConnectorServer;
-  backend: RecordingConnectorBackend;
+  backend: RecordingCalls;
   /** Every log line the server wrote (JSON text), to check nothing secret is logged. */
   logs: string[];
   close(): Promise<void>;
@@ -22,7 +22,7 @@ export interface ConnectorTestServer {
 
 /**
  * A real ConnectorServer on 127.0.0.1 (port 0) with the Twirp endpoint mounted on a recording
- * backend double, logging at debug level into memory.
+ * double of the call layer, logging at debug level into memory.
  */
 export async function startConnectorTestServer(
   env: Record<string, string> = {},
@@ -45,7 +45,7 @@ export async function startConnectorTestServer(
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const backend = new RecordingConnectorBackend();
+  const backend = new RecordingCalls();
   const server = new ConnectorServer({ config, logger, backend });
   const port = await server.start();
   return {
