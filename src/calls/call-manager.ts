@@ -38,6 +38,12 @@ export const BRIDGE_SAMPLE_RATE = 16_000;
  */
 export const DISCONNECT_META_WAIT_MS = 5000;
 
+/**
+ * How long a failed Dial or Accept waits for its call to be ended at Meta before it answers, ms,
+ * so that a failure answer usually means nothing is left anywhere. The end goes on regardless.
+ */
+export const FAILED_SETUP_META_WAIT_MS = 2000;
+
 /** At shutdown, how long calls may take to be confirmed ended at Meta before retries stop, ms. */
 export const SHUTDOWN_META_WAIT_MS = 5000;
 
@@ -156,6 +162,7 @@ export class CallManager implements CallOperations {
       return { callId: call.callId, roomName: call.roomName };
     } catch (err) {
       if (call.callId) this.registry.releaseWhenEnded(call.callId);
+      await withinMs(call.whenEnded(), FAILED_SETUP_META_WAIT_MS, ctx.signal);
       throw err;
     } finally {
       release();
@@ -185,6 +192,7 @@ export class CallManager implements CallOperations {
       await inbound.accept();
     } catch (err) {
       this.registry.releaseWhenEnded(inbound.callId);
+      await withinMs(inbound.whenEnded(), FAILED_SETUP_META_WAIT_MS, ctx.signal);
       throw err;
     }
     if (params.waitUntilAnswered) await inbound.waitForCallerMedia(ctx.signal);

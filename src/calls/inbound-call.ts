@@ -77,7 +77,8 @@ export class InboundCall extends WhatsAppCall {
     } catch (err) {
       // A call that ended meanwhile (ringing timeout, terminate webhook, disconnect) reports why
       // it ended, not the side effect (a closed media leg, an aborted request) that woke us up.
-      if (this.isClosed && !(err instanceof MediaConnectError)) throw this.endedError();
+      const mediaFailed = err instanceof MediaConnectError && err.reason !== 'closed';
+      if (this.isClosed && !mediaFailed) throw this.endedError();
       this.log.warn({ err }, 'accepting the call failed');
       await this.close('failed');
       throw err;

@@ -84,10 +84,7 @@ test('a dialled call nobody answers ends at the ringing timeout, at Meta and in 
       new SessionDescription({ type: 'answer', sdp: userCall.metaSdp }),
     );
     await endedByBusiness(dial.whatsappCallId);
-    assert.equal(
-      bridge.server.calls!.registry.get(dial.whatsappCallId)?.endReason,
-      'ringing_timeout',
-    );
+    assert.equal(bridge.server.calls!.registry.get(dial.whatsappCallId)?.endReason, 'no_answer');
     await eventually(
       () => listener.room.remoteParticipants.size === 0,
       5000,

@@ -224,7 +224,10 @@ test('webhooks delivered to B drive a call dialled through A: answer, status and
 
 test('the internal endpoint refuses requests without a valid cluster token', async () => {
   const url = `${a.internalUrl}/internal/cluster/v1/user-hangup`;
-  const body = JSON.stringify({ context: { requestId: 'x', apiKeyId: 'k' }, callId: 'wacid.x' });
+  const body = JSON.stringify({
+    context: { requestId: 'x', requester: 'k' },
+    params: { callId: 'wacid.x' },
+  });
   const post = (headers: Record<string, string>, payload = body) =>
     fetch(url, {
       method: 'POST',
@@ -269,7 +272,7 @@ test('the internal endpoint refuses requests without a valid cluster token', asy
     Authorization: `Bearer ${await sign(bed.lk.apiSecret, { bodySha256: digest }, 'whatsapp-connector:cluster')}`,
   });
   assert.equal(ok.status, 200);
-  assert.deepEqual(await ok.json(), { result: { handled: false } });
+  assert.deepEqual(await ok.json(), { result: false });
 });
 
 test('a call whose instance is gone from the directory answers not_found, naming the instance', async () => {
