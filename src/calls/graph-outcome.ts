@@ -8,8 +8,7 @@ import { GraphTransportError } from '../whatsapp/graph-transport-error.js';
  * answers and a 4xx after a timed-out attempt ("already accepted") may hide an applied request.
  */
 export function mayHaveBeenApplied(err: unknown): boolean {
-  if (err instanceof GraphApiError) return err.graphStatus >= 500 || err.afterUncertainAttempt;
-  if (err instanceof GraphTransportError) return err.outcomeUnknown;
+  if (err instanceof GraphApiError || err instanceof GraphTransportError) return err.outcomeUnknown;
   // Anything else (a bug, an abort we did not expect): assume the worst.
   return true;
 }

@@ -59,13 +59,16 @@ export class OutboundCall extends WhatsAppCall {
       this.log.warn({ err }, 'joining the room failed');
       void this.close('failed');
     });
-    let offer: string;
+    let offer = '';
     try {
       offer = await this.media.createOffer();
     } catch (err) {
-      await this.close('failed');
-      throw err;
+      if (!this.isClosed) {
+        await this.close('failed');
+        throw err;
+      }
     }
+    // Closed before anything was sent to Meta (room join failed, ringing timeout, shutdown).
     if (this.isClosed) throw this.#roomJoinError ?? new CallEndedError('', this.endReason);
     const to = this.#params.to;
     const placing = this.graph.connectCall({
@@ -85,7 +88,12 @@ export class OutboundCall extends WhatsAppCall {
     }
     this.setCallId(callId);
     this.log.info('call placed at Meta');
+    // Registered even when it closed meanwhile: its end at Meta (terminate, now that it has an
+    // id) is under way, and webhooks for it must find it.
     onPlaced(this);
+    if (this.isClosed && !this.#roomJoinError) {
+      throw new CallEndedError(callId, this.endReason);
+    }
     await joined;
     if (this.#roomJoinError) {
       // Meta is ringing the user already: the close terminates the call there.

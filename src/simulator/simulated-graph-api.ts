@@ -30,6 +30,12 @@ export interface GraphRequestRecord {
   response?: unknown;
 }
 
+/**
+ * A Graph fault: `error` answers 500 (131000), `timeout` never answers, `applied_unanswered`
+ * applies the request and then never answers.
+ */
+export type GraphFault = 'error' | 'timeout' | 'applied_unanswered';
+
 /** What the Graph layer needs from the simulator. */
 export interface GraphBackend {
   readonly accessToken: string;
@@ -56,8 +62,8 @@ export interface GraphBackend {
     user: SimulatedUser,
     messageId: string,
   ): void;
-  /** Fault hook: 'error' → answer 500, 'timeout' → never answer, undefined → normal. */
-  takeGraphFault(): 'error' | 'timeout' | undefined;
+  /** Fault hook for a request with `/calls` action `action` (undefined for other requests). */
+  takeGraphFault(action: string | undefined): GraphFault | undefined;
   readonly graphTimeoutMs: number;
 }
 
@@ -110,12 +116,19 @@ export class SimulatedGraphApi {
     try {
       const raw = method === 'POST' ? (await readBody(req, BODY_LIMIT)).toString('utf8') : '';
       record.body = parseBody(raw);
-      const fault = this.backend.takeGraphFault();
+      const action = (record.body as { action?: unknown } | undefined)?.action;
+      const fault = this.backend.takeGraphFault(typeof action === 'string' ? action : undefined);
       if (fault === 'timeout') {
         this.hold(req);
         return;
       }
       if (fault === 'error') throw GraphErrors.somethingWentWrong();
+      if (fault === 'applied_unanswered') {
+        // Meta did the work; its answer never reaches the business.
+        record.response = await this.route(method, url, req, record).catch((err: unknown) => err);
+        this.hold(req);
+        return;
+      }
       const result = await this.route(method, url, req, record);
       answer(200, result);
     } catch (err) {

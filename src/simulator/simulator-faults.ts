@@ -10,6 +10,16 @@ export interface SimulatorFaults {
   graphErrorsNext: number;
   /** The next N Graph requests are never answered; counts down. */
   graphTimeoutsNext: number;
+  /**
+   * The next N Graph requests are applied (the call changes state at Meta) but never answered,
+   * as when Meta's answer is lost; counts down.
+   */
+  graphAppliedButUnansweredNext: number;
+  /**
+   * Only Graph requests with one of these `/calls` actions (e.g. `["accept"]`) take the three
+   * Graph faults above; empty: every Graph request does.
+   */
+  graphFaultActions: string[];
   /** Packets dropped on the media leg, percent per direction (seeded PRNG). */
   packetLossPercent: number;
   /** Random extra delay on packets the user sends, up to this many ms (seeded PRNG). */
@@ -22,6 +32,8 @@ export const NO_FAULTS: Readonly<SimulatorFaults> = {
   terminateBeforeConnect: false,
   graphErrorsNext: 0,
   graphTimeoutsNext: 0,
+  graphAppliedButUnansweredNext: 0,
+  graphFaultActions: [],
   packetLossPercent: 0,
   jitterMs: 0,
 };
@@ -42,9 +54,16 @@ export function parseFaultUpdate(input: unknown): Partial<SimulatorFaults> {
         if (typeof value !== 'boolean') throw new Error(`${key} must be a boolean`);
         out[key] = value;
         break;
+      case 'graphFaultActions':
+        if (!Array.isArray(value) || !value.every((a) => typeof a === 'string')) {
+          throw new Error(`${key} must be an array of action names`);
+        }
+        out[key] = [...(value as string[])];
+        break;
       case 'webhookDelayMs':
       case 'graphErrorsNext':
       case 'graphTimeoutsNext':
+      case 'graphAppliedButUnansweredNext':
       case 'jitterMs':
         if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
           throw new Error(`${key} must be a non-negative integer`);

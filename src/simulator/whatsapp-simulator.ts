@@ -20,6 +20,7 @@ import { SimulatedCall, type CallTiming } from './simulated-call.js';
 import {
   SimulatedGraphApi,
   type GraphBackend,
+  type GraphFault,
   type GraphRequestRecord,
 } from './simulated-graph-api.js';
 import {
@@ -419,10 +420,16 @@ export class WhatsAppSimulator extends SafeEventEmitter<SimulatorEvents> impleme
   }
 
   /** @internal Graph fault hook. */
-  takeGraphFault(): 'error' | 'timeout' | undefined {
+  takeGraphFault(action: string | undefined): GraphFault | undefined {
+    const only = this.faults.graphFaultActions;
+    if (only.length > 0 && (action === undefined || !only.includes(action))) return undefined;
     if (this.faults.graphTimeoutsNext > 0) {
       this.faults.graphTimeoutsNext--;
       return 'timeout';
+    }
+    if (this.faults.graphAppliedButUnansweredNext > 0) {
+      this.faults.graphAppliedButUnansweredNext--;
+      return 'applied_unanswered';
     }
     if (this.faults.graphErrorsNext > 0) {
       this.faults.graphErrorsNext--;

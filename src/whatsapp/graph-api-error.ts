@@ -119,6 +119,14 @@ export class GraphApiError extends ConnectorError {
     this.afterUncertainAttempt = context.afterUncertainAttempt;
   }
 
+  /**
+   * Whether Meta may have applied the request despite this error: its own answer was a 5xx, or
+   * an earlier attempt's outcome was unknown. Same meaning as `GraphTransportError.outcomeUnknown`.
+   */
+  get outcomeUnknown(): boolean {
+    return this.graphStatus >= 500 || this.afterUncertainAttempt;
+  }
+
   /** Meta's numeric error code (e.g. 100, 138006); undefined when the body had no envelope. */
   get graphCode(): number | undefined {
     return this.graph.code;

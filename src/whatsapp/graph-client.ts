@@ -8,6 +8,8 @@
  * `pre_accept`/`accept` (same SDP for the same call), `reject` and `terminate`, whose repetition
  * at worst earns a 4xx saying the call already moved on. `connect` and message sends are never
  * repeated: a lost answer could otherwise place two calls or send two messages. Any 4xx is final.
+ * Both error classes say whether Meta may have applied a failed request anyway (`outcomeUnknown`):
+ * callers decide on it, e.g. a call whose accept may have been applied is ended with terminate.
  */
 import type { Logger } from '../log/index.js';
 import { silentLogger } from '../log/index.js';
