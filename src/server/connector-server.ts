@@ -1,7 +1,11 @@
 import { isLoopbackHost, type Config } from '../config/index.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { Logger } from '../log/index.js';
-import { CallManager, type MediaLegSettings } from '../calls/call-manager.js';
+import {
+  CallManager,
+  type CallManagerOptions,
+  type MediaLegSettings,
+} from '../calls/call-manager.js';
 import type { CallOperations } from '../calls/call-params.js';
 import { CallRouter } from '../calls/call-router.js';
 import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
@@ -35,6 +39,8 @@ export interface ConnectorServerOptions {
    * client's defaults. Tests shorten the timeouts to exercise Meta timing out.
    */
   graph?: Omit<WhatsAppGraphClientOptions, 'baseUrl' | 'logger'>;
+  /** Retries of ending calls at Meta. Default `DEFAULT_META_END_RETRY`; tests shorten them. */
+  metaEndRetry?: CallManagerOptions['metaEndRetry'];
   /**
    * Webhook gateway settings (routing rules, secrets, forwarding). Default: read from the
    * configuration's `whatsapp` section and the environment (`loadGatewaySettings`).
@@ -120,6 +126,7 @@ export class ConnectorServer {
         graph,
         media: mediaSettings(this.config),
         roomLegs: this.roomLegPool?.factory,
+        ...(options.metaEndRetry ? { metaEndRetry: options.metaEndRetry } : {}),
       });
       this.calls = calls;
       const registry = calls.registry;

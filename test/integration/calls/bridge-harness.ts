@@ -22,7 +22,10 @@ import {
   rmsDbfs,
   windowedToneShare,
 } from '../../../src/media/tone.js';
-import { ConnectorServer } from '../../../src/server/connector-server.js';
+import {
+  ConnectorServer,
+  type ConnectorServerOptions,
+} from '../../../src/server/connector-server.js';
 import {
   WhatsAppSimulator,
   type SimulatedCall,
@@ -48,6 +51,10 @@ export interface Bridge {
 export interface BridgeOptions {
   env?: Record<string, string>;
   simulator?: WhatsAppSimulatorOptions;
+  /** Graph client settings of the connector (shorter timeouts to exercise Meta timing out). */
+  graph?: ConnectorServerOptions['graph'];
+  /** How the connector retries ending calls at Meta. */
+  metaEndRetry?: ConnectorServerOptions['metaEndRetry'];
 }
 
 export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> {
@@ -74,7 +81,12 @@ export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> 
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },
   });
-  const server = new ConnectorServer({ config, logger: createLogger({ level: config.logLevel }) });
+  const server = new ConnectorServer({
+    config,
+    logger: createLogger({ level: config.logLevel }),
+    ...(options.graph ? { graph: options.graph } : {}),
+    ...(options.metaEndRetry ? { metaEndRetry: options.metaEndRetry } : {}),
+  });
   const port = await server.start();
   const connectorUrl = `http://127.0.0.1:${port}`;
   return {
@@ -224,22 +236,31 @@ export function twirpJson(
   bridge: Bridge,
   method: string,
   body: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  return postTwirpJson(bridge.connectorUrl, bridge.lk, method, body);
+  return postTwirpJson(bridge.connectorUrl, bridge.lk, method, body, headers);
 }
 
-/** POST a Connector method as Twirp JSON to `baseUrl`, with a roomCreate token of `keys`. */
+/**
+ * POST a Connector method as Twirp JSON to `baseUrl`, with a roomCreate token of `keys`; `headers`
+ * adds e.g. `X-Livekit-Request-Id`.
+ */
 export async function postTwirpJson(
   baseUrl: string,
   keys: { apiKey: string; apiSecret: string },
   method: string,
   body: unknown,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const token = new AccessToken(keys.apiKey, keys.apiSecret);
   token.addGrant({ roomCreate: true });
   const res = await fetch(`${baseUrl}/twirp/livekit.Connector/${method}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await token.toJwt()}` },
+    headers: {
+      'Content-Type': 'application/json',
+      Authorization: `Bearer ${await token.toJwt()}`,
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dispose } from '@livekit/rtc-node';
+import { RoomEvent, dispose } from '@livekit/rtc-node';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
 import { RoomListener, assertTone, eventually, sleep } from '../calls/bridge-harness.js';
 import { about, graphActions, startGatewayBridge, type GatewayBridge } from './gateway-harness.js';
@@ -117,7 +117,13 @@ test('a user call is answered per its number’s rule: room, agent, participant 
     await sleep(1500);
     assertTone(listener.heard(1000), listener.sampleRate, 440, 'room');
 
-    // The user hangs up: Meta's terminate webhook is all the connector gets.
+    // The user hangs up: Meta's terminate webhook is all the connector gets. The room hears why
+    // before the connector leaves.
+    const lastAttributes = new Promise<Record<string, string>>((resolve) =>
+      listener.room.on(RoomEvent.ParticipantDisconnected, (p) => {
+        if (p.identity === 'caller-4915100000001') resolve({ ...p.attributes });
+      }),
+    );
     userCall.hangUp();
     await bridge.waitForProcessed(about(userCall.id, 'call_terminate', 'hung_up'));
     await eventually(
@@ -126,6 +132,9 @@ test('a user call is answered per its number’s rule: room, agent, participant 
       'connector left the room',
     );
     assert.equal(bridge.server.calls!.registry.get(userCall.id)?.endReason, 'user_hangup');
+    const last = await lastAttributes;
+    assert.equal(last['whatsapp.callStatus'], 'hangup');
+    assert.equal(last['whatsapp.endReason'], 'user_hangup');
   } finally {
     await listener.close();
   }
