@@ -5,7 +5,13 @@ import { SessionDescription } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import { SignJWT } from 'jose';
 import { createUserVoice } from '../../../src/simulator/index.js';
-import { RoomListener, assertTone, eventually, sleep } from '../calls/bridge-harness.js';
+import {
+  RoomListener,
+  assertTone,
+  eventually,
+  postTwirpJson,
+  sleep,
+} from '../calls/bridge-harness.js';
 import {
   KEY_PREFIX,
   startClusterBed,
@@ -282,6 +288,33 @@ test('a call whose instance is gone from the directory answers not_found, naming
     isCode('not_found', /node-crashed .*no longer running/),
   );
   assert.equal(await bed.inspect.get(callKey('wacid.ghost')), null);
+});
+
+test('a Dial retried through another instance with the same request id gets the first call, not a second one', async () => {
+  const dial = {
+    whatsappPhoneNumberId: bed.phoneNumberId,
+    whatsappToPhoneNumber: '15550007777',
+    whatsappApiKey: bed.accessToken,
+    whatsappCloudApiVersion: '24.0',
+    roomName: `cluster-retried-${Date.now()}`,
+  };
+  const headers = { 'X-Livekit-Request-Id': `cluster-retry-${Date.now()}` };
+  let callId: string | undefined;
+  try {
+    const first = await postTwirpJson(a.url, bed.lk, 'DialWhatsAppCall', dial, headers);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    callId = String(first.body.whatsapp_call_id);
+    // The client lost the answer and retries; its load balancer picks B this time.
+    const retried = await postTwirpJson(b.url, bed.lk, 'DialWhatsAppCall', dial, headers);
+    assert.deepEqual(retried, first);
+    const connects = bed.simulator.requestLog.filter((r) => {
+      const body = r.body as { action?: unknown; to?: unknown } | undefined;
+      return body?.action === 'connect' && body.to === '15550007777';
+    });
+    assert.equal(connects.length, 1, 'Meta was asked to call the user once');
+  } finally {
+    await hangUpQuietly(callId);
+  }
 });
 
 test('an instance at its call limit places a new call on the least loaded peer, and still reaches it', async () => {
