@@ -9,14 +9,14 @@ import { SignJWT } from 'jose/jwt/sign';
 import type { ConnectorClient } from 'livekit-server-sdk';
 import type { CallSummary } from '../calls/whatsapp-call.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
-import type { CallsListing } from '../gateway/calls-endpoint.js';
+import type { CallsListing } from '../connector/calls-endpoint.js';
 import type { GatewaySettings } from '../gateway/gateway-config.js';
 import { CliError, EXIT_USAGE } from './cli-errors.js';
 
 export { CliError, EXIT_FAILURE, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-errors.js';
 
 /**
- * Path of the call listing on the internal listener (`src/gateway/calls-endpoint.ts` serves it;
+ * Path of the call listing on the internal listener (`src/connector/calls-endpoint.ts` serves it;
  * not imported from there, to keep its token verifier out of the CLI's start-up).
  */
 const CALLS_PATH = '/api/calls';

@@ -1,7 +1,6 @@
 export * from './business-hours.js';
 export * from './call-permission-store.js';
 export * from './call-template.js';
-export * from './calls-endpoint.js';
 export * from './gateway-config.js';
 export * from './permission-checking-calls.js';
 export * from './room-readiness.js';

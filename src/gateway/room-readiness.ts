@@ -1,7 +1,6 @@
 import { ParticipantInfo_Kind, TrackType, type ParticipantInfo } from '@livekit/protocol';
 import { AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
-import { connectorErrors } from '../connector/connector-errors.js';
-import { ConnectorError } from '../errors/index.js';
+import { RoomJoinError, RoomNotReadyError } from '../calls/call-errors.js';
 import type { LiveKitConfig } from '../config/index.js';
 
 /** How often the room is looked at while waiting, ms. */
@@ -29,7 +28,10 @@ export class RoomReadiness {
     this.dispatches = new AgentDispatchClient(httpUrl, livekit.apiKey, livekit.apiSecret);
   }
 
-  /** Create the room (no-op when it exists) and dispatch each agent into it once. */
+  /**
+   * Create the room (no-op when it exists) and dispatch each agent into it once.
+   * @throws RoomJoinError when livekit-server cannot be reached.
+   */
   async prepare(
     roomName: string,
     agents: { agentName: string; metadata: string }[],
@@ -48,14 +50,15 @@ export class RoomReadiness {
         }
       }
     } catch (err) {
-      throw new ConnectorError('unavailable', 'cannot reach livekit-server', {}, { cause: err });
+      // livekit-server cannot be reached: the room cannot be made ready, nor joined.
+      throw new RoomJoinError(roomName, { cause: err });
     }
   }
 
   /**
    * Resolve once a non-connector participant publishes audio in `roomName`. Rejects with
-   * LiveKit's `roomNotReady` error after `timeoutMs`, or with the signal's reason when aborted
-   * (e.g. the caller hung up meanwhile).
+   * `RoomNotReadyError` after `timeoutMs`, or with the signal's reason when aborted (e.g. the
+   * caller hung up meanwhile).
    */
   async waitUntilReady(roomName: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -69,7 +72,7 @@ export class RoomReadiness {
       }
       if (participants.some(isReadyParticipant)) return;
       const left = deadline - Date.now();
-      if (left <= 0) throw connectorErrors.roomNotReady();
+      if (left <= 0) throw new RoomNotReadyError(roomName);
       await sleep(Math.min(ROOM_READY_POLL_INTERVAL_MS, left), signal);
     }
   }

@@ -13,7 +13,7 @@ import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { RoomLegPool } from '../room/room-leg-pool.js';
-import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../gateway/calls-endpoint.js';
+import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-endpoint.js';
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
 import { PermissionCheckingCalls } from '../gateway/permission-checking-calls.js';
 import { WebhookGateway } from '../gateway/webhook-gateway.js';

@@ -7,7 +7,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dispose } from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
-import type { CallsListing } from '../../../src/gateway/calls-endpoint.js';
+import type { CallsListing } from '../../../src/connector/calls-endpoint.js';
 import type { SimulatedCall } from '../../../src/simulator/index.js';
 import {
   acceptInboundCall,

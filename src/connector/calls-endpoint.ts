@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallRegistry } from '../calls/call-registry.js';
 import type { CallSummary } from '../calls/whatsapp-call.js';
-import { authenticateConnectorRequest } from '../connector/connector-auth.js';
+import { authenticateConnectorRequest } from './connector-auth.js';
 import { toConnectorError } from '../errors/index.js';
 import type { RouteHandler } from '../server/http-server.js';
 
@@ -16,7 +16,8 @@ export interface CallsListing {
 /**
  * `GET /api/calls[?all=true]`: the calls this instance holds, as JSON, for the CLI and
  * dashboards. Authenticated like the Connector API (a LiveKit access token with `roomCreate`,
- * signed with one of the configured API keys); `all` includes ended calls still retained.
+ * signed with one of the configured API keys). Calls still `ending` (waiting for Meta to confirm
+ * their end) are listed; `all` adds ended calls still retained.
  */
 export function createCallsEndpoint(
   registry: CallRegistry,
