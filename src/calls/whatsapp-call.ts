@@ -2,11 +2,11 @@ import { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
 import { buildCallAttributes, type WhatsAppCallStatus } from '../room/call-attributes.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
-import { GraphApiError } from '../whatsapp/graph-api-error.js';
 import type { CallEndReason } from './call-end-reason.js';
 import { endedCallError, RoomJoinError } from './call-errors.js';
 import type { MetaContext, ParticipantParams, WhatsAppUser } from './call-params.js';
 import type { GraphCallsPort, MediaLegPort, RoomJoiner, RoomLegPort } from './call-ports.js';
+import { endCallAtMeta, type MetaEndOutcome, type MetaEndRetry } from './meta-call-end.js';
 
 /** Direction as seen from the business: inbound = user-initiated, outbound = business-initiated. */
 export type CallDirection = 'inbound' | 'outbound';
@@ -31,17 +31,6 @@ export type MetaEndAction =
   /** Nothing exists at Meta to end (or Meta ended it already). */
   | 'none';
 
-/** How ending the call at Meta went. */
-export type MetaEndOutcome =
-  /** Meta confirmed (its answer, an "already ended" after a retry, or a terminate webhook). */
-  | { kind: 'confirmed' }
-  /** Nothing had to be sent. */
-  | { kind: 'not_needed' }
-  /** Meta refused for good (a 4xx): the call is over here; `error` says why Meta refused. */
-  | { kind: 'refused'; error: GraphApiError }
-  /** Still unconfirmed after the retry window, or abandoned at shutdown. */
-  | { kind: 'gave_up' };
-
 /** Settings every call shares (from the configuration). */
 export interface CallSettings {
   /** livekit-server the room legs join, and the keys the connector token is signed with. */
@@ -58,15 +47,8 @@ export interface CallSettings {
   mediaTimeoutMs: number;
   /** Longest an answered call may last before it ends as `max_duration`, ms; 0 = no limit. */
   maxDurationMs: number;
-  /** Retries of ending a call at Meta when Meta cannot be reached or fails (5xx, 429). */
-  metaEndRetry: {
-    /** First wait between rounds, ms; doubles each round. */
-    initialDelayMs: number;
-    /** Longest wait between rounds, ms. */
-    maxDelayMs: number;
-    /** Stop retrying this long after the first round started, ms. */
-    giveUpAfterMs: number;
-  };
+  /** Rounds of ending a call at Meta while Meta cannot be reached or fails (5xx, 429). */
+  metaEndRetry: MetaEndRetry;
 }
 
 /** What a call is built from besides its parameters. */
@@ -569,56 +551,23 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
 
   async #endAtMeta(accessToken: string | undefined): Promise<MetaEndOutcome> {
     if (this.#metaEnded) return { kind: 'not_needed' };
-    let action = await this.metaEndAction();
+    const action = await this.metaEndAction();
     if (action === 'none' || this.#metaEnded) return { kind: 'not_needed' };
-    const retry = this.settings.metaEndRetry;
-    const started = Date.now();
-    let delay = retry.initialDelayMs;
-    for (;;) {
-      const request = {
+    const outcome = await endCallAtMeta({
+      graph: this.graph,
+      action,
+      request: {
         ...this.#meta,
         accessToken: accessToken ?? this.#meta.accessToken,
         callId: this.#callId,
-        signal: this.#metaEndWake.signal,
-      };
-      try {
-        if (action === 'reject') await this.graph.rejectCall(request);
-        else await this.graph.terminateCall(request);
-        this.#metaEnded = true;
-        this.log.info({ action }, 'call ended at Meta');
-        return { kind: 'confirmed' };
-      } catch (err) {
-        if (this.#metaEnded) return { kind: 'confirmed' };
-        if (err instanceof GraphApiError && !isTransientGraphRefusal(err)) {
-          // A refusal after an attempt whose outcome was unknown: that attempt did it.
-          if (err.afterUncertainAttempt) return { kind: 'confirmed' };
-          if (action === 'reject') {
-            // Meta would not decline it (it may have moved on to answered): terminate instead.
-            this.log.warn({ err }, 'reject refused at Meta; terminating instead');
-            action = 'terminate';
-            continue;
-          }
-          this.log.warn({ err, action }, 'Meta refused to end the call');
-          return { kind: 'refused', error: err };
-        }
-        if (this.#metaEndWake.signal.aborted) return { kind: 'gave_up' };
-        if (Date.now() - started + delay > retry.giveUpAfterMs) {
-          this.log.error(
-            { err, action },
-            'could not end the call at Meta; giving up (Meta ends it when media stops)',
-          );
-          return { kind: 'gave_up' };
-        }
-        this.log.warn(
-          { err, action, retryInMs: delay },
-          'ending the call at Meta failed; retrying',
-        );
-        await sleep(delay, this.#metaEndWake.signal);
-        if (this.#metaEnded) return { kind: 'confirmed' };
-        if (this.#metaEndWake.signal.aborted) return { kind: 'gave_up' };
-        delay = Math.min(delay * 2, retry.maxDelayMs);
-      }
-    }
+      },
+      retry: this.settings.metaEndRetry,
+      stop: this.#metaEndWake.signal,
+      confirmed: () => this.#metaEnded,
+      logger: this.log,
+    });
+    if (outcome.kind === 'confirmed') this.#metaEnded = true;
+    return outcome;
   }
 
   #setState(state: CallState): void {
@@ -628,29 +577,6 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     if (!this.isClosed) void this.#publishStatus();
     this.emit('state', state);
   }
-}
-
-/**
- * Meta refusals worth another round: rate limits (HTTP 429) and errors Meta marks transient.
- * Every other 4xx is final.
- */
-function isTransientGraphRefusal(err: GraphApiError): boolean {
-  return err.graphStatus === 429 || err.graph.is_transient === true;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function roomStatusFor(state: CallState): WhatsAppCallStatus {

@@ -134,8 +134,13 @@ export function createClusterEndpoint(options: ClusterEndpointOptions): RouteHan
         reply(thrown.status, { code: thrown.code, msg: thrown.message });
         return;
       }
-      if (!operationStarted) logger.error({ err: thrown }, 'internal cluster request failed');
-      const answer: ClusterResponseBody = { error: encodeError(thrown) };
+      const error = encodeError(thrown);
+      // Typed errors are the operation's answer; anything else is a fault worth a log line here,
+      // since the peer only learns that the operation failed.
+      if (!operationStarted || error.type === 'Error') {
+        logger.error({ err: thrown }, 'internal cluster request failed');
+      }
+      const answer: ClusterResponseBody = { error };
       reply(500, answer);
     }
   };
