@@ -168,7 +168,7 @@ Example:
           console.log(`answered: the user is in room ${call.roomName}`);
           return;
         }
-        if (call.state === 'ended') {
+        if (call.state === 'ending' || call.state === 'ended') {
           throw new CliError(
             `the call ended without an answer (${call.endReason ?? 'unknown reason'})`,
           );

@@ -217,7 +217,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       // Dialled calls: join their rooms as soon as they appear.
       const watch = setInterval(() => {
         for (const c of server.calls?.registry.list() ?? []) {
-          if (c.direction === 'outbound' && c.state !== 'ended') void demo.join(c.roomName);
+          if (c.direction === 'outbound' && c.state !== 'ending' && c.state !== 'ended') {
+            void demo.join(c.roomName);
+          }
         }
       }, 300);
       stops.push(async () => clearInterval(watch));
