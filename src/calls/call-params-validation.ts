@@ -4,39 +4,38 @@
  * capacity, a media leg or a room. Failures are `InvalidArgumentError`s naming the field.
  */
 import { InvalidArgumentError } from '../errors/index.js';
-import type {
-  AcceptParams,
-  DialParams,
-  MetaContext,
-  ParticipantParams,
-  WhatsAppUser,
-} from './call-params.js';
+import {
+  phoneNumberDigits,
+  whatsAppUserIdKind,
+  type WhatsAppUser,
+} from '../whatsapp/whatsapp-user.js';
+import type { AcceptParams, DialParams, MetaContext, ParticipantParams } from './call-params.js';
 
 /** Longest `biz_opaque_callback_data` Meta takes. */
 export const BIZ_OPAQUE_MAX_LENGTH = 512;
 
-/** A phone number once separators are gone: digits with country code (E.164 is at most 15). */
-const PHONE_DIGITS = /^\d{5,20}$/;
-/** Separators people write in phone numbers; removed before the digits are checked. */
-const PHONE_SEPARATORS = /[\s\-.()]/g;
-/** A business-scoped user id: ISO country code, a dot, then one or more dot-separated parts. */
-const BSUID = /^[A-Z]{2}(\.[A-Za-z0-9]+)+$/;
-const BSUID_MAX_LENGTH = 128;
-
 /**
  * Read a WhatsApp user as an API client names it: a phone number with country code (digits, an
- * optional leading "+", spaces and dashes allowed) or a BSUID such as `US.13491208655302741918`.
+ * optional leading "+", spaces and dashes allowed), a BSUID such as `US.13491208655302741918`,
+ * or a parent BSUID (`US.ENT.…`), by Meta's rules (`src/whatsapp/whatsapp-user.ts`). Phone
+ * numbers come back as digits; BSUIDs exactly as given.
  * @throws InvalidArgumentError naming `field`.
  */
 export function parseWhatsAppUser(raw: string, field = 'to'): WhatsAppUser {
   const text = raw.trim();
-  if (text.length <= BSUID_MAX_LENGTH && BSUID.test(text)) return { userId: text };
-  const digits = text.replace(/^\+/, '').replace(PHONE_SEPARATORS, '');
-  if (PHONE_DIGITS.test(digits)) return { phoneNumber: digits };
-  throw new InvalidArgumentError(
-    `${field} must be a phone number with country code (digits, optional +) or a WhatsApp user id (e.g. US.13491208655302741918)`,
-    field,
-  );
+  switch (whatsAppUserIdKind(text)) {
+    case 'phone_number':
+      return { phoneNumber: phoneNumberDigits(text) };
+    case 'bsuid':
+      return { userId: text };
+    case 'parent_bsuid':
+      return { parentUserId: text };
+    default:
+      throw new InvalidArgumentError(
+        `${field} must be a phone number with country code (digits, optional +) or a WhatsApp user id (e.g. US.13491208655302741918)`,
+        field,
+      );
+  }
 }
 
 function requireText(value: unknown, field: string): void {
@@ -51,14 +50,21 @@ function checkMeta(meta: MetaContext): void {
   requireText(meta.apiVersion, 'cloud api version');
 }
 
+/** A user must be named, and every name it carries must be of its kind (phone: digits only). */
 function checkUser(user: WhatsAppUser | undefined, field: string): void {
-  if (!user) throw new InvalidArgumentError(`${field} is required`, field);
-  // Re-parsing the canonical form checks it and keeps one definition of what is valid.
-  const canonical = user.phoneNumber ?? user.userId;
-  if (typeof canonical !== 'string') throw new InvalidArgumentError(`${field} is required`, field);
-  const parsed = parseWhatsAppUser(canonical, field);
-  if (parsed.phoneNumber !== user.phoneNumber || parsed.userId !== user.userId) {
-    throw new InvalidArgumentError(`${field} is not in canonical form`, field);
+  const named = user && (user.phoneNumber ?? user.userId ?? user.parentUserId);
+  if (!user || !named) throw new InvalidArgumentError(`${field} is required`, field);
+  const wrong =
+    (user.phoneNumber !== undefined &&
+      (!/^\d+$/.test(user.phoneNumber) ||
+        whatsAppUserIdKind(user.phoneNumber) !== 'phone_number')) ||
+    (user.userId !== undefined && whatsAppUserIdKind(user.userId) !== 'bsuid') ||
+    (user.parentUserId !== undefined && whatsAppUserIdKind(user.parentUserId) !== 'parent_bsuid');
+  if (wrong) {
+    throw new InvalidArgumentError(
+      `${field} must be a phone number (digits with country code) or a WhatsApp user id`,
+      field,
+    );
   }
 }
 

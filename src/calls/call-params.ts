@@ -11,6 +11,7 @@
 import type { PlainMessage } from '@bufbuild/protobuf';
 import type { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
+import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
 
 /**
  * Meta credentials and API version of one call. The access token is a secret: it is never logged,
@@ -25,16 +26,6 @@ export interface MetaContext {
   /** Cloud API version without the "v", e.g. "24.0". */
   apiVersion: string;
 }
-
-/**
- * A WhatsApp user: by phone number, or by business-scoped user id (BSUID) for users who adopted a
- * username and may have no phone number visible to the business.
- */
-export type WhatsAppUser =
-  /** Digits with country code, no "+", e.g. "15551230002". PII: log only as a redactable field. */
-  | { phoneNumber: string; userId?: undefined }
-  /** BSUID, e.g. "US.13491208655302741918". */
-  | { userId: string; phoneNumber?: undefined };
 
 /** An agent to dispatch into the call's room (LiveKit's `RoomAgentDispatch`, as a plain object). */
 export type AgentDispatch = PlainMessage<RoomAgentDispatch>;
@@ -58,7 +49,10 @@ export interface ParticipantParams {
 /** A business-initiated call (Connector `DialWhatsAppCall`). */
 export interface DialParams {
   meta: MetaContext;
-  /** Who to call. */
+  /**
+   * Who to call: a phone number (digits only), else a BSUID or parent BSUID (sent to Meta in
+   * `recipient`). PII: never logged outside redactable fields.
+   */
   to: WhatsAppUser;
   participant: ParticipantParams;
   /** ISO 3166-1 alpha-2 code, upper case, of where the call terminates; undefined when unknown. */
@@ -90,7 +84,10 @@ export interface AcceptParams {
   /** Meta's SDP offer from the connect webhook. */
   offerSdp: string;
   participant: ParticipantParams;
-  /** The caller, when known (the webhook gateway knows it; the Connector API does not). */
+  /**
+   * The caller as Meta named them (phone number, BSUID, username), when known: the webhook
+   * gateway knows it, the Connector API does not.
+   */
   caller?: WhatsAppUser | undefined;
   /** ISO 3166-1 alpha-2 code, upper case; undefined when unknown. */
   destinationCountry?: string | undefined;

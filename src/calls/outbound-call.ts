@@ -73,7 +73,10 @@ export class OutboundCall extends WhatsAppCall {
     const to = this.#params.to;
     const placing = this.graph.connectCall({
       ...this.meta,
-      ...(to.phoneNumber !== undefined ? { to: to.phoneNumber } : { recipient: to.userId }),
+      // Meta takes a phone number in `to` and a BSUID (or parent BSUID) in `recipient`.
+      ...(to.phoneNumber !== undefined
+        ? { to: to.phoneNumber }
+        : { recipient: to.userId ?? to.parentUserId }),
       sdp: offer,
       ...(this.bizOpaqueCallbackData ? { bizOpaqueCallbackData: this.bizOpaqueCallbackData } : {}),
     });

@@ -3,7 +3,8 @@
  * Connector API edge and the webhook gateway so that both name rooms and participants alike.
  */
 import { randomBytes } from 'node:crypto';
-import type { AgentDispatch, WhatsAppUser } from './call-params.js';
+import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
+import type { AgentDispatch } from './call-params.js';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 

@@ -4,7 +4,8 @@ import { buildCallAttributes, type WhatsAppCallStatus } from '../room/call-attri
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import type { CallEndReason } from './call-end-reason.js';
 import { endedCallError, RoomJoinError } from './call-errors.js';
-import type { MetaContext, ParticipantParams, WhatsAppUser } from './call-params.js';
+import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
+import type { MetaContext, ParticipantParams } from './call-params.js';
 import type { GraphCallsPort, MediaLegPort, RoomJoiner, RoomLegPort } from './call-ports.js';
 import { endCallAtMeta, type MetaEndOutcome, type MetaEndRetry } from './meta-call-end.js';
 
@@ -244,7 +245,8 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       callStatus: status,
       callId: this.#callId || undefined,
       phoneNumber: this.user?.phoneNumber,
-      userId: this.user?.userId,
+      userId: this.user?.userId ?? this.user?.parentUserId,
+      username: this.user?.username,
       includePhoneNumber: !this.settings.hidePhoneNumber,
       direction: this.direction,
       destinationCountry: this.destinationCountry,

@@ -21,8 +21,8 @@ import {
   type HangupParams,
   type MetaCallStatus,
   type ParticipantParams,
-  type WhatsAppUser,
 } from '../calls/call-params.js';
+import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
 import type { EncodedError } from './cluster-error-codec.js';
 
 /** Path prefix of the internal endpoint. */
@@ -75,10 +75,12 @@ export const clusterRequestBody = z.object({
 
 const meta = z.object({ phoneNumberId: nonEmpty, accessToken: nonEmpty, apiVersion: nonEmpty });
 
-const user: z.ZodType<WhatsAppUser> = z.union([
-  z.object({ phoneNumber: nonEmpty, userId: z.undefined().optional() }),
-  z.object({ userId: nonEmpty, phoneNumber: z.undefined().optional() }),
-]);
+const user: z.ZodType<WhatsAppUser> = z.object({
+  phoneNumber: nonEmpty.optional(),
+  userId: nonEmpty.optional(),
+  parentUserId: nonEmpty.optional(),
+  username: text.optional(),
+});
 
 const participant: z.ZodType<ParticipantParams> = z.object({
   roomName: nonEmpty,

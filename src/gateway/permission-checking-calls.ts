@@ -53,7 +53,9 @@ export class PermissionCheckingCalls implements CallOperations {
         phoneNumberId: meta.phoneNumberId,
         accessToken: meta.accessToken,
         apiVersion: meta.apiVersion,
-        ...(to.phoneNumber !== undefined ? { userWaId: to.phoneNumber } : { recipient: to.userId }),
+        ...(to.phoneNumber !== undefined
+          ? { userWaId: to.phoneNumber }
+          : { recipient: to.userId ?? to.parentUserId ?? '' }),
         signal: ctx.signal,
       });
       verdict = {
@@ -67,7 +69,7 @@ export class PermissionCheckingCalls implements CallOperations {
     }
     if (!verdict.canStart) {
       ctx.logger.info(
-        { to: to.phoneNumber ?? to.userId, permissionStatus: verdict.status },
+        { to: to.phoneNumber ?? to.userId ?? to.parentUserId, permissionStatus: verdict.status },
         'dial refused: no call permission',
       );
       throw new NoCallPermissionError(meta.phoneNumberId, verdict.status, verdict.canRequest);

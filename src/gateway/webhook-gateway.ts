@@ -16,13 +16,7 @@ import {
   DrainingError,
   RoomNotReadyError,
 } from '../calls/call-errors.js';
-import type {
-  AcceptParams,
-  CallOperations,
-  OperationContext,
-  WhatsAppUser,
-} from '../calls/call-params.js';
-import { parseWhatsAppUser } from '../calls/call-params-validation.js';
+import type { AcceptParams, CallOperations, OperationContext } from '../calls/call-params.js';
 import {
   agentDispatch,
   defaultAcceptIdentity,
@@ -43,6 +37,11 @@ import {
 } from '../whatsapp/webhook-events.js';
 import { WEBHOOK_SIGNATURE_HEADER, verifyWebhookSignature } from '../whatsapp/webhook-signature.js';
 import { verifyWebhookSubscription } from '../whatsapp/webhook-verification.js';
+import {
+  phoneNumberDigits,
+  whatsAppUserIdKind,
+  type WhatsAppUser,
+} from '../whatsapp/whatsapp-user.js';
 import { isWithinBusinessHours } from './business-hours.js';
 import { CallPermissionStore } from './call-permission-store.js';
 import { renderCallTemplate, type CallTemplateValues } from './call-template.js';
@@ -612,17 +611,25 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   }
 }
 
-/** The caller as Meta names them: the phone number, or the BSUID of a user with a username. */
+/**
+ * The caller as Meta named them (number, BSUID, username), keeping only well-formed names: a
+ * malformed field must not fail the call, it is just left out of the room attributes.
+ */
 function callerOf(event: CallConnectEvent): WhatsAppUser | undefined {
-  for (const candidate of [event.from, event.contact?.waId, event.contact?.userId]) {
-    if (!candidate) continue;
-    try {
-      return parseWhatsAppUser(candidate, 'caller');
-    } catch {
-      // Not a form we know: try the next field, or leave the caller unnamed.
-    }
+  const { phoneNumber, userId, parentUserId, username } = event.user;
+  const caller: WhatsAppUser = {};
+  if (phoneNumber && whatsAppUserIdKind(phoneNumber) === 'phone_number') {
+    caller.phoneNumber = phoneNumberDigits(phoneNumber);
   }
-  return undefined;
+  if (userId && whatsAppUserIdKind(userId) === 'bsuid') caller.userId = userId;
+  if (parentUserId && whatsAppUserIdKind(parentUserId) === 'parent_bsuid') {
+    caller.parentUserId = parentUserId;
+  }
+  if (caller.phoneNumber === undefined && caller.userId === undefined && !caller.parentUserId) {
+    return undefined;
+  }
+  if (username) caller.username = username;
+  return caller;
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -10,8 +10,10 @@ export const CALL_ATTRIBUTE = {
   callStatus: 'whatsapp.callStatus',
   callId: 'whatsapp.callId',
   phoneNumber: 'whatsapp.phoneNumber',
-  /** The user's business-scoped user id (BSUID), when the call names the user by it. */
+  /** The user's business-scoped user id (BSUID), when Meta named the user by it. */
   userId: 'whatsapp.userId',
+  /** The user's WhatsApp username, when they adopted one and Meta sent it. */
+  username: 'whatsapp.username',
   direction: 'whatsapp.direction',
   destinationCountry: 'whatsapp.destinationCountry',
   /** Why the call ended (`CallEndReason`), set together with `callStatus` = `hangup`. */
@@ -44,6 +46,8 @@ export interface CallAttributesInput {
   includePhoneNumber?: boolean | undefined;
   /** Optional - the user's BSUID (e.g. `US.13491208655302741918`). */
   userId?: string | undefined;
+  /** Optional - the user's WhatsApp username. */
+  username?: string | undefined;
   /** Optional - call direction. */
   direction?: WhatsAppCallDirection | undefined;
   /** Optional - ISO 3166-1 alpha-2 country where the call terminates (e.g. `US`). */
@@ -77,6 +81,7 @@ export function buildCallAttributes(input: CallAttributesInput): Record<string, 
     attributes[CALL_ATTRIBUTE.phoneNumber] = digits;
   }
   if (input.userId) attributes[CALL_ATTRIBUTE.userId] = input.userId;
+  if (input.username) attributes[CALL_ATTRIBUTE.username] = input.username;
   if (input.direction) {
     if (input.direction !== 'inbound' && input.direction !== 'outbound') {
       throw new InvalidArgumentError('call direction must be inbound or outbound', 'direction');

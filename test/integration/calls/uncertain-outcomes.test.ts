@@ -177,7 +177,7 @@ test('a Dial whose connect may have reached Meta is not placed again when retrie
   assert.deepEqual(retried, first);
   assert.equal(connectsTo('15557770005'), 1, 'Meta was asked to call the user once');
   // Meta did place that call; the user's phone rings, and nothing was placed twice.
-  const placed = bridge.simulator.activeCalls().filter((c) => c.user.waId === '15557770005');
+  const placed = bridge.simulator.activeCalls().filter((c) => c.user.phoneNumber === '15557770005');
   assert.equal(placed.length, 1);
   placed[0]!.reject();
 });

@@ -8,13 +8,16 @@ import {
 import { InvalidArgumentError } from '../../../src/errors/index.js';
 import { acceptParams, dialParams } from './call-fakes.js';
 
-test('a WhatsApp user is a phone number with country code or a BSUID', () => {
+test('a WhatsApp user is a phone number with country code, a BSUID or a parent BSUID', () => {
   assert.deepEqual(parseWhatsAppUser('+1 555-123-0002'), { phoneNumber: '15551230002' });
+  assert.deepEqual(parseWhatsAppUser('US.ENT.11815799212886844830'), {
+    parentUserId: 'US.ENT.11815799212886844830',
+  });
   assert.deepEqual(parseWhatsAppUser('4915100000001'), { phoneNumber: '4915100000001' });
   assert.deepEqual(parseWhatsAppUser('US.13491208655302741918'), {
     userId: 'US.13491208655302741918',
   });
-  for (const bad of ['', 'call me', '12', 'us.1349', '+', '1'.repeat(21), 'US.']) {
+  for (const bad of ['', 'call me', '12', 'U.1349', '+', '1'.repeat(16), 'US.']) {
     assert.throws(
       () => parseWhatsAppUser(bad, 'to'),
       (err: unknown) => {
