@@ -82,7 +82,8 @@ function acceptJson(call: SimulatedCall, roomName: string) {
 async function listCalls(): Promise<CallsListing> {
   const token = new AccessToken(bridge.lk.apiKey, bridge.lk.apiSecret);
   token.addGrant({ roomCreate: true });
-  const res = await fetch(`${bridge.connectorUrl}/api/calls?all=true`, {
+  // The listing is served on the internal listener.
+  const res = await fetch(`http://127.0.0.1:${bridge.server.internalPort}/api/calls?all=true`, {
     headers: { Authorization: `Bearer ${await token.toJwt()}` },
   });
   return (await res.json()) as CallsListing;
