@@ -136,6 +136,16 @@ export class ConnectorServer {
           .filter((c) => c.state !== 'ended')
           .map((c) => ({ direction: c.direction, state: c.state })),
       );
+      // Per call: time to answer, and why it ended.
+      registry.on('added', (call) => {
+        const onState = (state: string) => {
+          if (state !== 'active') return;
+          call.off('state', onState);
+          this.metrics.observeCallSetup(call.direction, (Date.now() - call.createdAt) / 1000);
+        };
+        call.on('state', onState);
+        call.once('ended', (reason) => this.metrics.countCallEnded(call.direction, reason));
+      });
       const settings = options.gateway ?? loadGatewaySettings(this.config);
       let peers: ClusterCallPeers | undefined;
       const credentials = {

@@ -75,6 +75,18 @@ test('an answered call that reaches CALL_MAX_DURATION_SECONDS is ended at Meta, 
     assert.equal(userCall.endReason, 'business_terminate');
     await eventually(() => reasons.includes('max_duration'), 5000, 'whatsapp.endReason');
     assert.equal(bridge.server.calls!.registry.get(userCall.id)?.endReason, 'max_duration');
+    // Operators see it too: the end reason and the time to answer, in the metrics.
+    const metrics = await (
+      await fetch(`http://127.0.0.1:${bridge.server.internalPort}/metrics`)
+    ).text();
+    assert.match(
+      metrics,
+      /^whatsapp_connector_calls_ended_total\{direction="inbound",reason="max_duration"\} 1$/m,
+    );
+    assert.match(
+      metrics,
+      /^whatsapp_connector_call_setup_seconds_count\{direction="inbound"\} 1$/m,
+    );
   } finally {
     await watcher.close();
   }
