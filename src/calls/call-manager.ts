@@ -1,3 +1,7 @@
+/**
+ * The calls of this instance: admission against the call limit, creation of inbound and outbound
+ * calls, and the registry. Each call owns its own lifecycle; the manager only finds them.
+ */
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { WhatsAppMediaLeg, type WhatsAppMediaLegOptions } from '../media/whatsapp-media-leg.js';

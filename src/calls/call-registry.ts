@@ -1,3 +1,4 @@
+/** The calls this instance holds, by Meta call id, while they exist here (ending included). */
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import type { CallSummary, WhatsAppCall } from './whatsapp-call.js';
 

@@ -1,3 +1,7 @@
+/**
+ * The one way to a call: this instance, or the peer of a Redis cluster that holds it. Used by
+ * the Connector API edge, the webhook gateway and the cluster's internal endpoint alike.
+ */
 import { ServiceError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import {

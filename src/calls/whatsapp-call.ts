@@ -1,3 +1,8 @@
+/**
+ * The bridge parts every WhatsApp call shares, whatever its direction: its legs, the pumps
+ * between them, its timers, its status in the room, the requests waiting on it, and its end.
+ * `InboundCall` and `OutboundCall` add how each direction is set up with Meta and ended there.
+ */
 import { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
 import { buildCallAttributes, type WhatsAppCallStatus } from '../room/call-attributes.js';

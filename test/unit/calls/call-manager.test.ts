@@ -154,6 +154,23 @@ describe('disconnect', () => {
     assert.equal(manager.registry.get(callId), undefined);
   });
 
+  test('a disconnect while the dial is still joining the room ends the call at Meta; the dial answers the call it placed', async () => {
+    const { manager, graph, rooms } = managerBed();
+    const join = rooms.hold();
+    const dialled = manager.dial(dialParams(), ctx);
+    await flush();
+    // Meta has named the call (a webhook-driven app may know it) while the room join is slow.
+    const callId = 'wacid.fake-outbound';
+    await manager.disconnect({ callId, initiator: 'business' }, ctx);
+    assert.deepEqual(graph.actions(), ['connect', 'terminate']);
+    join.resolve();
+    assert.deepEqual(await dialled, { callId, roomName: 'room-1' });
+    // The late room leg was told why and sent away.
+    assert.equal(rooms.last?.attributes['whatsapp.endReason'], 'business_hangup');
+    assert.equal(rooms.last?.closedWith, 'business_hangup');
+    assert.equal(manager.registry.get(callId), undefined);
+  });
+
   test("reporting the user's hang-up sends nothing to Meta", async () => {
     const { manager, graph } = managerBed();
     const { callId } = await manager.dial(dialParams(), ctx);
