@@ -98,7 +98,6 @@ export class CallManager implements CallOperations {
   readonly registry: CallRegistry;
   private readonly settings: CallSettings;
   private readonly maxConcurrentCalls: number;
-  private readonly logger: Logger;
   private readonly graph: GraphCallsPort;
   private readonly mediaLegs: MediaLegFactory;
   private readonly roomLegs: RoomJoiner;
@@ -111,7 +110,6 @@ export class CallManager implements CallOperations {
 
   constructor(options: CallManagerOptions) {
     const { config } = options;
-    this.logger = options.logger;
     this.graph =
       options.graph ??
       new WhatsAppGraphClient({ baseUrl: config.whatsapp.graphUrl, logger: options.logger });

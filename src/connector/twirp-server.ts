@@ -3,11 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Message, MessageType } from '@bufbuild/protobuf';
 import {
   AcceptWhatsAppCallRequest,
-  AcceptWhatsAppCallResponse,
   ConnectWhatsAppCallRequest,
   ConnectWhatsAppCallResponse,
   DialWhatsAppCallRequest,
-  DialWhatsAppCallResponse,
   DisconnectWhatsAppCallRequest,
   DisconnectWhatsAppCallResponse,
 } from '@livekit/protocol';
@@ -160,7 +158,6 @@ function encode<T extends Message<T>>(message: T, encoding: Encoding): Uint8Arra
 
 function bind<Req extends Message<Req>, Res extends Message<Res>>(
   requestType: MessageType<Req>,
-  responseType: MessageType<Res>,
   validate: (req: Req) => Req,
   call: (req: Req, ctx: RequestContext) => Promise<Res>,
 ): MethodBinding {
@@ -208,14 +205,12 @@ export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOption
   const methods: Record<ConnectorMethod, MethodBinding> = {
     DialWhatsAppCall: bind(
       DialWhatsAppCallRequest,
-      DialWhatsAppCallResponse,
       (r) => validator.dial(r),
       async (r, ctx) =>
         dialResponseOf(await calls.dial(dialParamsOf(r, ctx), operationContextOf(ctx))),
     ),
     ConnectWhatsAppCall: bind(
       ConnectWhatsAppCallRequest,
-      ConnectWhatsAppCallResponse,
       (r) => validator.connect(r),
       async (r, ctx) => {
         await calls.connect(connectParamsOf(r), operationContextOf(ctx));
@@ -224,14 +219,12 @@ export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOption
     ),
     AcceptWhatsAppCall: bind(
       AcceptWhatsAppCallRequest,
-      AcceptWhatsAppCallResponse,
       (r) => validator.accept(r),
       async (r, ctx) =>
         acceptResponseOf(await calls.accept(acceptParamsOf(r), operationContextOf(ctx))),
     ),
     DisconnectWhatsAppCall: bind(
       DisconnectWhatsAppCallRequest,
-      DisconnectWhatsAppCallResponse,
       (r) => validator.disconnect(r),
       async (r, ctx) => {
         await calls.disconnect(disconnectParamsOf(r), operationContextOf(ctx));
