@@ -64,6 +64,11 @@ type LimitedRequest = IncomingMessage & { [ROUTE_BODY_LIMIT]?: number };
 
 /** How often the dropped-connection warning may repeat, ms (a flood must not flood the log). */
 const DROP_LOG_INTERVAL_MS = 10_000;
+/**
+ * A body left unread by an early answer (refused auth, say) is read and dropped when it declares
+ * at most this many bytes, keeping the connection; larger or unknown bodies close it instead.
+ */
+const DRAIN_UNREAD_BODY_BYTES = 64 * 1024;
 
 /**
  * One HTTP listener of the service (the connector has a public and an internal one). Routes are
@@ -119,7 +124,13 @@ export class HttpServer {
     // A response sent before the body was read in full (refused, or not wanted): close the
     // connection rather than read the rest of a body nobody needs.
     res.once('finish', () => {
-      if (!req.complete) closeSoon(req.socket);
+      if (req.complete) return;
+      // A small rest is read and dropped so the connection stays usable: closing a socket with
+      // unread bytes makes the kernel send a reset, which can reach the client before the
+      // answer it already sent (Go's client then reports EOF instead of the Twirp error).
+      const declared = declaredLength(req);
+      if (declared !== undefined && declared <= DRAIN_UNREAD_BODY_BYTES) req.resume();
+      else closeSoon(req.socket);
     });
     let url: URL;
     try {

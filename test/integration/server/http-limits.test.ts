@@ -34,6 +34,10 @@ before(async () => {
     { maxBodyBytes: CAP },
   );
   server.route('/ping', (_req, res) => void res.end('pong'));
+  // Answers without reading the body, as the Twirp endpoint does when authentication fails.
+  server.route('/refuse', (_req, res) => void res.writeHead(401).end('refused'), {
+    maxBodyBytes: CAP,
+  });
   await server.listen(0, '127.0.0.1');
 });
 
@@ -178,4 +182,24 @@ test('readBody needs a cap from its caller or the route', async () => {
   } finally {
     await bare.close();
   }
+});
+
+test('an answer sent before a small body was read keeps the connection usable for the next request', async () => {
+  const body = 'x'.repeat(32);
+  const request = (path: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+  // Both requests on one connection: the second is answered only if the first one's unread body
+  // was drained rather than the connection closed (a close with unread bytes resets it).
+  const { socket, closed } = raw(request('/refuse') + request('/echo'));
+  const answer = await new Promise<string>((resolve) => {
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (text.includes(`got ${body.length}`)) resolve(text);
+    });
+    void closed.then(() => resolve(text));
+  });
+  socket.destroy();
+  assert.match(answer, /^HTTP\/1\.1 401 /);
+  assert.match(answer, /HTTP\/1\.1 200 [\s\S]*got 32/);
 });
