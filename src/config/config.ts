@@ -128,6 +128,7 @@ const fileSchema = z
     state_dir: z.string().min(1).optional(),
     log_level: z.enum(logLevels).optional(),
     redis_url: z.string().optional(),
+    public_url: z.string().optional(),
     livekit: z
       .object({
         url: z.string().optional(),
@@ -174,6 +175,13 @@ const fileSchema = z
         ice_addresses: z.array(z.string()).optional(),
         ice_port_range: z.string().optional(),
         allowed_candidate_networks: z.array(z.string()).optional(),
+      })
+      .strict()
+      .optional(),
+    twilio: z
+      .object({
+        connect_url_ttl_seconds: z.coerce.number().positive().optional(),
+        stream_timeout_seconds: z.coerce.number().positive().optional(),
       })
       .strict()
       .optional(),
@@ -250,6 +258,23 @@ export interface Config {
   apiKeys: Record<string, string>;
   /** Redis URL for shared state; unset = single-node, in-memory. */
   redisUrl: string | undefined;
+  /**
+   * Base URL at which the outside world (Twilio) reaches this service's public listener, e.g.
+   * `https://connector.example.com`; Twilio connect URLs are built on it (https → wss). https or
+   * wss (http/ws only on loopback). Unset: the Host and X-Forwarded-Proto of the ConnectTwilioCall
+   * request (`PUBLIC_URL`).
+   */
+  publicUrl: string | undefined;
+  /** Twilio Media Streams (`ConnectTwilioCall`, see `src/twilio/`). */
+  twilio: {
+    /** How long a connect URL stays usable, in seconds. Default 300 (`TWILIO_CONNECT_URL_TTL_SECONDS`). */
+    connectUrlTtlSeconds: number;
+    /**
+     * A media stream that sends no frame for this long ends the call, in seconds (Twilio sends a
+     * frame every 20 ms). Default 5 (`TWILIO_STREAM_TIMEOUT_SECONDS`).
+     */
+    streamTimeoutSeconds: number;
+  };
   /** Scale-out settings, used only when `redisUrl` is set (see `src/cluster/`). */
   cluster: {
     /** Name of this instance in the cluster. Default `<hostname>-<pid>-<random>` (`INSTANCE_ID`). */
@@ -520,6 +545,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   }
 
   const instanceUrl = env.INSTANCE_URL || file.cluster?.instance_url;
+  const publicUrl = env.PUBLIC_URL || file.public_url;
 
   const webhookPath =
     env.WHATSAPP_WEBHOOK_PATH ?? file.whatsapp?.webhook_path ?? '/whatsapp/webhook';
@@ -639,6 +665,27 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     apiKeys,
     redisUrl: redisUrl || undefined,
+    publicUrl: publicUrl
+      ? // Twilio connects to wss:// only; plain http/ws is for a local stand-in.
+        checkUrl('PUBLIC_URL', publicUrl, {
+          protocols: ['https:', 'wss:'],
+          loopbackProtocols: ['http:', 'ws:'],
+        })
+      : undefined,
+    twilio: {
+      connectUrlTtlSeconds: num(
+        'TWILIO_CONNECT_URL_TTL_SECONDS',
+        env.TWILIO_CONNECT_URL_TTL_SECONDS,
+        file.twilio?.connect_url_ttl_seconds ?? 300,
+        1,
+      ),
+      streamTimeoutSeconds: num(
+        'TWILIO_STREAM_TIMEOUT_SECONDS',
+        env.TWILIO_STREAM_TIMEOUT_SECONDS,
+        file.twilio?.stream_timeout_seconds ?? 5,
+        0.1,
+      ),
+    },
     cluster: {
       instanceId: instanceId(env, file),
       instanceUrl: instanceUrl

@@ -6,3 +6,4 @@ export * from './connector-params.js';
 export * from './connector-request-validator.js';
 export * from './iso-country-codes.js';
 export * from './twirp-server.js';
+export * from './twilio-call-backend.js';

@@ -2,7 +2,11 @@ import type { Logger } from '../log/index.js';
 
 /** The Twirp methods of `livekit.Connector` this service implements. */
 export type ConnectorMethod =
-  'DialWhatsAppCall' | 'ConnectWhatsAppCall' | 'AcceptWhatsAppCall' | 'DisconnectWhatsAppCall';
+  | 'DialWhatsAppCall'
+  | 'ConnectWhatsAppCall'
+  | 'AcceptWhatsAppCall'
+  | 'DisconnectWhatsAppCall'
+  | 'ConnectTwilioCall';
 
 /** What the Twirp layer knows about one authenticated request. */
 export interface RequestContext {
@@ -25,4 +29,9 @@ export interface RequestContext {
   clientTimeoutMs: number | undefined;
   /** Child logger bound to method and request id. */
   logger: Logger;
+  /**
+   * `scheme://host` the client addressed: Host (or X-Forwarded-Host) and X-Forwarded-Proto
+   * (else http). Set by the Twirp layer; URLs handed back to clients may be built on it.
+   */
+  clientOrigin?: string | undefined;
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Message, MessageType } from '@bufbuild/protobuf';
 import {
   AcceptWhatsAppCallRequest,
+  ConnectTwilioCallRequest,
   ConnectWhatsAppCallRequest,
   ConnectWhatsAppCallResponse,
   DialWhatsAppCallRequest,
@@ -30,6 +31,7 @@ import {
   type ConnectorRequestDefaults,
 } from './connector-request-validator.js';
 import type { ConnectorMethod, RequestContext } from './request-context.js';
+import { validateConnectTwilioCall, type TwilioCallBackend } from './twilio-call-backend.js';
 
 /** Path prefix every LiveKit SDK uses, at the root of the listener. */
 export const TWIRP_PREFIX = '/twirp/';
@@ -46,6 +48,8 @@ export interface ConnectorTwirpHandlerOptions {
    * (the call router, in the server).
    */
   calls: CallOperations;
+  /** Serves `ConnectTwilioCall`; without it the method answers `unimplemented`. */
+  twilio?: TwilioCallBackend | undefined;
   /** Default: silent. Never receives request bodies, tokens or WhatsApp api keys. */
   logger?: Logger;
   /** Largest accepted request body in bytes. Default {@link DEFAULT_MAX_BODY_BYTES} (1 MiB). */
@@ -103,6 +107,13 @@ function badRoute(msg: string, req: IncomingMessage, path: string): ConnectorErr
   return new ConnectorError('bad_route', msg, {
     twirp_invalid_route: `${req.method ?? ''} ${path}`,
   });
+}
+
+function twilioUnimplemented(): ConnectorError {
+  return new ConnectorError(
+    'unimplemented',
+    'ConnectTwilioCall is not implemented by this connector',
+  );
 }
 
 /** One Twirp method: how to decode, validate, run and encode it. */
@@ -180,6 +191,15 @@ function clientRequestId(req: IncomingMessage): string | undefined {
   return value && /^[\x21-\x7e]{1,128}$/.test(value) ? value : undefined;
 }
 
+/** `scheme://host` the client addressed, trusting X-Forwarded-* as a reverse proxy sets them. */
+function requestOrigin(req: IncomingMessage): string | undefined {
+  const first = (value: string | undefined) => value?.split(',')[0]?.trim() || undefined;
+  const host = first(headerValue(req, 'x-forwarded-host')) ?? first(headerValue(req, 'host'));
+  if (!host || !/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host)) return undefined;
+  const proto = first(headerValue(req, 'x-forwarded-proto'))?.toLowerCase();
+  return `${proto === 'https' || proto === 'wss' ? 'https' : 'http'}://${host}`;
+}
+
 function clientTimeoutMs(req: IncomingMessage): number | undefined {
   const value = headerValue(req, 'x-twirp-timeout-ms');
   if (!value || !/^\d{1,9}$/.test(value)) return undefined;
@@ -191,13 +211,14 @@ function clientTimeoutMs(req: IncomingMessage): number | undefined {
  * The `livekit.Connector` Twirp endpoint, mounted with `HttpServer.route('/twirp/', handler)`.
  * Order of work per request, mirroring a Go Twirp server behind livekit-server's auth:
  * HTTP method (POST only) → path (`bad_route`) → access token (401, before the body is read) →
- * `ConnectTwilioCall` (`unimplemented`) → Content-Type (`bad_route`) → body (size limit,
+ * `ConnectTwilioCall` without a Twilio backend (`unimplemented`) → Content-Type (`bad_route`) →
+ * body (size limit,
  * `malformed`) → validation (catalogue errors) → conversion into call parameters → the call API
  * → answer in the request's encoding. Failures of the call API are typed errors, mapped to
  * Twirp codes and LiveKit's messages here, once (`toTwirpError`).
  */
 export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOptions): RouteHandler {
-  const { apiKeys, calls } = options;
+  const { apiKeys, calls, twilio } = options;
   const logger = options.logger ?? silentLogger;
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const validator = new ConnectorRequestValidator(options.defaults);
@@ -231,6 +252,14 @@ export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOption
         return new DisconnectWhatsAppCallResponse();
       },
     ),
+    ConnectTwilioCall: bind(
+      ConnectTwilioCallRequest,
+      (r) => validateConnectTwilioCall(r),
+      (r, ctx) => {
+        if (!twilio) throw twilioUnimplemented();
+        return twilio.connectTwilioCall(r, ctx);
+      },
+    ),
   };
 
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -255,16 +284,11 @@ export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOption
         parts.length === 2 &&
         service === CONNECTOR_SERVICE &&
         name !== undefined &&
-        (Object.hasOwn(methods, name) || name === 'ConnectTwilioCall');
+        Object.hasOwn(methods, name);
       if (!known) throw badRoute(`no handler for path ${JSON.stringify(path)}`, req, path);
 
       const caller = await authenticateConnectorRequest(headerValue(req, 'authorization'), apiKeys);
-      if (name === 'ConnectTwilioCall') {
-        throw new ConnectorError(
-          'unimplemented',
-          'ConnectTwilioCall is not implemented by this connector',
-        );
-      }
+      if (name === 'ConnectTwilioCall' && !twilio) throw twilioUnimplemented();
       method = name as ConnectorMethod;
 
       const contentType = (headerValue(req, 'content-type') ?? '').split(';')[0]?.trim();
@@ -284,6 +308,7 @@ export function createConnectorTwirpHandler(options: ConnectorTwirpHandlerOption
         signal: controller.signal,
         clientTimeoutMs: clientTimeoutMs(req),
         logger: log,
+        clientOrigin: requestOrigin(req),
       };
 
       let body: Buffer;

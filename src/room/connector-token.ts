@@ -1,10 +1,14 @@
 import { SignJWT } from 'jose';
 import type { RoomAgentDispatch } from '@livekit/protocol';
 
+/** The connector a participant stands for (`ParticipantInfo.kind_details`, lower-case names). */
+export type ConnectorKindDetail = 'connector_whatsapp' | 'connector_twilio';
+
 /**
- * Options for the access token with which the connector joins a room as the WhatsApp caller.
+ * Options for the access token with which the connector joins a room as the caller.
  * Mirrors LiveKit's `BuildConnectorToken`: participant kind CONNECTOR with kind detail
- * CONNECTOR_WHATSAPP, publish/subscribe/data/own-metadata grants, agents in `roomConfig`.
+ * CONNECTOR_WHATSAPP or CONNECTOR_TWILIO, publish/subscribe/data/own-metadata grants, agents in
+ * `roomConfig`.
  */
 export interface ConnectorTokenOptions {
   apiKey: string;
@@ -18,6 +22,8 @@ export interface ConnectorTokenOptions {
   agents?: RoomAgentDispatch[] | undefined;
   /** Hide the participant from others. Default false. */
   hidden?: boolean | undefined;
+  /** Which connector the participant stands for. Default `connector_whatsapp`. */
+  kindDetail?: ConnectorKindDetail | undefined;
   /** Token validity in seconds. Default 86 400 (24 h), as LiveKit's connector. */
   ttlSeconds?: number | undefined;
 }
@@ -39,7 +45,7 @@ export async function createConnectorToken(options: ConnectorTokenOptions): Prom
   const claims: Record<string, unknown> = {
     video,
     kind: 'connector',
-    kindDetails: ['connector_whatsapp'],
+    kindDetails: [options.kindDetail ?? 'connector_whatsapp'],
   };
   if (options.name) claims.name = options.name;
   if (options.metadata) claims.metadata = options.metadata;

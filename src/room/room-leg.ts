@@ -20,7 +20,7 @@ import {
 import { ConnectorError } from '../errors/connector-error.js';
 import type { Logger } from '../log/logger.js';
 import { CallerAudioPublisher } from './caller-audio-publisher.js';
-import { createConnectorToken } from './connector-token.js';
+import { createConnectorToken, type ConnectorKindDetail } from './connector-token.js';
 import { dtmfCodeOfDigit, dtmfDigitOfCode } from './dtmf-digit.js';
 import { FrameClock } from './frame-clock.js';
 import { FrameMixer, type FrameMixerInput } from './frame-mixer.js';
@@ -59,6 +59,15 @@ export interface RoomLegOptions {
   attributes?: Record<string, string> | undefined;
   /** Optional - agents to dispatch into the room, each exactly once. */
   agents?: RoomAgentDispatch[] | undefined;
+  /** Optional - which connector the participant stands for. Default `connector_whatsapp`. */
+  kindDetail?: ConnectorKindDetail | undefined;
+  /**
+   * Optional - join hidden (a grant of the token): others neither see the participant nor its
+   * track until the server makes it visible (`UpdateParticipant`). Default false.
+   */
+  hidden?: boolean | undefined;
+  /** Optional - name of the published caller track. Default {@link CALLER_TRACK_NAME}. */
+  callerTrackName?: string | undefined;
   /** Required - PCM rate in Hz of audio exchanged with the bridge: 16000 or 48000. */
   sampleRate: number;
   /**
@@ -220,6 +229,8 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
       metadata: options.metadata,
       attributes: options.attributes,
       agents: plan.mode === 'token' ? plan.agents : undefined,
+      kindDetail: options.kindDetail,
+      hidden: options.hidden,
     });
 
     const room = new Room();
@@ -237,7 +248,7 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
           { cause: err },
         );
       }
-      await leg.#publish(options.maxCallerQueueMs);
+      await leg.#publish(options.maxCallerQueueMs, options.callerTrackName);
       await dispatcher.complete(options.roomName, plan);
     } catch (err) {
       await leg.close();
@@ -360,14 +371,14 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
     this.emit('participantsChanged', this.participants);
   }
 
-  async #publish(maxCallerQueueMs: number | undefined): Promise<void> {
+  async #publish(maxCallerQueueMs: number | undefined, trackName?: string): Promise<void> {
     const source = new AudioSource(this.sampleRate, 1, AUDIO_SOURCE_QUEUE_MS);
     this.#source = source;
     this.#publisher = new CallerAudioPublisher(source, {
       maxQueuedMs: maxCallerQueueMs,
       onError: (err) => this.emit('error', err),
     });
-    const track = LocalAudioTrack.createAudioTrack(CALLER_TRACK_NAME, source);
+    const track = LocalAudioTrack.createAudioTrack(trackName ?? CALLER_TRACK_NAME, source);
     const opts = new TrackPublishOptions();
     opts.source = TrackSource.SOURCE_MICROPHONE;
     try {

@@ -1,5 +1,6 @@
 import { isLoopbackHost, type Config } from '../config/index.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
+import type { TwilioCallBackend } from '../connector/twilio-call-backend.js';
 import type { Logger } from '../log/index.js';
 import {
   CallManager,
@@ -17,6 +18,8 @@ import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-end
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
 import { PermissionCheckingCalls } from '../gateway/permission-checking-calls.js';
 import { WebhookGateway } from '../gateway/webhook-gateway.js';
+import { MEDIA_STREAM_PATH } from '../twilio/connect-url-signer.js';
+import { TwilioConnector } from '../twilio/twilio-connector.js';
 import { WhatsAppGraphClient, type WhatsAppGraphClientOptions } from '../whatsapp/graph-client.js';
 import { ConnectorMetrics } from '../metrics/index.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
@@ -46,6 +49,11 @@ export interface ConnectorServerOptions {
    * configuration's `whatsapp` section and the environment (`loadGatewaySettings`).
    */
   gateway?: GatewaySettings;
+  /**
+   * Serves `ConnectTwilioCall`. Default: with the real calls, a {@link TwilioConnector} (and its
+   * Media Streams WebSocket endpoint); with a custom `backend`, none unless given here.
+   */
+  twilio?: TwilioCallBackend;
 }
 
 /**
@@ -64,6 +72,8 @@ export class ConnectorServer {
   readonly metrics: ConnectorMetrics;
   /** The calls held by this instance, unless a custom backend was given. */
   readonly calls: CallManager | undefined;
+  /** Twilio Media Streams calls (with the real calls only). */
+  readonly twilio: TwilioConnector | undefined;
   /** The calls wherever they are held (here or on a peer), unless a custom backend was given. */
   readonly router: CallRouter | undefined;
   /** The built-in webhook gateway (with the call bridge only). */
@@ -196,11 +206,27 @@ export class ConnectorServer {
         CALLS_ENDPOINT_PATH,
         createCallsEndpoint(registry, this.config.apiKeys),
       );
+      this.twilio = new TwilioConnector({
+        livekit: this.config.livekit,
+        publicUrl: this.config.publicUrl,
+        connectUrlTtlMs: this.config.twilio.connectUrlTtlSeconds * 1000,
+        streamTimeoutMs: this.config.twilio.streamTimeoutSeconds * 1000,
+        maxCalls: this.config.calls.maxConcurrentCalls,
+        roomLegs: this.roomLegPool?.factory,
+        logger: this.logger,
+      });
+      // Twilio reaches the public listener. The internal one serves the endpoint too, so a URL
+      // built (without PUBLIC_URL) on the host an API client used there works as well.
+      for (const listener of [this.http, this.internalHttp]) {
+        listener.route(MEDIA_STREAM_PATH, this.twilio.endpoint.handleHttp);
+        listener.upgradeRoute(MEDIA_STREAM_PATH, this.twilio.endpoint.handleUpgrade);
+      }
     }
     if (backend) {
       const twirp: RouteHandler = createConnectorTwirpHandler({
         apiKeys: this.config.apiKeys,
         calls: backend,
+        twilio: options.twilio ?? this.twilio,
         logger: this.logger,
         maxBodyBytes: MAX_API_BODY_BYTES,
         defaults: {
@@ -278,6 +304,7 @@ export class ConnectorServer {
     this.closing ??= (async () => {
       this.setReady(false);
       await this.gateway?.close();
+      await this.twilio?.close();
       await this.calls?.close();
       await this.cluster?.close();
       await this.roomLegPool?.close();

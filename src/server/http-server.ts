@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../log/index.js';
 import { silentLogger } from '../log/index.js';
 
@@ -24,6 +25,15 @@ interface Route extends RouteOptions {
   /** Exact path, or prefix when it ends with "/". */
   path: string;
   handler: RouteHandler;
+}
+
+/** Handles an HTTP upgrade (WebSocket) whose path matched; owns `socket` from then on. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void;
+
+interface UpgradeRoute {
+  /** Exact path, or prefix when it ends with "/". */
+  path: string;
+  handler: UpgradeHandler;
 }
 
 /** What a listener reports for metrics (`src/metrics`); every method is optional to call. */
@@ -79,6 +89,7 @@ const DRAIN_UNREAD_BODY_BYTES = 64 * 1024;
 export class HttpServer {
   readonly name: string;
   private readonly routes: Route[] = [];
+  private readonly upgradeRoutes: UpgradeRoute[] = [];
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly metrics: HttpListenerMetrics | undefined;
@@ -106,6 +117,9 @@ export class HttpServer {
     );
     if (options.maxConnections !== undefined) this.server.maxConnections = options.maxConnections;
     this.server.on('drop', () => this.onDrop());
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.dispatchUpgrade(req, socket, head),
+    );
   }
 
   route(path: string, handler: RouteHandler, options: RouteOptions = {}): this {
@@ -114,10 +128,36 @@ export class HttpServer {
     return this;
   }
 
+  /** Route WebSocket upgrades (same path rules as {@link route}); others get 404. */
+  upgradeRoute(path: string, handler: UpgradeHandler): this {
+    this.upgradeRoutes.push({ path, handler });
+    this.upgradeRoutes.sort((a, b) => b.path.length - a.path.length);
+    return this;
+  }
+
   private match(pathname: string): Route | undefined {
-    return this.routes.find((r) =>
-      r.path.endsWith('/') ? pathname.startsWith(r.path) : pathname === r.path,
-    );
+    return matchRoute(this.routes, pathname);
+  }
+
+  private dispatchUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    let url: URL | undefined;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      url = undefined;
+    }
+    const route = url && matchRoute(this.upgradeRoutes, url.pathname);
+    if (!url || !route) {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    try {
+      route.handler(req, socket, head, url);
+    } catch (err) {
+      this.logger.error({ err, path: url.pathname, listener: this.name }, 'upgrade handler failed');
+      socket.destroy();
+    }
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -240,6 +280,12 @@ export class HttpServer {
       setTimeout(() => this.server.closeAllConnections(), 2000).unref();
     });
   }
+}
+
+function matchRoute<R extends { path: string }>(routes: R[], pathname: string): R | undefined {
+  return routes.find((r) =>
+    r.path.endsWith('/') ? pathname.startsWith(r.path) : pathname === r.path,
+  );
 }
 
 function declaredLength(req: IncomingMessage): number | undefined {

@@ -2,7 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoomAgentDispatch, SessionDescription } from '@livekit/protocol';
 import { ConnectorClient, TwirpError } from 'livekit-server-sdk';
-import type { DisconnectWhatsAppCallRequest_DisconnectReason } from '@livekit/protocol';
+import {
+  ConnectTwilioCallRequest_TwilioCallDirection as TwilioCallDirection,
+  type DisconnectWhatsAppCallRequest_DisconnectReason,
+} from '@livekit/protocol';
 import {
   signTestToken,
   startConnectorTestServer,
@@ -88,6 +91,22 @@ async function runStep(client: ConnectorClient, step: ScenarioStep): Promise<Jso
         )
       ).toJson() as Json;
     }
+    case 'ConnectTwilioCall':
+      return (
+        await client.connectTwilioCall({
+          twilioCallDirection:
+            r.twilioCallDirection === 'TWILIO_CALL_DIRECTION_OUTBOUND'
+              ? TwilioCallDirection.OUTBOUND
+              : TwilioCallDirection.INBOUND,
+          roomName: (r.roomName as string) ?? '',
+          agents,
+          participantIdentity: r.participantIdentity as string | undefined,
+          participantName: r.participantName as string | undefined,
+          participantMetadata: r.participantMetadata as string | undefined,
+          participantAttributes: r.participantAttributes,
+          destinationCountry: r.destinationCountry as string | undefined,
+        })
+      ).toJson() as Json;
   }
 }
 
@@ -127,7 +146,7 @@ describe('Node livekit-server-sdk ConnectorClient against the connector', () => 
       }
     }
     // The Node SDK cannot send ringing_timeout on Accept; the server default fills it.
-    assertScenarioOutcomes(steps, outcomes, srv.backend, { acceptOmitsRingingTimeout: true });
+    assertScenarioOutcomes(steps, outcomes, srv, { acceptOmitsRingingTimeout: true });
     const upstream = outcomes.find((o) => o.name === 'dial_upstream_failure');
     assert.equal(upstream?.error?.status, 400);
   });

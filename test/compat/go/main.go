@@ -72,6 +72,12 @@ func call(ctx context.Context, c *lksdk.ConnectorClient, s step) (proto.Message,
 			fail("%s: bad request json: %v", s.Name, err)
 		}
 		return c.DisconnectWhatsAppCall(ctx, req)
+	case "ConnectTwilioCall":
+		req := &livekit.ConnectTwilioCallRequest{}
+		if err := protojson.Unmarshal(s.Request, req); err != nil {
+			fail("%s: bad request json: %v", s.Name, err)
+		}
+		return c.ConnectTwilioCall(ctx, req)
 	}
 	fail("%s: unknown method %q", s.Name, s.Method)
 	return nil, nil

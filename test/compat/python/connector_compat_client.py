@@ -19,6 +19,7 @@ METHODS = {
     "AcceptWhatsAppCall": (api.AcceptWhatsAppCallRequest, "accept_whatsapp_call"),
     "ConnectWhatsAppCall": (api.ConnectWhatsAppCallRequest, "connect_whatsapp_call"),
     "DisconnectWhatsAppCall": (api.DisconnectWhatsAppCallRequest, "disconnect_whatsapp_call"),
+    "ConnectTwilioCall": (api.ConnectTwilioCallRequest, "connect_twilio_call"),
 }
 
 

@@ -53,7 +53,7 @@ export function defineCompatSuite(suite: CompatSuite): void {
         LIVEKIT_API_SECRET: TEST_API_SECRET,
         EXPIRED_TOKEN: await signTestToken({ expiresIn: -3600 }),
       });
-      assertScenarioOutcomes(loadScenario(), outcomes, srv.backend, suite.checks);
+      assertScenarioOutcomes(loadScenario(), outcomes, srv, suite.checks);
     });
   });
 }

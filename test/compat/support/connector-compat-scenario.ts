@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Duration } from '@bufbuild/protobuf';
 import {
   AcceptWhatsAppCallRequest,
+  ConnectTwilioCallRequest,
   ConnectWhatsAppCallRequest,
   DialWhatsAppCallRequest,
   DisconnectWhatsAppCallRequest,
@@ -14,9 +15,11 @@ import {
   connectParamsOf,
   dialParamsOf,
   disconnectParamsOf,
+  validateConnectTwilioCall,
   type ConnectorMethod,
   type RequestContext,
 } from '../../../src/connector/index.js';
+import type { ConnectorTestServer } from '../../integration/connector/support/connector-test-server.js';
 import {
   UPSTREAM_FAILURE,
   type RecordedOperation,
@@ -48,10 +51,14 @@ const requestTypes = {
   AcceptWhatsAppCall: AcceptWhatsAppCallRequest,
   ConnectWhatsAppCall: ConnectWhatsAppCallRequest,
   DisconnectWhatsAppCall: DisconnectWhatsAppCallRequest,
+  ConnectTwilioCall: ConnectTwilioCallRequest,
 } as const;
 
-/** The call operation each Connector method drives. */
-const OPERATION_OF: Record<ConnectorMethod, RecordedOperation> = {
+/** The WhatsApp methods, which drive the call layer; ConnectTwilioCall goes to the Twilio backend. */
+type WhatsAppMethod = Exclude<ConnectorMethod, 'ConnectTwilioCall'>;
+
+/** The call operation each WhatsApp method drives. */
+const OPERATION_OF: Record<WhatsAppMethod, RecordedOperation> = {
   DialWhatsAppCall: 'dial',
   AcceptWhatsAppCall: 'accept',
   ConnectWhatsAppCall: 'connect',
@@ -151,6 +158,29 @@ const expectations: Record<string, Expected> = {
     code: 'invalid_argument',
     msg: 'whatsapp api key is required',
   },
+  twilio_full: {
+    reachesBackend: true,
+    // The double builds the URL on the origin the SDK addressed (its Host header).
+    ok: (res) =>
+      assert.match(
+        String(res.connectUrl),
+        /^ws:\/\/127\.0\.0\.1:\d+\/twilio\/stream\/compat-room-twilio$/,
+      ),
+  },
+  twilio_minimal: {
+    reachesBackend: true,
+    ok: (res) =>
+      assert.match(
+        String(res.connectUrl),
+        /^ws:\/\/127\.0\.0\.1:\d+\/twilio\/stream\/twilio-[a-z2-7]{12}$/,
+      ),
+  },
+  twilio_unknown_country: {
+    reachesBackend: false,
+    code: 'invalid_argument',
+    msg: 'destination country must be an ISO 3166-1 alpha-2 code',
+    meta: { destination_country: 'ZZ' },
+  },
   dial_wrong_secret: {
     reachesBackend: false,
     code: 'unauthenticated',
@@ -179,19 +209,28 @@ export interface ScenarioCheckOptions {
 export function assertScenarioOutcomes(
   steps: ScenarioStep[],
   outcomes: StepOutcome[],
-  backend: RecordingCalls,
+  server: Pick<ConnectorTestServer, 'backend' | 'twilio'>,
   options: ScenarioCheckOptions = {},
 ): void {
+  const backend: RecordingCalls = server.backend;
   assert.deepEqual(
     outcomes.map((o) => o.name),
     steps.map((s) => s.name),
     'one outcome per step, in order',
   );
-  const reaching = steps.filter((s) => expectations[s.name]?.reachesBackend);
+  const reachingAll = steps.filter((s) => expectations[s.name]?.reachesBackend);
+  const reaching = reachingAll.filter(
+    (s): s is ScenarioStep & { method: WhatsAppMethod } => s.method !== 'ConnectTwilioCall',
+  );
   assert.deepEqual(
     backend.calls.map((c) => c.operation),
     reaching.map((s) => OPERATION_OF[s.method]),
     'requests that reached the call layer',
+  );
+  assertTwilioRequests(
+    reachingAll.filter((s) => s.method === 'ConnectTwilioCall'),
+    server.twilio,
+    options,
   );
 
   steps.forEach((step, i) => {
@@ -254,5 +293,40 @@ export function assertScenarioOutcomes(
     assert.deepEqual(got, want, `${step.name}: request as the call layer received it`);
     assert.equal(recorded.ctx.origin, 'api');
     assert.ok(recorded.ctx.requester, 'api key id in context');
+  });
+}
+
+/** Every ConnectTwilioCall that reached the Twilio backend arrived as sent, plus the defaults. */
+function assertTwilioRequests(
+  steps: ScenarioStep[],
+  twilio: ConnectorTestServer['twilio'],
+  options: ScenarioCheckOptions,
+): void {
+  assert.equal(twilio.calls.length, steps.length, 'requests that reached the Twilio backend');
+  steps.forEach((step, i) => {
+    const recorded = twilio.calls[i];
+    assert.ok(recorded);
+    const sent = ConnectTwilioCallRequest.fromJson(step.request as never);
+    if (options.agentsLackDeploymentAndAttributes) {
+      for (const agent of sent.agents) {
+        agent.deployment = '';
+        agent.attributes = {};
+      }
+    }
+    const got = recorded.request;
+    if (step.name === 'twilio_minimal') {
+      // The defaults: a generated room and identity (not derived from the caller).
+      assert.match(got.roomName, /^twilio-[a-z2-7]{12}$/);
+      assert.match(got.participantIdentity, /^twilio_[a-z2-7]{12}$/);
+      sent.roomName = got.roomName;
+      sent.participantIdentity = got.participantIdentity;
+    }
+    assert.deepEqual(
+      got.toJson(),
+      validateConnectTwilioCall(sent).toJson(),
+      `${step.name}: request as the Twilio backend received it`,
+    );
+    assert.match(recorded.ctx.clientOrigin ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(recorded.ctx.apiKeyId, 'api key id in context');
   });
 }

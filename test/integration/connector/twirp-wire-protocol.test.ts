@@ -121,9 +121,12 @@ describe('Twirp routing', () => {
     assertTwirpError(b, 404, 'bad_route', /unsupported method "PUT"/);
   });
 
-  it('answers unimplemented for ConnectTwilioCall', async () => {
+  it('routes ConnectTwilioCall to the Twilio backend, not the call layer', async () => {
+    const before = srv.twilio.calls.length;
     const a = await postTwirp(srv.url, 'ConnectTwilioCall', '{}', { ...JSON_CT, ...auth });
-    assertTwirpError(a, 501, 'unimplemented', /ConnectTwilioCall/);
+    assert.equal(a.status, 200, a.body.toString());
+    assert.equal(srv.twilio.calls.length, before + 1);
+    assert.deepEqual(srv.backend.calls, []);
   });
 
   it('rejects unknown content types with bad_route and accepts parameters and any case', async () => {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::{env, fs, process};
 
 use livekit_api::services::connector::{
-    AcceptWhatsAppCallOptions, ConnectorClient, DialWhatsAppCallOptions,
+    AcceptWhatsAppCallOptions, ConnectTwilioCallOptions, ConnectorClient, DialWhatsAppCallOptions,
 };
 use livekit_api::services::{ServerError, ServiceError};
 use livekit_protocol as proto;
@@ -118,6 +118,29 @@ async fn run(client: &ConnectorClient, step: &Step) -> Result<Value, ServiceErro
                     text(r, "whatsappCallId"),
                     text(r, "whatsappApiKey"),
                     reason,
+                )
+                .await
+                .map(to_json)
+        }
+        "ConnectTwilioCall" => {
+            use proto::connect_twilio_call_request::TwilioCallDirection;
+            let direction = if text(r, "twilioCallDirection") == "TWILIO_CALL_DIRECTION_OUTBOUND" {
+                TwilioCallDirection::Outbound
+            } else {
+                TwilioCallDirection::Inbound
+            };
+            client
+                .connect_twilio_call(
+                    direction,
+                    text(r, "roomName"),
+                    ConnectTwilioCallOptions {
+                        agents,
+                        participant_identity: opt_text(r, "participantIdentity"),
+                        participant_name: opt_text(r, "participantName"),
+                        participant_metadata: opt_text(r, "participantMetadata"),
+                        participant_attributes: attributes,
+                        destination_country: opt_text(r, "destinationCountry"),
+                    },
                 )
                 .await
                 .map(to_json)

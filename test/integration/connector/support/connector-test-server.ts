@@ -4,6 +4,7 @@ import { loadConfig } from '../../../../src/config/index.js';
 import { createLogger } from '../../../../src/log/index.js';
 import { ConnectorServer } from '../../../../src/server/connector-server.js';
 import { RecordingCalls } from './recording-calls.js';
+import { RecordingTwilioBackend } from './recording-twilio-backend.js';
 
 export const TEST_API_KEY = 'APIcompatKey';
 export const TEST_API_SECRET = 'compat-secret-that-is-long-enough-0123456789';
@@ -15,6 +16,8 @@ export interface ConnectorTestServer {
   url: string;
   server: ConnectorServer;
   backend: RecordingCalls;
+  /** Records `ConnectTwilioCall` requests. */
+  twilio: RecordingTwilioBackend;
   /** Every log line the server wrote (JSON text), to check nothing secret is logged. */
   logs: string[];
   close(): Promise<void>;
@@ -46,12 +49,14 @@ export async function startConnectorTestServer(
   });
   const logger = createLogger({ level: 'debug', destination });
   const backend = new RecordingCalls();
-  const server = new ConnectorServer({ config, logger, backend });
+  const twilio = new RecordingTwilioBackend();
+  const server = new ConnectorServer({ config, logger, backend, twilio });
   const port = await server.start();
   return {
     url: `http://127.0.0.1:${port}`,
     server,
     backend,
+    twilio,
     logs,
     close: () => server.close(),
   };

@@ -8,6 +8,7 @@ import com.google.gson.JsonParser;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import io.livekit.server.ConnectorServiceClient;
+import io.livekit.server.TwilioCallOptions;
 import io.livekit.server.WhatsAppCallOptions;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,6 +19,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import livekit.LivekitAgentDispatch.RoomAgentDispatch;
+import livekit.LivekitConnectorTwilio.ConnectTwilioCallRequest.TwilioCallDirection;
 import livekit.LivekitConnectorWhatsapp.DisconnectWhatsAppCallRequest.DisconnectReason;
 import livekit.LivekitRtc.SessionDescription;
 import okhttp3.OkHttpClient;
@@ -52,7 +54,7 @@ public final class ConnectorCompatClient {
     return builder;
   }
 
-  private static WhatsAppCallOptions options(JsonObject r) throws Exception {
+  private static List<RoomAgentDispatch> agents(JsonObject r) throws Exception {
     List<RoomAgentDispatch> agents = null;
     if (r.has("agents")) {
       agents = new ArrayList<>();
@@ -60,6 +62,10 @@ public final class ConnectorCompatClient {
         agents.add(parse(a, RoomAgentDispatch.newBuilder()).build());
       }
     }
+    return agents;
+  }
+
+  private static Map<String, String> attributes(JsonObject r) {
     Map<String, String> attributes = null;
     if (r.has("participantAttributes")) {
       attributes = new HashMap<>();
@@ -67,6 +73,10 @@ public final class ConnectorCompatClient {
         attributes.put(e.getKey(), e.getValue().getAsString());
       }
     }
+    return attributes;
+  }
+
+  private static WhatsAppCallOptions options(JsonObject r) throws Exception {
     Duration ringing = null;
     if (r.has("ringingTimeout")) {
       ringing = Duration.ofMillis(
@@ -74,11 +84,11 @@ public final class ConnectorCompatClient {
     }
     return new WhatsAppCallOptions(
         optText(r, "roomName"),
-        agents,
+        agents(r),
         optText(r, "participantIdentity"),
         optText(r, "participantName"),
         optText(r, "participantMetadata"),
-        attributes,
+        attributes(r),
         optText(r, "destinationCountry"),
         optText(r, "whatsappBizOpaqueCallbackData"),
         ringing);
@@ -104,6 +114,19 @@ public final class ConnectorCompatClient {
             ? DisconnectReason.USER_INITIATED
             : DisconnectReason.BUSINESS_INITIATED;
         return c.disconnectWhatsAppCall(text(r, "whatsappCallId"), text(r, "whatsappApiKey"), reason);
+      case "ConnectTwilioCall":
+        TwilioCallDirection direction =
+            "TWILIO_CALL_DIRECTION_OUTBOUND".equals(text(r, "twilioCallDirection"))
+                ? TwilioCallDirection.TWILIO_CALL_DIRECTION_OUTBOUND
+                : TwilioCallDirection.TWILIO_CALL_DIRECTION_INBOUND;
+        return c.connectTwilioCall(direction, new TwilioCallOptions(
+            optText(r, "roomName"),
+            agents(r),
+            optText(r, "participantIdentity"),
+            optText(r, "participantName"),
+            optText(r, "participantMetadata"),
+            attributes(r),
+            optText(r, "destinationCountry")));
       default:
         throw new IllegalArgumentException("unknown method " + method);
     }

@@ -1,0 +1,67 @@
+import { ParticipantPermission, TrackType } from '@livekit/protocol';
+import { RoomServiceClient } from 'livekit-server-sdk';
+import { ConnectorError } from '../errors/index.js';
+
+/**
+ * Makes a hidden connector participant visible, through livekit-server's API (a participant
+ * cannot change its own grants).
+ *
+ * Changing `hidden` alone is not enough for participants already in the room that subscribe
+ * automatically (server-side `autoSubscribe`): livekit-server subscribed them to the hidden
+ * participant's track when it was published, their SDK dropped that track because it did not
+ * know the participant, and unhiding does not subscribe them again (seen with livekit-server
+ * v1.13.5 and rtc-node 1.1.0). Participants that subscribe themselves when a track is announced
+ * (LiveKit agents) are unaffected. So the reveal is: unsubscribe everyone present from the
+ * connector's audio (they never got it), unhide, subscribe them again. A participant that chose
+ * not to subscribe to anything gets the caller's audio all the same.
+ */
+export class ParticipantReveal {
+  readonly #rooms: RoomServiceClient;
+
+  /** @param url livekit-server URL, ws(s) or http(s) */
+  constructor(url: string, apiKey: string, apiSecret: string) {
+    this.#rooms = new RoomServiceClient(url.replace(/^ws/, 'http'), apiKey, apiSecret);
+  }
+
+  /** Make `identity` visible in `roomName`. Rejects with `unavailable` if livekit-server refuses. */
+  async reveal(roomName: string, identity: string): Promise<void> {
+    try {
+      const participants = await this.#rooms.listParticipants(roomName);
+      const self = participants.find((p) => p.identity === identity);
+      if (!self) throw new Error('the connector participant is not in the room');
+      const tracks = self.tracks.filter((t) => t.type === TrackType.AUDIO).map((t) => t.sid);
+      const others = participants.filter((p) => p.identity !== identity).map((p) => p.identity);
+      const resubscribe = tracks.length > 0 && others.length > 0;
+      // A participant may leave meanwhile: its failure does not matter.
+      if (resubscribe) await this.#subscribe(roomName, others, tracks, false);
+      await this.#rooms.updateParticipant(roomName, identity, {
+        permission: new ParticipantPermission({
+          canSubscribe: true,
+          canPublish: true,
+          canPublishData: true,
+          canUpdateMetadata: true,
+          hidden: false,
+        }),
+      });
+      if (resubscribe) await this.#subscribe(roomName, others, tracks, true);
+    } catch (err) {
+      throw new ConnectorError(
+        'unavailable',
+        'could not make the connector participant visible',
+        {},
+        { cause: err },
+      );
+    }
+  }
+
+  async #subscribe(
+    roomName: string,
+    identities: string[],
+    trackSids: string[],
+    subscribe: boolean,
+  ): Promise<void> {
+    await Promise.allSettled(
+      identities.map((id) => this.#rooms.updateSubscriptions(roomName, id, trackSids, subscribe)),
+    );
+  }
+}

@@ -1,0 +1,150 @@
+import {
+  AudioFrame,
+  AudioSource,
+  AudioStream,
+  LocalAudioTrack,
+  Room,
+  RoomEvent,
+  TrackKind,
+  TrackPublishOptions,
+  TrackSource,
+  type RemoteParticipant,
+  type RemoteTrack,
+} from '@livekit/rtc-node';
+import { AccessToken } from 'livekit-server-sdk';
+import { ToneGenerator, concatPcm } from '../../../src/media/tone.js';
+import type { LiveKitServerHandle } from '../../../testbed/livekit-server.js';
+
+/** What a room participant saw happen, in order. */
+export type RoomObservation =
+  | { type: 'joined'; identity: string; kind: number; kindDetails: number[] }
+  | { type: 'left'; identity: string; attributes: Record<string, string> }
+  | { type: 'attributes'; identity: string; attributes: Record<string, string> }
+  | { type: 'dtmf'; identity: string | undefined; code: number; digit: string }
+  | { type: 'trackSubscribed'; identity: string; name: string }
+  | { type: 'trackUnsubscribed'; identity: string; name: string };
+
+/**
+ * An independent participant of the room (rtc-node): records what the connector publishes,
+ * speaks a tone, and logs joins, leaves, attribute changes and DTMF.
+ */
+export class RoomParticipant {
+  readonly room = new Room();
+  readonly sampleRate = 48_000;
+  readonly observations: RoomObservation[] = [];
+  readonly #chunks: Array<{ at: number; pcm: Int16Array }> = [];
+  #speaking = false;
+  #sender: Promise<void> | undefined;
+
+  private constructor() {
+    const room = this.room;
+    room.on(RoomEvent.ParticipantConnected, (p) =>
+      this.observations.push({
+        type: 'joined',
+        identity: p.identity,
+        kind: p.kind,
+        kindDetails: [...(p.kindDetails ?? [])],
+      }),
+    );
+    room.on(RoomEvent.ParticipantDisconnected, (p) =>
+      this.observations.push({
+        type: 'left',
+        identity: p.identity,
+        attributes: { ...p.attributes },
+      }),
+    );
+    room.on(RoomEvent.ParticipantAttributesChanged, (_changed, p) =>
+      this.observations.push({
+        type: 'attributes',
+        identity: p.identity,
+        attributes: { ...p.attributes },
+      }),
+    );
+    room.on(RoomEvent.DtmfReceived, (code, digit, p) =>
+      this.observations.push({ type: 'dtmf', identity: p?.identity, code, digit }),
+    );
+    room.on(RoomEvent.TrackSubscribed, (track, pub, p) => {
+      this.observations.push({
+        type: 'trackSubscribed',
+        identity: p.identity,
+        name: pub.name ?? '',
+      });
+      if (track.kind === TrackKind.KIND_AUDIO) void this.#record(track);
+    });
+    room.on(RoomEvent.TrackUnsubscribed, (_track, pub, p) =>
+      this.observations.push({
+        type: 'trackUnsubscribed',
+        identity: p.identity,
+        name: pub.name ?? '',
+      }),
+    );
+  }
+
+  /**
+   * Join `roomName`. `autoSubscribe: false` behaves like a LiveKit agent: it subscribes itself
+   * to each track when the track is announced.
+   */
+  static async join(
+    lk: LiveKitServerHandle,
+    roomName: string,
+    identity: string,
+    options: { autoSubscribe?: boolean } = {},
+  ): Promise<RoomParticipant> {
+    const participant = new RoomParticipant();
+    const autoSubscribe = options.autoSubscribe ?? true;
+    if (!autoSubscribe) {
+      participant.room.on(RoomEvent.TrackPublished, (pub) => pub.setSubscribed(true));
+    }
+    const token = new AccessToken(lk.apiKey, lk.apiSecret, { identity });
+    token.addGrant({ roomJoin: true, room: roomName, canSubscribe: true, canPublish: true });
+    await participant.room.connect(lk.wsUrl, await token.toJwt(), {
+      autoSubscribe,
+      dynacast: false,
+    });
+    return participant;
+  }
+
+  remote(identity: string): RemoteParticipant | undefined {
+    return this.room.remoteParticipants.get(identity);
+  }
+
+  async #record(track: RemoteTrack): Promise<void> {
+    const stream = new AudioStream(track, { sampleRate: this.sampleRate, numChannels: 1 });
+    for await (const frame of stream) {
+      this.#chunks.push({ at: performance.now(), pcm: new Int16Array(frame.data) });
+    }
+  }
+
+  /** Audio heard from the room during the last `ms`. */
+  heard(ms: number): Int16Array {
+    const since = performance.now() - ms;
+    return concatPcm(this.#chunks.filter((c) => c.at >= since).map((c) => c.pcm));
+  }
+
+  /** Publish a continuous tone until `stopSpeaking()`. */
+  async speak(frequencyHz: number, amplitude = 0.3): Promise<void> {
+    const source = new AudioSource(this.sampleRate, 1, 100);
+    const track = LocalAudioTrack.createAudioTrack('voice', source);
+    const opts = new TrackPublishOptions();
+    opts.source = TrackSource.SOURCE_MICROPHONE;
+    await this.room.localParticipant!.publishTrack(track, opts);
+    const tone = new ToneGenerator(frequencyHz, this.sampleRate, amplitude);
+    this.#speaking = true;
+    this.#sender = (async () => {
+      while (this.#speaking) {
+        await source.captureFrame(new AudioFrame(tone.next(480), this.sampleRate, 1, 480));
+      }
+      await source.close();
+    })();
+  }
+
+  async stopSpeaking(): Promise<void> {
+    this.#speaking = false;
+    await this.#sender;
+  }
+
+  async close(): Promise<void> {
+    await this.stopSpeaking();
+    await this.room.disconnect();
+  }
+}
