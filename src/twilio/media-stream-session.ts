@@ -22,7 +22,10 @@ export interface MediaStreamTransport {
 export interface MediaStreamLimits {
   /** Malformed frames tolerated; one more closes the stream (1008). Default 10. */
   maxMalformedFrames: number;
-  /** Audio Twilio may send ahead of real time, e.g. catching up after a network stall. Default 1000. */
+  /**
+   * Audio Twilio may send beyond the real-time average, e.g. catching up after a network stall
+   * (at least one 20 ms frame). Default 1000.
+   */
   maxBurstMs: number;
   /**
    * Audio beyond real time (and the burst allowance) dropped within one {@link floodWindowMs}
@@ -163,6 +166,7 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
   #start: MediaStreamStart | undefined;
   #ended = false;
   #silenceTimer: NodeJS.Timeout | undefined;
+  #lastFrameAt: number;
   /** Caller audio not yet making a whole frame. */
   #pending = new Uint8Array(0);
   /** Token bucket of caller audio, ms. */
@@ -186,12 +190,16 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
     super(logListenerErrors(options.logger, 'media stream listener threw'));
     this.#transport = options.transport;
     this.#limits = { ...DEFAULT_MEDIA_STREAM_LIMITS, ...options.limits };
+    if (!(this.#limits.maxBurstMs >= FRAME_MS)) {
+      throw new RangeError(`maxBurstMs must be at least one frame (${FRAME_MS} ms)`);
+    }
     this.#now = options.now ?? (() => performance.now());
     this.#log = options.logger;
     this.#credit = this.#limits.maxBurstMs;
     this.#creditAt = this.#now();
     this.#floodWindowStart = this.#creditAt;
-    this.#silenceTimer = setTimeout(() => this.#onSilence(), this.#limits.silenceTimeoutMs);
+    this.#lastFrameAt = this.#creditAt;
+    this.#armSilenceTimer(this.#limits.silenceTimeoutMs);
   }
 
   /** The validated `start`, once it arrived. */
@@ -211,7 +219,7 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
   receive(data: string | Buffer, isBinary: boolean): void {
     if (this.#ended) return;
     this.#stats.framesReceived++;
-    this.#silenceTimer?.refresh();
+    this.#lastFrameAt = this.#now();
     const parsed = parseInboundFrame(data, isBinary);
     if (!parsed.ok) {
       this.#malformed(parsed.problem);
@@ -419,6 +427,15 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
     if (count > this.#limits.maxMalformedFrames) {
       this.#fatal('protocol_error', `too many malformed frames (last: ${problem})`);
     }
+  }
+
+  /** One timer for the silence check, re-armed for the rest of the window (no per-frame timer work). */
+  #armSilenceTimer(ms: number): void {
+    this.#silenceTimer = setTimeout(() => {
+      const quietFor = this.#now() - this.#lastFrameAt;
+      if (quietFor >= this.#limits.silenceTimeoutMs) this.#onSilence();
+      else this.#armSilenceTimer(this.#limits.silenceTimeoutMs - quietFor);
+    }, ms);
   }
 
   #onSilence(): void {
