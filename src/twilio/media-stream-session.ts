@@ -35,7 +35,11 @@ export interface MediaStreamLimits {
   maxFloodMs: number;
   /** Window in which flood drops are counted. Default 5000. */
   floodWindowMs: number;
-  /** No frame at all for this long ends the stream (`media_timeout`). Default 5000. */
+  /**
+   * No caller audio for this long ends the stream (`media_timeout`): Twilio sends a media frame
+   * every 20 ms for as long as the call is up, silence included, so other frames (mark echoes)
+   * do not count. Also bounds the wait for `start`. Default 5000.
+   */
   silenceTimeoutMs: number;
   /** Audio to Twilio waiting in the socket beyond which new frames are dropped. Default 200. */
   maxSendQueueMs: number;
@@ -134,7 +138,7 @@ const LOGGED_MALFORMED = 3;
  *
  * Defences: a malformed frame is counted and ignored, and past `maxMalformedFrames` the stream is
  * closed with 1008 and the reason; caller audio beyond real time (a token bucket of
- * `maxBurstMs`) is dropped, and a sustained flood closes the stream; no frame for
+ * `maxBurstMs`) is dropped, and a sustained flood closes the stream; no media for
  * `silenceTimeoutMs` ends it.
  *
  * Towards the caller: frames are sent as the room's mix produces them (20 ms apart), dropped
@@ -166,7 +170,8 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
   #start: MediaStreamStart | undefined;
   #ended = false;
   #silenceTimer: NodeJS.Timeout | undefined;
-  #lastFrameAt: number;
+  /** When media (or the start) last arrived. */
+  #lastMediaAt: number;
   /** Caller audio not yet making a whole frame. */
   #pending = new Uint8Array(0);
   /** Token bucket of caller audio, ms. */
@@ -198,7 +203,7 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
     this.#credit = this.#limits.maxBurstMs;
     this.#creditAt = this.#now();
     this.#floodWindowStart = this.#creditAt;
-    this.#lastFrameAt = this.#creditAt;
+    this.#lastMediaAt = this.#creditAt;
     this.#armSilenceTimer(this.#limits.silenceTimeoutMs);
   }
 
@@ -219,7 +224,6 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
   receive(data: string | Buffer, isBinary: boolean): void {
     if (this.#ended) return;
     this.#stats.framesReceived++;
-    this.#lastFrameAt = this.#now();
     const parsed = parseInboundFrame(data, isBinary);
     if (!parsed.ok) {
       this.#malformed(parsed.problem);
@@ -246,6 +250,7 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
     }
     switch (frame.event) {
       case 'media':
+        this.#lastMediaAt = this.#now();
         this.#onMedia(frame.media.payload, frame.media.track);
         return;
       case 'dtmf':
@@ -329,6 +334,7 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
       );
       return;
     }
+    this.#lastMediaAt = this.#now();
     this.#start = {
       streamSid: s.streamSid,
       callSid: s.callSid,
@@ -432,7 +438,7 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
   /** One timer for the silence check, re-armed for the rest of the window (no per-frame timer work). */
   #armSilenceTimer(ms: number): void {
     this.#silenceTimer = setTimeout(() => {
-      const quietFor = this.#now() - this.#lastFrameAt;
+      const quietFor = this.#now() - this.#lastMediaAt;
       if (quietFor >= this.#limits.silenceTimeoutMs) this.#onSilence();
       else this.#armSilenceTimer(this.#limits.silenceTimeoutMs - quietFor);
     }, ms);
@@ -441,7 +447,7 @@ export class MediaStreamSession extends SafeEventEmitter<MediaStreamSessionEvent
   #onSilence(): void {
     this.#finish(
       'media_timeout',
-      `no frame for ${this.#limits.silenceTimeoutMs} ms`,
+      `no media for ${this.#limits.silenceTimeoutMs} ms`,
       CLOSE_CODE.goingAway,
     );
   }

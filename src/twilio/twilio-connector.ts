@@ -109,7 +109,8 @@ export class TwilioConnector implements TwilioCallBackend {
     const direction: TwilioCallDirection =
       req.twilioCallDirection === Direction.OUTBOUND ? 'outbound' : 'inbound';
     const sessionId = newSessionId();
-    const expiresAtMs = requestTimeMs + this.#options.connectUrlTtlMs;
+    // Tokens carry whole seconds: the call expires exactly when its URL does.
+    const expiresAtMs = Math.ceil((requestTimeMs + this.#options.connectUrlTtlMs) / 1000) * 1000;
     const log = ctx.logger.child({ component: 'twilio', sessionId, direction });
 
     this.#pending++;

@@ -104,6 +104,14 @@ export class RoomParticipant {
     return participant;
   }
 
+  /** The participant's last attributes when it left, once it has. */
+  left(identity: string): { attributes: Record<string, string> } | undefined {
+    for (const o of this.observations) {
+      if (o.type === 'left' && o.identity === identity) return o;
+    }
+    return undefined;
+  }
+
   remote(identity: string): RemoteParticipant | undefined {
     return this.room.remoteParticipants.get(identity);
   }

@@ -204,7 +204,7 @@ describe('MediaStreamSession: from Twilio', () => {
     assert.equal(g.transport.closeCalls, 0, 'an already closed socket is not closed again');
   });
 
-  it('ends with media_timeout (1001) when no frame arrives for the silence timeout', (t) => {
+  it('ends with media_timeout (1001) when no media arrives for the silence timeout', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
     const transport = new FakeTransport();
     const session = new MediaStreamSession({
@@ -214,23 +214,60 @@ describe('MediaStreamSession: from Twilio', () => {
     });
     const ends: string[] = [];
     session.on('end', (reason, detail) => ends.push(`${reason}: ${detail}`));
-    const mark = JSON.stringify({
-      event: 'mark',
-      sequenceNumber: '1',
+    let seq = 0;
+    const send = (frame: Record<string, unknown>) =>
+      session.receive(JSON.stringify({ sequenceNumber: String(++seq), ...frame }), false);
+    t.mock.timers.tick(4000);
+    send({
+      event: 'start',
       streamSid: STREAM,
-      mark: { name: 'x' },
+      start: {
+        streamSid: STREAM,
+        callSid: CALL,
+        accountSid: ACCOUNT,
+        tracks: ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      },
     });
-    // Any frame, even one that means nothing here, keeps the stream alive.
+    const media = () =>
+      send({
+        event: 'media',
+        streamSid: STREAM,
+        media: { track: 'inbound', chunk: '1', timestamp: '0', payload: 'AAAA' },
+      });
+    // Media keeps it alive...
     for (let i = 0; i < 10; i++) {
       t.mock.timers.tick(4000);
-      session.receive(mark, false);
+      media();
     }
     assert.deepEqual(ends, []);
-    t.mock.timers.tick(4999);
+    // ...other frames (mark echoes) do not.
+    for (let i = 0; i < 4; i++) {
+      t.mock.timers.tick(1000);
+      send({ event: 'mark', streamSid: STREAM, mark: { name: 'lk-1' } });
+    }
+    t.mock.timers.tick(999);
     assert.deepEqual(ends, []);
     t.mock.timers.tick(1);
-    assert.deepEqual(ends, ['media_timeout: no frame for 5000 ms']);
+    assert.deepEqual(ends, ['media_timeout: no media for 5000 ms']);
     assert.equal(transport.closed?.code, 1001);
+  });
+
+  it('bounds the wait for start by the silence timeout', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+    const transport = new FakeTransport();
+    const session = new MediaStreamSession({
+      transport,
+      limits: { silenceTimeoutMs: 5000 },
+      now: () => Date.now(),
+    });
+    session.receive(
+      JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }),
+      false,
+    );
+    t.mock.timers.tick(5000);
+    assert.equal(session.ended, true);
+    assert.deepEqual(transport.closed, { code: 1001, reason: 'no media for 5000 ms' });
   });
 
   it('takes real-time audio and a burst up to maxBurstMs, drops the excess, closes a sustained flood', () => {
