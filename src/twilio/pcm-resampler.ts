@@ -60,13 +60,44 @@ function clip16(v: number): number {
   return r > 32767 ? 32767 : r < -32768 ? -32768 : r;
 }
 
+/**
+ * A block's input preceded by the last `keep` input samples of the previous block, so each output
+ * is one dot product over a contiguous window (no per-sample shifting of a history buffer).
+ */
+class FilterWindow {
+  #buf: Float64Array;
+  readonly #keep: number;
+
+  constructor(keep: number) {
+    this.#keep = keep;
+    this.#buf = new Float64Array(keep);
+  }
+
+  /** The working buffer for `input`: `keep` samples of history, then `input`. */
+  load(input: Int16Array): Float64Array {
+    const need = this.#keep + input.length;
+    if (this.#buf.length < need) {
+      const grown = new Float64Array(need);
+      grown.set(this.#buf.subarray(0, this.#keep));
+      this.#buf = grown;
+    }
+    const buf = this.#buf;
+    for (let i = 0; i < input.length; i++) buf[this.#keep + i] = input[i]!;
+    return buf;
+  }
+
+  /** Keep the last `keep` samples of the block just processed as the next block's history. */
+  advance(inputLength: number): void {
+    this.#buf.copyWithin(0, inputLength, inputLength + this.#keep);
+  }
+}
+
 /** 8 kHz → `factor × 8 kHz`: zero-stuffing and the low-pass, computed per polyphase branch. */
 export class PcmUpsampler {
   readonly #factor: number;
   /** Branch p holds taps p, p + factor, p + 2·factor, … */
   readonly #phases: Float64Array[];
-  /** The last TAPS_PER_PHASE input samples, newest last. */
-  readonly #history = new Float64Array(TAPS_PER_PHASE);
+  readonly #window = new FilterWindow(TAPS_PER_PHASE - 1);
 
   /** @param factor output rate / 8 kHz: 2 (16 kHz) or 6 (48 kHz) */
   constructor(readonly factor: number) {
@@ -83,18 +114,20 @@ export class PcmUpsampler {
 
   /** Resample one block; the output has `factor` times as many samples. */
   process(input: Int16Array): Int16Array {
-    const out = new Int16Array(input.length * this.#factor);
-    const h = this.#history;
+    const factor = this.#factor;
+    const out = new Int16Array(input.length * factor);
+    const buf = this.#window.load(input);
     for (let i = 0; i < input.length; i++) {
-      h.copyWithin(0, 1);
-      h[TAPS_PER_PHASE - 1] = input[i]!;
-      for (let p = 0; p < this.#factor; p++) {
+      // The newest sample is buf[newest]; tap k weighs the sample k steps older.
+      const newest = TAPS_PER_PHASE - 1 + i;
+      for (let p = 0; p < factor; p++) {
         const branch = this.#phases[p]!;
         let acc = 0;
-        for (let k = 0; k < TAPS_PER_PHASE; k++) acc += branch[k]! * h[TAPS_PER_PHASE - 1 - k]!;
-        out[i * this.#factor + p] = clip16(acc);
+        for (let k = 0; k < TAPS_PER_PHASE; k++) acc += branch[k]! * buf[newest - k]!;
+        out[i * factor + p] = clip16(acc);
       }
     }
+    this.#window.advance(input.length);
     return out;
   }
 }
@@ -103,9 +136,8 @@ export class PcmUpsampler {
 export class PcmDownsampler {
   readonly #factor: number;
   readonly #taps: Float64Array;
-  /** The last `taps.length` input samples, newest last. */
-  readonly #history: Float64Array;
-  /** Input samples seen modulo `factor`, so frames need not be multiples of it. */
+  readonly #window: FilterWindow;
+  /** Input samples seen modulo `factor`, so blocks need not be multiples of it. */
   #phase = 0;
 
   /** @param factor input rate / 8 kHz: 2 (16 kHz) or 6 (48 kHz) */
@@ -113,24 +145,29 @@ export class PcmDownsampler {
     if (!Number.isInteger(factor) || factor < 2) throw new RangeError('factor must be >= 2');
     this.#factor = factor;
     this.#taps = lowPass(factor, 1);
-    this.#history = new Float64Array(this.#taps.length);
+    this.#window = new FilterWindow(this.#taps.length - 1);
   }
 
   /** Resample one block; the output has 1/`factor` as many samples (rounded by phase). */
   process(input: Int16Array): Int16Array {
-    const n = this.#taps.length;
+    const taps = this.#taps;
+    const n = taps.length;
     const out = new Int16Array(Math.floor((input.length + this.#phase) / this.#factor));
-    const h = this.#history;
+    const buf = this.#window.load(input);
+    // The first input sample that completes a group of `factor`.
     let o = 0;
-    for (let i = 0; i < input.length; i++) {
-      h.copyWithin(0, 1);
-      h[n - 1] = input[i]!;
-      this.#phase = (this.#phase + 1) % this.#factor;
-      if (this.#phase !== 0) continue;
+    for (
+      let i = (this.#factor - 1 - this.#phase) % this.#factor;
+      i < input.length;
+      i += this.#factor
+    ) {
+      const newest = n - 1 + i;
       let acc = 0;
-      for (let k = 0; k < n; k++) acc += this.#taps[k]! * h[n - 1 - k]!;
+      for (let k = 0; k < n; k++) acc += taps[k]! * buf[newest - k]!;
       out[o++] = clip16(acc);
     }
+    this.#phase = (this.#phase + input.length) % this.#factor;
+    this.#window.advance(input.length);
     return out;
   }
 }

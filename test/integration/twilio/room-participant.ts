@@ -35,6 +35,7 @@ export class RoomParticipant {
   readonly #chunks: Array<{ at: number; pcm: Int16Array }> = [];
   #speaking = false;
   #sender: Promise<void> | undefined;
+  #tone: ToneGenerator | undefined;
 
   private constructor() {
     const room = this.room;
@@ -123,24 +124,34 @@ export class RoomParticipant {
     }
   }
 
+  /** Every frame heard so far with its arrival time (performance.now). */
+  frames(): Array<{ at: number; pcm: Int16Array }> {
+    return [...this.#chunks];
+  }
+
   /** Audio heard from the room during the last `ms`. */
   heard(ms: number): Int16Array {
     const since = performance.now() - ms;
     return concatPcm(this.#chunks.filter((c) => c.at >= since).map((c) => c.pcm));
   }
 
-  /** Publish a continuous tone until `stopSpeaking()`. */
+  /**
+   * Publish a continuous tone (0 Hz: silence) until `stopSpeaking()`. Called again while
+   * speaking, it changes the tone on the same track.
+   */
   async speak(frequencyHz: number, amplitude = 0.3): Promise<void> {
+    this.#tone = new ToneGenerator(frequencyHz, this.sampleRate, frequencyHz > 0 ? amplitude : 0);
+    if (this.#speaking) return;
     const source = new AudioSource(this.sampleRate, 1, 100);
     const track = LocalAudioTrack.createAudioTrack('voice', source);
     const opts = new TrackPublishOptions();
     opts.source = TrackSource.SOURCE_MICROPHONE;
     await this.room.localParticipant!.publishTrack(track, opts);
-    const tone = new ToneGenerator(frequencyHz, this.sampleRate, amplitude);
     this.#speaking = true;
     this.#sender = (async () => {
       while (this.#speaking) {
-        await source.captureFrame(new AudioFrame(tone.next(480), this.sampleRate, 1, 480));
+        const pcm = this.#tone!.next(480);
+        await source.captureFrame(new AudioFrame(pcm, this.sampleRate, 1, 480));
       }
       await source.close();
     })();
