@@ -12,8 +12,9 @@ import { ConnectorError } from '../errors/index.js';
  * know the participant, and unhiding does not subscribe them again (seen with livekit-server
  * v1.13.5 and rtc-node 1.1.0). Participants that subscribe themselves when a track is announced
  * (LiveKit agents) are unaffected. So the reveal is: unsubscribe everyone present from the
- * connector's audio (they never got it), unhide, subscribe them again. A participant that chose
- * not to subscribe to anything gets the caller's audio all the same.
+ * connector's audio (they never got it), unhide, subscribe them again; then the same for anyone
+ * who joined meanwhile. A participant that chose not to subscribe to anything gets the caller's
+ * audio all the same.
  */
 export class ParticipantReveal {
   readonly #rooms: RoomServiceClient;
@@ -44,6 +45,17 @@ export class ParticipantReveal {
         }),
       });
       if (resubscribe) await this.#subscribe(roomName, others, tracks, true);
+      // Whoever joined between the first listing and the unhide was subscribed while the
+      // participant was still hidden: give them the same treatment (a participant that joined
+      // just after the unhide sees its track dropped and given back, which is harmless).
+      const now = await this.#rooms.listParticipants(roomName);
+      const late = now
+        .map((p) => p.identity)
+        .filter((id) => id !== identity && !others.includes(id));
+      if (tracks.length > 0 && late.length > 0) {
+        await this.#subscribe(roomName, late, tracks, false);
+        await this.#subscribe(roomName, late, tracks, true);
+      }
     } catch (err) {
       throw new ConnectorError(
         'unavailable',
