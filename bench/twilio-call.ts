@@ -9,14 +9,16 @@
  * rtc-node room participant per call. Per call, sequentially:
  * - `ConnectTwilioCall` round trip (the hidden participant joins before it answers);
  * - `start` sent → the participant visible to the room participant;
- * - caller → room: the stand-in switches from silence to a 440 Hz tone → first 10 ms frame of
+ * - caller → room: the stand-in switches from silence to a 400 Hz tone → first 10 ms frame of
  *   the tone at the room participant;
  * - room → caller: the room participant switches its (already published) track from silence to
  *   a 1 kHz tone → first 20 ms frame of it played by the stand-in (its playout is real time, so
  *   this includes up to one frame of queueing).
  * - room → room participant: the same 1 kHz switch heard by a second plain participant, straight
  *   through livekit-server (the baseline the connector adds to).
- * Onsets are found as the first frame whose energy is mostly the tone (> 50 %) above −30 dBFS.
+ * Onsets are found as the first frame whose energy is mostly the tone (> 50 %) above −30 dBFS;
+ * the tones are whole numbers of cycles per frame (10 ms at the room participant, 20 ms at the
+ * stand-in), so one frame's Goertzel bin is exact.
  * The room participants share this process (the connector's legs run in its room workers);
  * figures are for comparing changes on one machine, not absolute promises.
  */
@@ -101,9 +103,9 @@ try {
     await sleep(1500); // let both jitter buffers settle on silence
 
     const toneAt = performance.now();
-    twilio.sendTone(440);
+    twilio.sendTone(400);
     const u = await eventually(
-      () => onset(listener.frames(), toneAt, 48_000, 440),
+      () => onset(listener.frames(), toneAt, 48_000, 400),
       5000,
       'tone in room',
     );
