@@ -270,8 +270,8 @@ export interface Config {
     /** How long a connect URL stays usable, in seconds. Default 300 (`TWILIO_CONNECT_URL_TTL_SECONDS`). */
     connectUrlTtlSeconds: number;
     /**
-     * A media stream that sends no frame for this long ends the call, in seconds (Twilio sends a
-     * frame every 20 ms). Default 5 (`TWILIO_STREAM_TIMEOUT_SECONDS`).
+     * A media stream that sends no media for this long ends the call, in seconds (Twilio sends a
+     * media frame every 20 ms while the call is up). Default 5 (`TWILIO_STREAM_TIMEOUT_SECONDS`).
      */
     streamTimeoutSeconds: number;
   };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { dispose } from '@livekit/rtc-node';
 import { ConnectTwilioCallRequest, ConnectTwilioCallResponse } from '@livekit/protocol';
-import { AccessToken, RoomServiceClient, TwirpError } from 'livekit-server-sdk';
+import { AccessToken, ConnectorClient, RoomServiceClient, TwirpError } from 'livekit-server-sdk';
 import { ConnectUrlSigner, newSessionId } from '../../../src/twilio/connect-url-signer.js';
 import { postTwirp } from '../connector/support/connector-test-server.js';
 import {
@@ -132,7 +132,8 @@ describe('connect URLs', { timeout: 60_000 }, () => {
       'the hidden participant leaving',
     );
     assert.equal((await refusal(url)).status, 409);
-    assert.equal((await fetch(`${stack.connectorUrl}/healthz`)).status, 200);
+    const health = await fetch(`http://127.0.0.1:${stack.server.internalPort}/healthz`);
+    assert.equal(health.status, 200, 'the service is fine');
   });
 });
 
@@ -160,6 +161,18 @@ describe('ConnectTwilioCall', { timeout: 60_000 }, () => {
       stack.connectorUrl.replace('http', 'ws'),
     );
     const twilio = await TwilioMediaStreamClient.connect(local);
+    cleanup.push(() => twilio.close());
+  });
+
+  it('called on the internal listener without PUBLIC_URL, answers a URL on that listener that works', async () => {
+    const internal = `http://127.0.0.1:${stack.server.internalPort}`;
+    const client = new ConnectorClient(internal, stack.lk.apiKey, stack.lk.apiSecret);
+    const { connectUrl } = await client.connectTwilioCall({
+      twilioCallDirection: Direction.INBOUND,
+      roomName: 'twilio-internal',
+    });
+    assert.ok(connectUrl.startsWith(`${internal.replace('http', 'ws')}/twilio/stream/v1.`));
+    const twilio = await TwilioMediaStreamClient.connect(connectUrl);
     cleanup.push(() => twilio.close());
   });
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
 
-const BASE = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-secret-of-enough-length-000' };
+const BASE = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-secret-of-enough-length-0123456789-abc' };
 
 describe('Twilio settings', () => {
   it('default to no public URL, 300 s connect URLs and a 5 s stream timeout', () => {
@@ -24,7 +24,16 @@ describe('Twilio settings', () => {
     assert.deepEqual(config.twilio, { connectUrlTtlSeconds: 60, streamTimeoutSeconds: 2.5 });
   });
 
-  it('refuse a public URL that is not http(s)/ws(s) and non-positive durations, naming the setting', () => {
+  it('accept plain http for a public URL on loopback only (Twilio connects to wss://)', () => {
+    const local = loadConfig({ env: { ...BASE, PUBLIC_URL: 'http://127.0.0.1:8080' } });
+    assert.equal(local.publicUrl, 'http://127.0.0.1:8080');
+    assert.throws(
+      () => loadConfig({ env: { ...BASE, PUBLIC_URL: 'http://connector.example.com' } }),
+      (err: unknown) => err instanceof ConfigError && err.setting === 'PUBLIC_URL',
+    );
+  });
+
+  it('refuse a public URL that is not https/wss and non-positive durations, naming the setting', () => {
     for (const [env, setting] of [
       [{ PUBLIC_URL: 'ftp://x' }, 'PUBLIC_URL'],
       [{ PUBLIC_URL: 'not a url' }, 'PUBLIC_URL'],
