@@ -2,7 +2,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
 
-const BASE = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-secret-of-enough-length-0123456789-abc' };
+const BASE = {
+  LIVEKIT_API_KEY: 'k',
+  LIVEKIT_API_SECRET: 'a-secret-of-enough-length-0123456789-abc',
+};
 
 describe('Twilio settings', () => {
   it('default to no public URL, 300 s connect URLs and a 5 s stream timeout', () => {
