@@ -3,7 +3,7 @@ SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 # The build (dist/) is what bin/whatsapp-connector.js runs; it is redone when a source changes.
 BUILD := dist/cli/main.js
-SOURCES := $(shell find src -name '*.ts') tsconfig.json tsconfig.build.json package.json
+SOURCES := $(shell find src -name '*.ts') $(wildcard src/console/assets/*) tsconfig.json tsconfig.build.json package.json
 
 .PHONY: all install tools check lint format typecheck test test-unit test-integration dev bench build clean
 
@@ -53,12 +53,11 @@ dev: install tools build
 bench: install tools
 	npx tsx bench/run.ts $(BENCH_ARGS)
 
-## build: compile src/ into dist/ (what the bin and the npm package run)
+## build: compile src/ into dist/ (what the bin and the npm package run), with the console's assets
 build: install $(BUILD)
 
 $(BUILD): $(SOURCES)
-	rm -rf dist
-	npx tsc -p tsconfig.build.json
+	npm run build
 
 clean:
 	rm -rf dist .run

@@ -48,6 +48,13 @@ function printNextSteps(stack: DevStack, options: DevCommandOptions): void {
     `  internal         ${internal}   (/metrics, /healthz, /readyz, /api/calls)`,
     `  calls            ${cli} calls`,
   ];
+  const signInLink = s.server.console?.console?.createSignInLink(s.lk.apiKey);
+  if (signInLink) {
+    lines.push(
+      `  console          ${internal}/console/   (operators: live calls, webhooks, permissions, ...)`,
+      `                   sign in: ${internal}${signInLink}   (one-time link, 15 min; or API key ${s.lk.apiKey} and its secret)`,
+    );
+  }
   if (s.simulator) {
     const sim = s.simulator;
     lines.push(

@@ -125,6 +125,13 @@ const fileSchema = z
     internal_bind_address: z.string().optional(),
     internal_max_connections: z.coerce.number().int().positive().optional(),
     connector_api_enabled: z.boolean().optional(),
+    console: z
+      .object({
+        /** Serve the operator console on the internal listener. Default false (`dev`: true). */
+        enabled: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     state_dir: z.string().min(1).optional(),
     log_level: z.enum(logLevels).optional(),
     redis_url: z.string().optional(),
@@ -244,6 +251,14 @@ export interface Config {
     bindAddress: string;
     /** Open connections accepted; more are dropped. Default 64 (`INTERNAL_MAX_CONNECTIONS`). */
     maxConnections: number;
+  };
+  /** The operator console (`src/console/`), served on the internal listener under `/console/`. */
+  console: {
+    /**
+     * Serve it. Default false (`CONSOLE_ENABLED`, `console.enabled`); `whatsapp-connector dev`
+     * turns it on. Sign-in needs an API key and secret (or a token with `roomCreate`).
+     */
+    enabled: boolean;
   };
   /**
    * Directory of the local state store (call records, webhook queues) when `redisUrl` is unset,
@@ -649,6 +664,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         file.internal_max_connections ?? DEFAULT_INTERNAL_MAX_CONNECTIONS,
         1,
       ),
+    },
+    console: {
+      enabled: envBoolean(env, 'CONSOLE_ENABLED') ?? file.console?.enabled ?? false,
     },
     stateDir: resolve(
       options.cwd ?? process.cwd(),

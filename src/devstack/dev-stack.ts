@@ -199,11 +199,17 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       config = loadConfig({ configFile, env: { LOG_LEVEL: 'warn', ...env } });
     }
 
+    // The operator console is always on in dev (opt-in for serve).
+    config = { ...config, console: { enabled: true } };
     const logger = createLogger({
       level: config.logLevel,
       redactPhoneNumbers: config.redactPhoneNumbers,
     });
-    const server = new ConnectorServer({ config, logger });
+    const server = new ConnectorServer({
+      config,
+      logger,
+      consoleSignInHint: config.livekit.apiKey,
+    });
     stops.push(() => server.close());
     await server.start().catch((err: unknown) => {
       throw new DevStackError(

@@ -48,6 +48,11 @@ import { renderCallTemplate, type CallTemplateValues } from './call-template.js'
 import type { GatewaySettings, InboundRule, PhoneNumberRule } from './gateway-config.js';
 import { RoomReadiness } from './room-readiness.js';
 import { WebhookForwarder } from './webhook-forwarder.js';
+import {
+  WebhookReceiptLog,
+  type WebhookReceiptHandle,
+  type WebhookSignatureResult,
+} from './webhook-receipts.js';
 
 /** Largest webhook body accepted, bytes. Meta batches up to 1000 updates per POST. */
 export const MAX_WEBHOOK_BODY_BYTES = 4 * 1024 * 1024;
@@ -141,6 +146,7 @@ export interface WebhookGatewayOptions {
 /** Result of checking a POST's signature: the secrets it matched. */
 interface SignatureCheck {
   ok: boolean;
+  result: WebhookSignatureResult;
   status?: 401 | 403;
   reason?: string;
   secrets: string[];
@@ -150,6 +156,8 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   readonly settings: GatewaySettings;
   /** Call permission replies seen in webhooks. */
   readonly permissions = new CallPermissionStore();
+  /** The latest webhooks received: signature, types, outcomes, latency, forwarding. */
+  readonly receipts = new WebhookReceiptLog();
   private readonly config: Config;
   private readonly calls: CallOperations;
   private readonly graph: WhatsAppGraphClient;
@@ -229,12 +237,15 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
         'webhook refused: signature check failed',
       );
       res.writeHead(check.status ?? 403, { 'Content-Type': 'text/plain' }).end('invalid signature');
+      if (check.result !== 'ok')
+        this.receipts.refused(raw.length, check.result, check.status ?? 403);
       return;
     }
     // Meta only needs to know we have it; the work happens after the answer (Meta retries on
     // anything slower than ~20 s, and accepting a call takes seconds).
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
-    this.track(this.process(raw, check.secrets));
+    const receipt = this.receipts.accepted(raw.length, this.forwarder !== undefined);
+    this.track(this.process(raw, check.secrets, receipt));
   };
 
   /** Resolves when every webhook received so far has been processed (tests, shutdown). */
@@ -274,16 +285,34 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   private checkSignature(raw: Buffer, header: string | undefined): SignatureCheck {
     const secrets = this.appSecrets();
     if (secrets.length === 0) {
-      return { ok: false, status: 403, reason: 'no app secret configured', secrets: [] };
+      return {
+        ok: false,
+        result: 'no_secret',
+        status: 403,
+        reason: 'no app secret configured',
+        secrets: [],
+      };
     }
     if (header === undefined || header === '') {
-      return { ok: false, status: 401, reason: 'missing X-Hub-Signature-256', secrets: [] };
+      return {
+        ok: false,
+        result: 'missing',
+        status: 401,
+        reason: 'missing X-Hub-Signature-256',
+        secrets: [],
+      };
     }
     const matched = secrets.filter((s) => verifyWebhookSignature(raw, header, s));
     if (matched.length === 0) {
-      return { ok: false, status: 403, reason: 'signature does not match', secrets: [] };
+      return {
+        ok: false,
+        result: 'mismatch',
+        status: 403,
+        reason: 'signature does not match',
+        secrets: [],
+      };
     }
-    return { ok: true, secrets: matched };
+    return { ok: true, result: 'ok', secrets: matched };
   }
 
   // ---- processing -------------------------------------------------------------------------------
@@ -293,12 +322,21 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     void task.finally(() => this.tasks.delete(task));
   }
 
-  private async process(raw: Buffer, secrets: string[]): Promise<void> {
-    if (this.forwarder) void this.forwarder.forward(raw, secrets[0]);
+  private async process(
+    raw: Buffer,
+    secrets: string[],
+    receipt: WebhookReceiptHandle,
+  ): Promise<void> {
+    if (this.forwarder) {
+      void this.forwarder
+        .forward(raw, secrets[0])
+        .then((o) => receipt.forwarded(o.delivered, o.attempts));
+    }
     const { events, problems } = parseWebhookRawBody(raw);
     for (const p of problems)
       this.logger.warn({ path: p.path }, `webhook part not understood: ${p.message}`);
-    await Promise.all(
+    receipt.parsed(events);
+    const outcomes = await Promise.all(
       events.map(async (event) => {
         let result: ProcessedWebhookEvent;
         try {
@@ -308,8 +346,10 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
           result = { event, outcome: 'failed', error: err as Error };
         }
         this.emit('processed', result);
+        return result.outcome;
       }),
     );
+    receipt.processed(outcomes);
   }
 
   private async dispatch(

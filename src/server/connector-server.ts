@@ -14,6 +14,7 @@ import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { RoomLegPool } from '../room/room-leg-pool.js';
+import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-endpoint.js';
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
 import { PermissionCheckingCalls } from '../gateway/permission-checking-calls.js';
@@ -54,6 +55,8 @@ export interface ConnectorServerOptions {
    * Media Streams WebSocket endpoint); with a custom `backend`, none unless given here.
    */
   twilio?: TwilioCallBackend;
+  /** Optional - API key pre-filled on the console's sign-in form (`dev`; never a secret). */
+  consoleSignInHint?: string;
 }
 
 /**
@@ -82,6 +85,8 @@ export class ConnectorServer {
   readonly roomLegPool: RoomLegPool | undefined;
   /** Membership of the cluster sharing `redisUrl` (with the call bridge and Redis only). */
   readonly cluster: ClusterNode | undefined;
+  /** The operator console and its JSON endpoints on the internal listener (with the gateway). */
+  readonly console: AttachedConsole | undefined;
   private closing: Promise<void> | undefined;
   private isReady = false;
 
@@ -221,6 +226,17 @@ export class ConnectorServer {
         listener.route(MEDIA_STREAM_PATH, this.twilio.endpoint.handleHttp);
         listener.upgradeRoute(MEDIA_STREAM_PATH, this.twilio.endpoint.handleUpgrade);
       }
+      this.console = attachOperatorConsole({
+        config: this.config,
+        logger: this.logger,
+        internalHttp: this.internalHttp,
+        registry,
+        gateway: this.gateway,
+        settings,
+        graph,
+        cluster: this.cluster,
+        signInHint: options.consoleSignInHint,
+      });
     }
     if (backend) {
       const twirp: RouteHandler = createConnectorTwirpHandler({
@@ -303,6 +319,7 @@ export class ConnectorServer {
   async close(): Promise<void> {
     this.closing ??= (async () => {
       this.setReady(false);
+      await this.console?.close();
       await this.gateway?.close();
       await this.twilio?.close();
       await this.calls?.close();

@@ -32,7 +32,7 @@ before(async () => {
 
 after(() => rmSync(work, { recursive: true, force: true }));
 
-test('the package holds the build, the bin, the example, README and LICENSE, and nothing else', () => {
+test('the package holds the build (with the console assets), the bin, the example, README and LICENSE, and nothing else', () => {
   for (const needed of [
     'package.json',
     'README.md',
@@ -43,10 +43,14 @@ test('the package holds the build, the bin, the example, README and LICENSE, and
     'dist/room/room-worker-main.js',
     'dist/devstack/livekit-server.js',
     'examples/whatsapp-connector.yaml',
+    // The operator console's stylesheet and page script, served by `serve` from the build.
+    'dist/console/assets/console.css',
+    'dist/console/assets/console.js',
   ]) {
     assert.ok(files.includes(needed), `${needed} missing`);
   }
-  const allowed = /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+\.js|examples\/.+)$/;
+  const allowed =
+    /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+\.js|dist\/console\/assets\/[^/]+\.css|examples\/.+)$/;
   const extra = files.filter((f) => !allowed.test(f));
   assert.deepEqual(extra, [], 'files a user does not need');
   for (const f of files) {
