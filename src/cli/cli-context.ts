@@ -113,27 +113,38 @@ function httpGet(url: string, headers: Record<string, string>): Promise<HttpAnsw
   });
 }
 
-/** `GET /api/calls` of the running connector. */
-export async function listCalls(config: Config, url: string, all: boolean): Promise<CallSummary[]> {
+/**
+ * An authenticated `GET` of one of the running connector's JSON endpoints on its internal
+ * listener (`/api/calls`, `/api/webhooks`, `/api/permissions`).
+ */
+export async function getConnectorJson<T>(config: Config, url: string, path: string): Promise<T> {
   const token = await apiAccessToken(config);
   let res: HttpAnswer;
   try {
-    res = await httpGet(`${url}${CALLS_PATH}${all ? '?all=true' : ''}`, {
-      Authorization: `Bearer ${token}`,
-    });
+    res = await httpGet(`${url}${path}`, { Authorization: `Bearer ${token}` });
   } catch (err) {
     throw unreachable(url, err);
   }
   if (res.status !== 200) {
     const hint =
       res.status === 404
-        ? ' (is this the internal listener? /api/calls is served on INTERNAL_PORT)'
+        ? ` (is this the internal listener? ${path.split('?')[0]} is served on INTERNAL_PORT)`
         : '';
     throw new CliError(
       `the connector answered HTTP ${res.status}: ${res.body.slice(0, 200)}${hint}`,
     );
   }
-  return (JSON.parse(res.body) as CallsListing).calls;
+  return JSON.parse(res.body) as T;
+}
+
+/** `GET /api/calls` of the running connector. */
+export async function listCalls(config: Config, url: string, all: boolean): Promise<CallSummary[]> {
+  const listing = await getConnectorJson<CallsListing>(
+    config,
+    url,
+    `${CALLS_PATH}${all ? '?all=true' : ''}`,
+  );
+  return listing.calls;
 }
 
 /** The error for a connector that cannot be reached. */

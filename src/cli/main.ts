@@ -16,6 +16,7 @@ import { registerPermissionsCommand } from './permissions-command.js';
 import { registerQueuesCommand } from './queues-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
+import { registerWebhooksCommand } from './webhooks-command.js';
 
 export { EXIT_FAILURE, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-errors.js';
 
@@ -33,13 +34,14 @@ export function buildCli(): Command {
   registerCallsCommand(program);
   registerHangupCommand(program);
   registerPermissionsCommand(program);
+  registerWebhooksCommand(program);
   registerQueuesCommand(program);
   registerSimulateCommand(program);
   registerDevCommand(program);
   program.addHelpText(
     'after',
     `
-Client commands (dial, calls, hangup) talk to a running connector's internal listener (--url,
+Client commands (dial, calls, hangup, webhooks, permissions list) talk to a running connector's internal listener (--url,
 WHATSAPP_CONNECTOR_URL, default http://127.0.0.1:<internal port>) with the LiveKit API key of the
 configuration. Secrets come from the environment or files (X_FILE), never from flags.
 Exit codes: 0 ok, 1 failure, 2 bad usage or configuration, 3 no call permission.`,

@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
+import type { PermissionsListing } from '../console/operator-api.js';
 import type { CallPermissions } from '../gateway/call-permissions.js';
 import { ConnectorError } from '../errors/index.js';
 import { CliError, EXIT_NO_PERMISSION } from './cli-errors.js';
+
+/** Path of the permission replies on the internal listener (`src/console/operator-api.ts`). */
+const PERMISSIONS_PATH = '/api/permissions';
 
 interface PermissionOptions {
   phoneNumberId?: string;
@@ -37,7 +41,9 @@ function graphFailure(what: string, err: unknown): CliError {
 export function registerPermissionsCommand(program: Command): void {
   const permissions = program
     .command('permissions')
-    .description("check or request a WhatsApp user's permission to be called by the business");
+    .description(
+      "check or request a WhatsApp user's permission to be called by the business, or list the replies",
+    );
 
   permissions
     .command('check')
@@ -64,6 +70,53 @@ export function registerPermissionsCommand(program: Command): void {
           EXIT_NO_PERMISSION,
         );
       }
+    });
+
+  permissions
+    .command('list')
+    .description("users' replies to call permission requests, as a running connector received them")
+    .option('--json', 'print JSON instead of a table', false)
+    .option(
+      '--url <url>',
+      "the connector's internal listener (also WHATSAPP_CONNECTOR_URL; default http://127.0.0.1:<internal port>)",
+    )
+    .addHelpText(
+      'after',
+      '\nThe connector keeps the newest reply per user in memory since its start; Meta decides: "permissions check <to>".',
+    )
+    .action(async (opts: { json: boolean; url?: string }, cmd: Command) => {
+      const [{ cliConfig, connectorUrl, getConnectorJson }, { printTable }] = await Promise.all([
+        import('./cli-context.js'),
+        import('./webhooks-command.js'),
+      ]);
+      const config = cliConfig(cmd.optsWithGlobals<PermissionOptions>().config);
+      const url = connectorUrl(config, opts.url);
+      const { permissions: replies } = await getConnectorJson<PermissionsListing>(
+        config,
+        url,
+        PERMISSIONS_PATH,
+      );
+      if (opts.json) {
+        console.log(JSON.stringify(replies, null, 2));
+        return;
+      }
+      if (replies.length === 0) {
+        console.log('no call permission reply received since the connector started');
+        return;
+      }
+      const when = (unixSeconds: number) =>
+        new Date(unixSeconds * 1000).toISOString().slice(0, 19).replace('T', ' ');
+      printTable(
+        ['USER', 'NUMBER ID', 'PERMISSION', 'EXPIRES (UTC)', 'SOURCE', 'REPLIED (UTC)'],
+        replies.map((p) => [
+          p.waId,
+          p.phoneNumberId,
+          p.response === 'reject' ? 'declined' : p.isPermanent ? 'permanent' : 'temporary',
+          p.expiresAt ? when(p.expiresAt) : '-',
+          p.source ?? '-',
+          when(p.repliedAt),
+        ]),
+      );
     });
 
   permissions

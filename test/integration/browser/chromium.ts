@@ -21,8 +21,8 @@ export function ensureChromium(): void {
 export interface TestChromiumOptions {
   /** Scratch directory; the profile goes to `<dir>/profile`. */
   scratchDir: string;
-  /** WAV file the fake microphone plays in a loop. */
-  fakeAudioFile: string;
+  /** WAV file the fake microphone plays in a loop; without it Chromium's own fake beeps. */
+  fakeAudioFile?: string;
   /** Page size, CSS pixels. Default playwright's 1280×720. */
   viewport?: { width: number; height: number };
 }
@@ -47,7 +47,9 @@ export async function launchTestChromium(options: TestChromiumOptions): Promise<
       '--allow-loopback-in-peer-connection',
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${options.fakeAudioFile}`,
+      ...(options.fakeAudioFile
+        ? [`--use-file-for-fake-audio-capture=${options.fakeAudioFile}`]
+        : []),
       '--autoplay-policy=no-user-gesture-required',
     ],
   });

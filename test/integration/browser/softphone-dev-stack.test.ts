@@ -19,6 +19,7 @@ import { analyseTone, type ToneAnalysis } from '../../../src/media/tone.js';
 import { freeTcpPort } from '../../../testbed/ports.js';
 import { eventually, sleep } from '../calls/bridge-harness.js';
 import { runCli } from '../cli/cli-runner.js';
+import { captureAndCheckLayout } from './page-layout.js';
 import { SoftphoneTab } from './softphone-tab.js';
 
 const USER_TONE_HZ = 440;
@@ -63,18 +64,7 @@ async function connectorsIn(room: string): Promise<string[]> {
 
 /** Saves the page as `<name>.png` and checks that it fits, reads and tabs well. */
 async function captureState(name: string): Promise<void> {
-  const page = tab!;
-  await page.screenshot(name);
-  const layout = await page.layout();
-  assert.deepEqual(layout.viewport, { width: 1280, height: 800 }, name);
-  assert.ok(
-    layout.document.width <= layout.viewport.width &&
-      layout.document.height <= layout.viewport.height,
-    `${name}: the page (${layout.document.width}×${layout.document.height}) overflows 1280×800`,
-  );
-  assert.deepEqual(layout.outside, [], `${name}: elements outside the viewport`);
-  assert.deepEqual(layout.smallText, [], `${name}: text below 14 px`);
-  assert.deepEqual(layout.unreachable, [], `${name}: controls Tab does not reach`);
+  await captureAndCheckLayout(tab!.page, 'softphone', name);
 }
 
 /** The last 800 ms of a 1 s recording of what the page plays holds `hz` (up to three tries). */

@@ -1,22 +1,15 @@
 /**
  * The simulator's softphone page in headless Chromium, driven the way a person would (clicks,
  * keys), with a fake microphone playing a tone. `window.softphone` (the page's test surface) gives
- * the state, the meters and a recording of what the page plays. Screenshots and layout checks for
- * the states of the page go under test-output/softphone/.
+ * the state, the meters and a recording of what the page plays. Screenshots and layout checks are
+ * `page-layout.ts`'s.
  */
-import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchTestChromium } from './chromium.js';
 import { writeToneWav } from './tone-wav-file.js';
-
-/** Where screenshots go (git-ignored). */
-export const SCREENSHOT_DIR = fileURLToPath(
-  new URL('../../../test-output/softphone/', import.meta.url),
-);
 
 /** What `window.softphone.state()` returns. */
 export interface SoftphoneState {
@@ -28,19 +21,6 @@ export interface SoftphoneState {
   connection: string | null;
   sentDigits: string;
   heardDigits: string;
-}
-
-/** Layout facts of the page as rendered. */
-export interface LayoutReport {
-  viewport: { width: number; height: number };
-  /** The document's scrollable size (larger than the viewport = something overflows). */
-  document: { width: number; height: number };
-  /** Visible elements that stick out of the viewport. */
-  outside: string[];
-  /** Visible text whose computed size is below 14 px. */
-  smallText: string[];
-  /** Visible, enabled controls that Tab never reaches. */
-  unreachable: string[];
 }
 
 /** The page's test surface, as seen from functions that run in the page. */
@@ -141,76 +121,6 @@ export class SoftphoneTab {
 
   async click(button: string): Promise<void> {
     await this.page.getByRole('button', { name: button, exact: true }).click();
-  }
-
-  /** Saves a 1280×800 screenshot as test-output/softphone/<name>.png; returns its path. */
-  async screenshot(name: string): Promise<string> {
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    const path = join(SCREENSHOT_DIR, `${name}.png`);
-    // No focus ring left over from earlier keyboard checks in the picture.
-    await this.page.evaluate('document.activeElement && document.activeElement.blur()');
-    await this.page.screenshot({ path });
-    return path;
-  }
-
-  /** Overflow, text size and keyboard reach of what the page shows now. */
-  async layout(): Promise<LayoutReport> {
-    const report = await this.page.evaluate<Omit<LayoutReport, 'unreachable'>>(`(() => {
-      const describe = (e) => e.id ? '#' + e.id : e.tagName.toLowerCase() + (e.textContent ? ' "' + e.textContent.trim().slice(0, 30) + '"' : '');
-      const visible = (e) => {
-        const r = e.getBoundingClientRect();
-        const s = getComputedStyle(e);
-        return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
-      };
-      const all = [...document.body.querySelectorAll('*')].filter(visible);
-      // Content scrolled inside a scroll box (the event log) is clipped by it, not overflowing.
-      const scrolledInside = (e) => {
-        for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
-          if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowY)) return true;
-        }
-        return false;
-      };
-      const outside = all
-        .filter((e) => !scrolledInside(e))
-        .filter((e) => { const r = e.getBoundingClientRect(); return r.left < -1 || r.top < -1 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1; })
-        .map(describe);
-      const smallText = all
-        .filter((e) => [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== ''))
-        .filter((e) => parseFloat(getComputedStyle(e).fontSize) < 14)
-        .map((e) => describe(e) + ' ' + getComputedStyle(e).fontSize);
-      return {
-        viewport: { width: innerWidth, height: innerHeight },
-        document: { width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight },
-        outside,
-        smallText,
-      };
-    })()`);
-    return { ...report, unreachable: await this.unreachableByTab() };
-  }
-
-  /** Tabs through the page from the top and lists the controls focus never landed on. */
-  private async unreachableByTab(): Promise<string[]> {
-    const controls = await this.page.evaluate<string[]>(`(() => {
-      const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
-      let n = 0;
-      return [...document.querySelectorAll('button, input, select, a[href], [tabindex]')]
-        .filter((e) => visible(e) && !e.disabled && e.tabIndex >= 0)
-        .map((e) => { e.dataset.tabProbe = String(n++); return e.dataset.tabProbe; });
-    })()`);
-    const reached = new Set<string>();
-    await this.page.evaluate('document.activeElement && document.activeElement.blur()');
-    await this.page.evaluate('window.scrollTo(0, 0)');
-    for (let i = 0; i < controls.length + 5; i++) {
-      await this.page.keyboard.press('Tab');
-      const probe = await this.page.evaluate<string | null>(
-        'document.activeElement ? document.activeElement.dataset.tabProbe ?? null : null',
-      );
-      if (probe !== null) reached.add(probe);
-    }
-    const missing = controls.filter((c) => !reached.has(c));
-    return this.page.evaluate<string[]>(
-      `${JSON.stringify(missing)}.map((p) => { const e = document.querySelector('[data-tab-probe="' + p + '"]'); return e.id || e.textContent.trim(); })`,
-    );
   }
 
   /** Closes the browser and its scratch files; idempotent. */

@@ -12,6 +12,7 @@ test('--help lists every command and exits 0', async () => {
     'calls',
     'hangup',
     'permissions',
+    'webhooks',
     'queues',
     'simulate',
     'dev',
