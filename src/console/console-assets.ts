@@ -1,5 +1,5 @@
 /**
- * The console's stylesheet and page script: plain files in `src/console/assets/`, copied next to
+ * The console's stylesheet, page script and icon: plain files in `src/console/assets/`, copied next to
  * the compiled modules by the build (`dist/console/assets/`), served from this origin only.
  */
 import { existsSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 const TYPES: Record<string, string> = {
   'console.css': 'text/css; charset=utf-8',
   'console.js': 'text/javascript; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
 };
 
 function assetDirectory(): string {

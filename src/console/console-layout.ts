@@ -42,7 +42,7 @@ function document(title: string, page: string, body: Html): Html {
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
+        <link rel="icon" href="${CONSOLE_PATH}assets/favicon.svg" type="image/svg+xml" />
         <title>${title} · whatsapp-connector console</title>
         <link rel="stylesheet" href="${CONSOLE_PATH}assets/console.css" />
         <script src="${CONSOLE_PATH}assets/console.js" defer></script>

@@ -81,7 +81,9 @@ const SECURITY_HEADERS = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
+  // Not `no-referrer`: with it browsers send `Origin: null` on form posts, and the origin check
+  // below needs the real one.
+  'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
 

@@ -82,8 +82,8 @@ export class MediaQualityMeter {
   private receivedPackets = 0;
   private receivedLost = 0;
   private sentPackets = 0;
-  /** Jitter in RTP units ×16, as RFC 3550 A.8 keeps it to stay in integers. */
-  private jitter16 = 0;
+  /** Interarrival jitter estimate, RTP timestamp units (RFC 3550 6.4.1: J += (|D| − J) / 16). */
+  private jitter = 0;
   private lastTransit: number | undefined;
   private report: ReceiverReportBlock | undefined;
 
@@ -100,7 +100,7 @@ export class MediaQualityMeter {
       let d = Math.abs(transit - this.lastTransit);
       // A timestamp wrap (2^32) or a new stream is not jitter.
       if (d > this.clockRate) d = 0;
-      this.jitter16 += d - (this.jitter16 + 8) / 16;
+      this.jitter += (d - this.jitter) / 16;
     }
     this.lastTransit = transit;
   }
@@ -134,7 +134,7 @@ export class MediaQualityMeter {
         packetsLost: this.receivedLost,
         reportedLossFraction: undefined,
         jitterMs:
-          this.lastTransit === undefined ? undefined : (this.jitter16 / 16 / this.clockRate) * 1000,
+          this.lastTransit === undefined ? undefined : (this.jitter / this.clockRate) * 1000,
         levelDbfs: this.receivedLevel.dbfs,
       },
       sent: {

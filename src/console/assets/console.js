@@ -13,7 +13,7 @@
   const tbody = table.tBodies[0];
   const summary = document.getElementById('live-summary');
   const empty = document.getElementById('no-calls');
-  const source = new EventSource(table.dataset.live);
+  let source;
 
   function rowOf(id) {
     return tbody.querySelector(`tr[data-call-id="${CSS.escape(id)}"]`);
@@ -52,15 +52,22 @@
     empty.hidden = update.count > 0;
   }
 
-  source.addEventListener('calls', (event) => apply(JSON.parse(event.data)));
-  source.addEventListener('signed-out', () => {
-    source.close();
-    window.location.assign('/console/sign-in');
-  });
-  source.addEventListener('error', () => {
-    // EventSource retries by itself unless the server refused the stream (signed out).
-    if (source.readyState === EventSource.CLOSED) {
-      summary.textContent = 'Live updates stopped: reload the page.';
-    }
-  });
+  function start() {
+    source = new EventSource(table.dataset.live);
+    source.addEventListener('calls', (event) => apply(JSON.parse(event.data)));
+    source.addEventListener('signed-out', () => {
+      source.close();
+      window.location.assign('/console/sign-in');
+    });
+    source.addEventListener('error', () => {
+      // EventSource retries by itself unless the server refused the stream (signed out).
+      if (source.readyState === EventSource.CLOSED) {
+        summary.textContent = 'Live updates stopped: reload the page.';
+      }
+    });
+  }
+
+  // A stream opened while the page loads would keep it loading for good.
+  if (document.readyState === 'complete') start();
+  else window.addEventListener('load', start);
 })();

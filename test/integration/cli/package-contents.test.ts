@@ -43,14 +43,15 @@ test('the package holds the build (with the console assets), the bin, the exampl
     'dist/room/room-worker-main.js',
     'dist/devstack/livekit-server.js',
     'examples/whatsapp-connector.yaml',
-    // The operator console's stylesheet and page script, served by `serve` from the build.
+    // The operator console's stylesheet, page script and icon, served by `serve` from the build.
     'dist/console/assets/console.css',
     'dist/console/assets/console.js',
+    'dist/console/assets/favicon.svg',
   ]) {
     assert.ok(files.includes(needed), `${needed} missing`);
   }
   const allowed =
-    /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+\.js|dist\/console\/assets\/[^/]+\.css|examples\/.+)$/;
+    /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+\.js|dist\/console\/assets\/[^/]+\.(css|svg)|examples\/.+)$/;
   const extra = files.filter((f) => !allowed.test(f));
   assert.deepEqual(extra, [], 'files a user does not need');
   for (const f of files) {
