@@ -5,6 +5,7 @@
  * tests drive calls through in-memory fakes of these.
  */
 import type { Logger } from '../log/index.js';
+import type { MediaQuality } from '../media/media-quality.js';
 import type { RoomLegOptions } from '../room/room-leg.js';
 import type {
   AcceptCallRequest,
@@ -40,6 +41,11 @@ export interface MediaLegPort {
   setRemoteAnswer(sdp: string): Promise<void>;
   /** Counters; `packetsReceived` (RTP from Meta) drives the media watchdog. */
   stats(): { packetsReceived: number };
+  /**
+   * Optional - live quality per direction (loss, jitter, levels), read by operators' views; the
+   * call itself never needs it. `WhatsAppMediaLeg` measures it; test fakes may leave it out.
+   */
+  quality?(): MediaQuality;
   /** One 20 ms PCM frame towards Meta. */
   sendAudio(pcm: Int16Array): void;
   sendDtmf(digit: string): void;

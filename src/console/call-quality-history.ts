@@ -1,4 +1,4 @@
-import type { DirectionQuality, MediaQuality } from '../media/media-quality-meter.js';
+import type { DirectionQuality, MediaQuality } from '../media/media-quality.js';
 
 /** One direction of a call at one sampling instant. */
 export interface DirectionSample {
@@ -9,8 +9,8 @@ export interface DirectionSample {
   lossPercent: number | undefined;
   /** Interarrival jitter, ms; undefined when unknown. */
   jitterMs: number | undefined;
-  /** Audio level, dBFS; `-Infinity` for silence. */
-  levelDbfs: number;
+  /** Audio level, dBFS; `-Infinity` for silence; undefined when not measured (Opus passthrough). */
+  levelDbfs: number | undefined;
 }
 
 /** A call's quality at one sampling instant. */

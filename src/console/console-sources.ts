@@ -6,7 +6,7 @@
  */
 import type { CallSummary } from '../calls/whatsapp-call.js';
 import type { WebhookReceipt } from '../gateway/webhook-receipts.js';
-import type { MediaQuality } from '../media/media-quality-meter.js';
+import type { MediaQuality } from '../media/media-quality.js';
 import type { DeadLetter, QueueSizes } from '../store/durable-queue.js';
 
 /** The calls held by this instance. */

@@ -19,8 +19,9 @@ export function formatMs(value: number | undefined): string {
   return value === undefined ? '—' : `${value.toFixed(1)} ms`;
 }
 
-/** "−18 dBFS", "silent" for digital silence. */
-export function formatLevel(dbfs: number): string {
+/** "−18 dBFS", "silent" for digital silence, "—" when not measured. */
+export function formatLevel(dbfs: number | undefined): string {
+  if (dbfs === undefined) return '—';
   if (!Number.isFinite(dbfs)) return 'silent';
   return `${Math.round(dbfs)} dBFS`.replace('-', '−');
 }

@@ -12,7 +12,6 @@ import type { ClusterNode } from '../cluster/cluster-node.js';
 import type { Config } from '../config/index.js';
 import type { CallPermissions } from '../gateway/call-permissions.js';
 import type { WebhookGateway } from '../gateway/webhook-gateway.js';
-import type { MediaQuality } from '../media/media-quality-meter.js';
 import type { StateStore } from '../store/state-store.js';
 import {
   StateStoreAbsentError,
@@ -30,10 +29,7 @@ export const BENCH_RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', i
 export function registryCallSource(registry: CallRegistry): ConsoleCallSource {
   return {
     list: () => registry.list(),
-    quality: (callId) => {
-      const media = registry.get(callId)?.media;
-      return media ? qualityOf(media) : undefined;
-    },
+    quality: (callId) => registry.get(callId)?.media.quality?.(),
     onEnded: (listener) => {
       const watch = (call: { once(e: 'ended', l: () => void): unknown; summary(): CallSummary }) =>
         call.once('ended', () => listener(call.summary()));
@@ -42,12 +38,6 @@ export function registryCallSource(registry: CallRegistry): ConsoleCallSource {
       return () => registry.off('added', watch);
     },
   };
-}
-
-/** A media leg's quality, when it measures one (the WhatsApp media leg does; test fakes may not). */
-function qualityOf(media: object): MediaQuality | undefined {
-  if (!('quality' in media) || typeof media.quality !== 'function') return undefined;
-  return (media.quality as () => MediaQuality).call(media);
 }
 
 /** Forwarding counts from the gateway's receipts; `target` without query or credentials. */

@@ -19,8 +19,10 @@ import {
   type RTCRtpSender,
   type RTCRtpTransceiver,
   type RtcpPacket,
+  type RtcpReceiverInfo,
 } from 'werift';
 
+import type { ReceiverReportBlock } from './media-quality.js';
 import type { OutgoingRtpPacket, RtpPacketSink } from './rtp-sender.js';
 import type { RtpPacketView } from './rtp-packet.js';
 
@@ -71,6 +73,11 @@ export interface WeriftRtpTransportOptions {
   onRtp: (packet: RtpPacketView) => void;
   /** Optional - every RTCP packet received on the transceiver. */
   onRtcp?: (packet: RtcpPacket) => void;
+  /**
+   * Optional - each receiver report block the remote sends about our stream (our sender's SSRC):
+   * how it receives what we send.
+   */
+  onReceiverReport?: (block: ReceiverReportBlock) => void;
   /** Optional - a send failed (e.g. raced with close); not an error of the call. */
   onSendError?: (err: unknown) => void;
 }
@@ -106,6 +113,18 @@ export class WeriftRtpTransport implements RtpPacketSink {
     if (onRtcp) {
       const sub = transceiver.receiver.onRtcp.subscribe((p) => {
         if (!this.closed) onRtcp(p);
+      });
+      this.unsubscribers.push(() => sub.unSubscribe());
+    }
+    const onReport = this.options.onReceiverReport;
+    if (onReport) {
+      // werift hands the reports about a stream we send to that stream's sender.
+      const { sender } = transceiver;
+      const sub = sender.onRtcp.subscribe((p) => {
+        if (this.closed || !('reports' in p) || !Array.isArray(p.reports)) return;
+        for (const block of p.reports as RtcpReceiverInfo[]) {
+          if (block.ssrc === sender.ssrc) onReport(block);
+        }
       });
       this.unsubscribers.push(() => sub.unSubscribe());
     }

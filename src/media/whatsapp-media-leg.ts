@@ -22,7 +22,18 @@ import { ConnectorError } from '../errors/connector-error.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import { FrameClock } from './frame-clock.js';
-import { assertOpusPcmRate, OPUS_FRAME_MS, type OpusPcmRate } from './opus-codec.js';
+import {
+  AudioLevelMeter,
+  mediaQuality,
+  type MediaQuality,
+  type ReceiverReportBlock,
+} from './media-quality.js';
+import {
+  assertOpusPcmRate,
+  OPUS_FRAME_MS,
+  OPUS_RTP_CLOCK_RATE,
+  type OpusPcmRate,
+} from './opus-codec.js';
 import { dtmfDigitToEvent, type DtmfDigit } from './rtp-dtmf.js';
 import { RtpReceiver, type ReceivedOpusPacket, type RtpReceiverStats } from './rtp-receiver.js';
 import {
@@ -158,6 +169,10 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
   private currentState: WhatsAppMediaLegState = 'new';
   private closing: Promise<void> | undefined;
   private disallowedCandidates = 0;
+  /** Levels of the PCM played out and given to send, and Meta's last report on our stream. */
+  private readonly receivedLevel = new AudioLevelMeter();
+  private readonly sentLevel = new AudioLevelMeter();
+  private lastReport: ReceiverReportBlock | undefined;
 
   private constructor(options: WhatsAppMediaLegOptions) {
     super((event, err) =>
@@ -194,6 +209,9 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
         if (this.currentState !== 'closed') this.receiver.receive(packet);
       },
       onRtcp: () => this.receiver.receiveRtcp(),
+      onReceiverReport: (block) => {
+        this.lastReport = block;
+      },
       onSendError: (err) => this.log.debug({ err: errorMessage(err) }, 'RTP send failed'),
     });
     this.sender = new RtpSender({
@@ -302,6 +320,7 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
       });
     }
     if (this.currentState === 'closed') return;
+    this.sentLevel.push(pcm);
     this.sender.sendPcm(pcm);
   }
 
@@ -369,6 +388,21 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
     if (accepted < digits.length) {
       this.log.debug({ dropped: digits.length - accepted }, 'DTMF queue full: digits dropped');
     }
+  }
+
+  /**
+   * Live quality of both directions for operators: packets, loss, jitter (ours measured, Meta's
+   * reported) and audio levels.
+   */
+  quality(): MediaQuality {
+    return mediaQuality({
+      received: this.receiver.stats(),
+      sent: this.sender.stats(),
+      receivedLevelDbfs: this.receiver.pcm ? this.receivedLevel.dbfs : undefined,
+      sentLevelDbfs: this.sender.source === 'pcm' ? this.sentLevel.dbfs : undefined,
+      report: this.lastReport,
+      clockRate: OPUS_RTP_CLOCK_RATE,
+    });
   }
 
   /** Counters and current buffer depth. */
@@ -477,7 +511,10 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
       frame = new Int16Array(this.frameSamples);
     }
     // A listener may close the leg while handling the frame; the clock stops with it.
-    if (frame) this.emit('audio', frame);
+    if (frame) {
+      this.receivedLevel.push(frame);
+      this.emit('audio', frame);
+    }
   };
 }
 

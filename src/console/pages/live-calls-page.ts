@@ -40,9 +40,10 @@ export interface LiveCallsUpdate {
 
 const TRANSFER_NOTE_ID = 'transfer-note';
 
-function levelBar(dbfs: number): Html {
+function levelBar(dbfs: number | undefined): Html {
   // -60 dBFS (empty) to 0 dBFS (full).
-  const fill = Number.isFinite(dbfs) ? Math.max(0, Math.min(1, (dbfs + 60) / 60)) : 0;
+  const fill =
+    dbfs !== undefined && Number.isFinite(dbfs) ? Math.max(0, Math.min(1, (dbfs + 60) / 60)) : 0;
   return html`<svg class="level" width="48" height="8" viewBox="0 0 48 8" aria-hidden="true">
     <rect class="level-track" width="48" height="8"></rect>
     <rect class="level-fill" width="${(48 * fill).toFixed(1)}" height="8"></rect>
@@ -57,7 +58,7 @@ function direction(sample: DirectionSample | undefined, prefix: 'received' | 'se
     <dd data-metric="${prefix}-jitter">${formatMs(sample?.jitterMs)}</dd>
     <dt>level</dt>
     <dd data-metric="${prefix}-level">
-      ${levelBar(sample?.levelDbfs ?? -Infinity)} ${formatLevel(sample?.levelDbfs ?? -Infinity)}
+      ${levelBar(sample?.levelDbfs)} ${formatLevel(sample?.levelDbfs)}
     </dd>
   </dl>`;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CallQualityHistory } from '../../../src/console/call-quality-history.js';
-import type { MediaQuality } from '../../../src/media/media-quality-meter.js';
+import type { MediaQuality } from '../../../src/media/media-quality.js';
 
 function quality(received: { packets: number; lost: number }, sentFraction?: number): MediaQuality {
   return {
