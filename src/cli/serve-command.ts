@@ -57,6 +57,7 @@ export function listeningSummary(
     calls          ${internal}/api/calls
     health         ${internal}/healthz  ${internal}/readyz
     metrics        ${internal}/metrics
+    console        ${config.console.enabled ? `${internal}/console/  (sign in with an API key and its secret)` : 'off (CONSOLE_ENABLED=true turns it on)'}
 ${numbers.join('\n')}`;
 }
 

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** How the console writes numbers and times. */
 
 /** "45s", "2m 05s", "1h 03m". */
@@ -45,7 +47,14 @@ export function formatAgo(epochMs: number, now: number): string {
   return `${Math.round(m / 60)} h ago`;
 }
 
-/** A long id shortened for a table cell: its start, an ellipsis, its end. */
-export function shortId(id: string, keep = 10): string {
-  return id.length <= keep * 2 + 1 ? id : `${id.slice(0, keep)}…${id.slice(-6)}`;
+/**
+ * A long call id as a short tag for tables and messages: its prefix and a digest, e.g.
+ * `wacid·3fa92c1b`. Meta's call ids share long runs (the business number, protobuf framing), so
+ * neither their start nor their end tells two calls apart; the full id stays in the title.
+ */
+export function shortId(id: string): string {
+  if (id.length <= 16) return id;
+  const dot = id.indexOf('.');
+  const prefix = dot > 0 && dot <= 8 ? id.slice(0, dot) : 'call';
+  return `${prefix}·${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }

@@ -146,8 +146,10 @@ export class OperatorConsole {
    * its banner); valid once, for 15 minutes. Returns the path (`/console/sign-in?once=…`).
    */
   createSignInLink(apiKeyId: string): string {
+    const now = Date.now();
+    for (const [n, link] of this.signInLinks) if (link.expiresAt <= now) this.signInLinks.delete(n);
     const nonce = randomBytes(24).toString('base64url');
-    this.signInLinks.set(nonce, { apiKeyId, expiresAt: Date.now() + SIGN_IN_LINK_TTL_MS });
+    this.signInLinks.set(nonce, { apiKeyId, expiresAt: now + SIGN_IN_LINK_TTL_MS });
     return `${CONSOLE_PATH}sign-in?once=${nonce}`;
   }
 
@@ -318,6 +320,7 @@ export class OperatorConsole {
     if (path === `${CONSOLE_PATH}sign-out`) {
       this.sessions.revoke(session.id);
       this.notices.delete(session.id);
+      this.verdicts.delete(session.id);
       this.logger.info({ apiKeyId: session.apiKeyId }, 'console sign-out');
       res.writeHead(303, {
         ...SECURITY_HEADERS,

@@ -29,7 +29,7 @@ export function endedCallsPage(frame: PageFrame, view: EndedCallsView): Html {
           >${c.direction === 'inbound' ? '← inbound' : '→ outbound'}</span
         >
       </td>
-      <td>
+      <td class="room-cell">
         <span class="room">${c.roomName}</span><br /><span class="muted"
           >${c.participantIdentity}</span
         >

@@ -150,7 +150,7 @@ function row(view: LiveCallView, csrfToken: string, transferUnavailable: string 
       >
     </td>
     <td data-cell="state">${cells.state}</td>
-    <td>
+    <td class="room-cell">
       <span class="room">${c.roomName}</span><br /><span class="muted"
         >${c.participantIdentity}</span
       >

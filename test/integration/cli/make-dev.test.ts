@@ -72,6 +72,15 @@ test('dev: a simulated user call is answered by the demo agent and audio flows; 
   assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404);
   const control = `http://127.0.0.1:${simulatorPort}/_simulator`;
   assert.match(dev.output(), new RegExp(`curl -s -X POST ${control}/calls`));
+  // The banner names the operator console, and its one-time sign-in link signs in (once).
+  const consoleUrl = `http://127.0.0.1:${internalPort}/console/`;
+  assert.match(dev.output(), new RegExp(`console +${consoleUrl} `));
+  const link = new RegExp(`sign in: (${consoleUrl}sign-in\\?once=[\\w-]+)`).exec(dev.output())?.[1];
+  assert.ok(link, 'a sign-in link on the banner');
+  const signedIn = await fetch(link, { redirect: 'manual' });
+  assert.equal(signedIn.status, 303);
+  assert.match(signedIn.headers.get('set-cookie') ?? '', /^wac_console=/);
+  assert.equal((await fetch(link, { redirect: 'manual' })).status, 401, 'the link works once');
 
   // What the printed curl does: a user calls and says a 440 Hz tone.
   const placed = await fetch(`${control}/calls`, {
