@@ -136,3 +136,22 @@ test('a YAML file that does not parse is reported as such', () => {
   const path = yamlFile('port: [unclosed\n');
   assert.throws(() => loadConfig({ configFile: path, env: base }), /not valid YAML/);
 });
+
+test('the operator console is off unless CONSOLE_ENABLED or console.enabled turns it on', () => {
+  assert.equal(loadConfig({ env: base }).console.enabled, false);
+  assert.equal(loadConfig({ env: { ...base, CONSOLE_ENABLED: 'true' } }).console.enabled, true);
+  const path = yamlFile(`console:\n  enabled: true\n`);
+  assert.equal(loadConfig({ configFile: path, env: base }).console.enabled, true);
+  // The environment wins over the file.
+  assert.equal(
+    loadConfig({ configFile: path, env: { ...base, CONSOLE_ENABLED: 'false' } }).console.enabled,
+    false,
+  );
+  assert.throws(() => loadConfig({ env: { ...base, CONSOLE_ENABLED: 'maybe' } }), {
+    name: 'ConfigError',
+    message: /CONSOLE_ENABLED.*expected true or false/,
+  });
+  assert.throws(() => loadConfig({ configFile: yamlFile('console:\n  enabled: 1\n'), env: base }), {
+    message: /console\.enabled/,
+  });
+});
