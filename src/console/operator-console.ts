@@ -53,8 +53,6 @@ export interface OperatorConsoleOptions {
   logger: Logger;
   /** Optional - API key pre-filled on the sign-in form (dev only; never a secret). */
   signInHint?: string | undefined;
-  /** Optional - why transfer is unavailable while the backend has none. */
-  transferUnavailableReason?: string;
 }
 
 /** Largest form body accepted, bytes. */
@@ -87,7 +85,8 @@ const SECURITY_HEADERS = {
   'Cache-Control': 'no-store',
 };
 
-export const DEFAULT_TRANSFER_UNAVAILABLE =
+/** Why the transfer action is disabled while the backend offers none. */
+const TRANSFER_UNAVAILABLE =
   'not available on this connector yet (the backend has no transfer capability).';
 
 type Form = URLSearchParams;
@@ -133,9 +132,7 @@ export class OperatorConsole {
     this.instanceId = options.instanceId;
     this.logger = options.logger.child({ component: 'console' });
     this.signInHint = options.signInHint;
-    this.transferUnavailable = options.sources.actions.transfer
-      ? undefined
-      : (options.transferUnavailableReason ?? DEFAULT_TRANSFER_UNAVAILABLE);
+    this.transferUnavailable = options.sources.actions.transfer ? undefined : TRANSFER_UNAVAILABLE;
     this.unsubscribe = this.sources.calls.onEnded((call) => this.ended.add(call));
     this.sampler = setInterval(() => this.sampleQuality(), QUALITY_SAMPLE_PERIOD_MS);
     this.sampler.unref();

@@ -94,10 +94,6 @@ function max(values: readonly (number | undefined)[]): number | undefined {
   return known.length > 0 ? Math.max(...known) : undefined;
 }
 
-function stateText(call: CallSummary): string {
-  return call.state;
-}
-
 function durationText(call: CallSummary): string {
   return call.answeredAt ? formatDuration(call.durationSeconds) : 'not answered';
 }
@@ -105,7 +101,7 @@ function durationText(call: CallSummary): string {
 function cellsOf(view: LiveCallView): Record<keyof LiveCallCells, Html> {
   const latest = view.samples.at(-1);
   return {
-    state: html`<span class="state state-${view.call.state}">${stateText(view.call)}</span>`,
+    state: html`<span class="state state-${view.call.state}">${view.call.state}</span>`,
     duration: html`${durationText(view.call)}`,
     received: direction(latest?.received, 'received'),
     sent: direction(latest?.sent, 'sent'),
