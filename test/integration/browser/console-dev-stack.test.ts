@@ -165,13 +165,15 @@ test('sign-in is refused without credentials, with a wrong secret and with a tok
   assert.match(reused.headers.get('location') ?? '', /\/console\/sign-in/);
 });
 
-test('a call placed through the simulator appears within 2 s, and its quality numbers update', async () => {
+test('a call placed through the simulator appears within 2 s, and its quality numbers update', async (t) => {
   await signedIn();
   const callId = await userCalls('4915112349001');
   // The connector holds the call once the echo agent is in the room (accept: when_agent_ready).
   await eventually(() => connectorCall(callId), 30_000, 'the connector took the call');
   // The page is not reloaded: the call arrives over the event stream.
+  const held = Date.now();
   await row(callId).waitFor({ timeout: 2000 });
+  t.diagnostic(`the call was on the page ${Date.now() - held} ms after the connector held it`);
 
   await eventually(
     async () =>
