@@ -99,7 +99,12 @@ test('killing a room worker ends each of its calls at Meta and in the room', asy
         5000,
         'terminate at Meta',
       );
-      assert.ok(bridge.server.calls!.registry.get(userCall.id)?.isEnded ?? true);
+      // `ending` until Meta's answer to the terminate is in; then `ended`.
+      await eventually(
+        () => bridge.server.calls!.registry.get(userCall.id)?.isEnded ?? true,
+        5000,
+        'the call ended',
+      );
       await eventually(
         () => !listener.room.remoteParticipants.has(listener.connector!.identity),
         5000,
