@@ -6,6 +6,9 @@ import type { Logger } from '../log/index.js';
 import { LiveKitError } from './livekit-errors.js';
 import { OPUS_PAYLOAD_TYPE } from './peer-transport.js';
 
+/** Most packets `lostBefore` may skip; beyond that it is a discontinuity, not loss. */
+const MAX_LOST_BEFORE = 5;
+
 /** Options of {@link LiveKitParticipant.publishAudioTrack}. */
 export interface LocalAudioTrackOptions {
   /** Required - track name shown to the room (non-empty). */
@@ -25,6 +28,12 @@ export interface OutgoingOpusPacket {
   timestamp: number;
   /** Optional - RTP marker: set on the first packet after a silence (DTX) gap. Default false. */
   marker?: boolean | undefined;
+  /**
+   * Optional - packets lost just before this one in the caller's stream (0-5): the sequence
+   * number skips them, so subscribers see the loss as loss (and can use the next packet's
+   * in-band FEC) instead of a silent timestamp jump. Default 0.
+   */
+  lostBefore?: number | undefined;
 }
 
 /** Counters of a local track (since it was published). */
@@ -119,6 +128,8 @@ export class LocalAudioTrack extends SafeEventEmitter<LocalAudioTrackEvents> {
     const payload = Buffer.isBuffer(packet.payload)
       ? packet.payload
       : Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.byteLength);
+    const lost = packet.lostBefore ?? 0;
+    if (lost > 0 && lost <= MAX_LOST_BEFORE) this.#sequence = (this.#sequence + lost) & 0xffff;
     const header = new RtpHeader({
       payloadType: OPUS_PAYLOAD_TYPE,
       sequenceNumber: this.#sequence,
