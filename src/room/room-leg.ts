@@ -12,11 +12,11 @@ import { isIP } from 'node:net';
 import type { RoomAgentDispatch } from '@livekit/protocol';
 import type { CallEndReason } from '../calls/call-end-reason.js';
 import { ConnectorError } from '../errors/connector-error.js';
+import type { ParticipantKind } from '../livekit/index.js';
 import {
   DisconnectReason,
   LiveKitError,
   LiveKitParticipant,
-  ParticipantKind,
   type LocalAudioTrack,
   type RemoteAudioTrack,
 } from '../livekit/index.js';
