@@ -6,9 +6,6 @@ import type { Logger } from '../log/index.js';
 import { LiveKitError } from './livekit-errors.js';
 import { OPUS_PAYLOAD_TYPE } from './peer-transport.js';
 
-/** Most packets `lostBefore` may skip; beyond that it is a discontinuity, not loss. */
-const MAX_LOST_BEFORE = 5;
-
 /** Options of {@link LiveKitParticipant.publishAudioTrack}. */
 export interface LocalAudioTrackOptions {
   /** Required - track name shown to the room (non-empty). */
@@ -29,11 +26,12 @@ export interface OutgoingOpusPacket {
   /** Optional - RTP marker: set on the first packet after a silence (DTX) gap. Default false. */
   marker?: boolean | undefined;
   /**
-   * Optional - packets lost just before this one in the caller's stream (0-5): the sequence
-   * number skips them, so subscribers see the loss as loss (and can use the next packet's
-   * in-band FEC) instead of a silent timestamp jump. Default 0.
+   * Optional - the RTP sequence number, for a forwarder that keeps its own continuous numbering:
+   * a loss then stays a gap (subscribers can use the next packet's in-band FEC) and a reordered
+   * packet keeps its place. The track's own numbering carries on after it. Default: the track
+   * numbers packets itself, +1 per packet written.
    */
-  lostBefore?: number | undefined;
+  sequenceNumber?: number | undefined;
 }
 
 /** Counters of a local track (since it was published). */
@@ -128,15 +126,19 @@ export class LocalAudioTrack extends SafeEventEmitter<LocalAudioTrackEvents> {
     const payload = Buffer.isBuffer(packet.payload)
       ? packet.payload
       : Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.byteLength);
-    const lost = packet.lostBefore ?? 0;
-    if (lost > 0 && lost <= MAX_LOST_BEFORE) this.#sequence = (this.#sequence + lost) & 0xffff;
+    let sequenceNumber = this.#sequence;
+    if (packet.sequenceNumber !== undefined) {
+      sequenceNumber = packet.sequenceNumber & 0xffff;
+      // A reordered (older) packet must not pull the track's own numbering back.
+      if (((sequenceNumber - this.#sequence) & 0xffff) < 0x8000) this.#sequence = sequenceNumber;
+    }
     const header = new RtpHeader({
       payloadType: OPUS_PAYLOAD_TYPE,
-      sequenceNumber: this.#sequence,
+      sequenceNumber,
       timestamp: packet.timestamp >>> 0,
       marker: packet.marker ?? false,
     });
-    this.#sequence = (this.#sequence + 1) & 0xffff;
+    if (sequenceNumber === this.#sequence) this.#sequence = (this.#sequence + 1) & 0xffff;
     this.#stats.packetsSent += 1;
     this.#stats.payloadBytesSent += payload.length;
     sender.sendRtp(new RtpPacket(header, payload)).catch((err: unknown) => {

@@ -7,10 +7,11 @@
  *
  * Every input goes through one {@link RtpStreamRewriter}, so the track's timestamps stay
  * continuous when Meta's SSRC changes or its stream restarts, or when the input switches between
- * PCM and forwarded Opus (the rewriter bridges by the time that passed). A short loss stays loss
- * on the track (its sequence number skips, see `lostBefore`); late packets are dropped, since
- * the track sends in order. RFC 4733 events never get here: the media leg delivers them as
- * digits, which the room leg sends as SipDTMF packets.
+ * PCM and forwarded Opus (the rewriter bridges by the time that passed). A loss stays a gap in
+ * the track's sequence numbers and a reordered packet keeps its place, so the subscribers' jitter
+ * buffers see Meta's stream as it was; duplicates and packets over a second late are dropped.
+ * RFC 4733 events never get here: the media leg delivers them as digits, which the room leg
+ * sends as SipDTMF packets.
  */
 import type { OutgoingOpusPacket } from '../livekit/index.js';
 import { OPUS_FRAME_MS, OpusFrameEncoder, type OpusPcmRate } from '../media/opus-codec.js';
@@ -65,8 +66,6 @@ export class CallerTrackWriter {
   #encoder: OpusFrameEncoder | undefined;
   #pcmSeq = 0;
   #pcmTs = 0;
-  /** Last outgoing sequence number written (undefined before the first). */
-  #lastSeq: number | undefined;
   readonly #stats: CallerTrackWriterStats = {
     forwarded: 0,
     encoded: 0,
@@ -115,22 +114,11 @@ export class CallerTrackWriter {
       this.#stats.dropped++;
       return false;
     }
-    let lostBefore = 0;
-    if (this.#lastSeq !== undefined) {
-      const ahead = (out.sequenceNumber - this.#lastSeq) & 0xffff;
-      // The track numbers packets itself, in order: a reordered packet cannot go back in time.
-      if (ahead === 0 || ahead > 0x8000) {
-        this.#stats.dropped++;
-        return false;
-      }
-      lostBefore = ahead - 1;
-    }
-    this.#lastSeq = out.sequenceNumber;
     const sent = this.#sink.writeRtp({
       payload: out.payload,
       timestamp: out.timestamp,
       marker: out.marker,
-      lostBefore,
+      sequenceNumber: out.sequenceNumber,
     });
     if (!sent) this.#stats.notSent++;
     return sent;
