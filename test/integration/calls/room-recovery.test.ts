@@ -98,10 +98,15 @@ test('livekit-server is killed and restarted mid-call: the call comes back with 
   await sleep(1500);
   await assertAudioBothWays(listener, userCall, 'before the kill');
 
+  const killedAt = performance.now();
   bridge.lk.process.child.kill('SIGKILL');
   lk = await startLiveKitServer({ port: bridge.lk.port });
   const call = bridge.server.calls!.registry.get(userCall.id)!;
   await eventually(() => back.length > 0 || call.isClosed, 30_000, 'reconnected or ended');
+  console.log(
+    `[measure] livekit-server killed → ${call.isClosed ? 'call ended' : back.join()} after ` +
+      `${(performance.now() - killedAt).toFixed(0)} ms`,
+  );
   if (call.isClosed) {
     // Not half-alive: Meta was told.
     await userCall.waitForState('ended', 15_000);
