@@ -19,6 +19,7 @@ import { LiveKitParticipant, type LocalAudioTrack } from '../src/livekit/index.j
 import { rmsDbfs, ToneGenerator } from '../src/media/tone.js';
 import { WhatsAppSimulator, type SimulatedCall } from '../src/simulator/index.js';
 import { CpuMeter } from './lib/proc-stats.js';
+import { renderProfile, summariseProfileDir } from './lib/profile-summary.js';
 import { percentiles, sleep } from './lib/stats.js';
 import { RpcChild } from './lib/worker-rpc.js';
 
@@ -76,6 +77,10 @@ const connector = await RpcChild.start(
       LOG_LEVEL: 'error',
       NODE_ENV: 'production',
     },
+    // BENCH_CPU_PROF_DIR=dir: a V8 CPU profile of the connector (summarised at the end).
+    ...(process.env.BENCH_CPU_PROF_DIR
+      ? { execArgv: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] }
+      : {}),
   },
 );
 const { url } = await connector.call<{ url: string }>('start');
@@ -184,4 +189,8 @@ try {
   await connector.stop().catch(() => undefined);
   await simulator.close();
   await lk.stop();
+  if (process.env.BENCH_CPU_PROF_DIR) {
+    for (const p of summariseProfileDir(process.env.BENCH_CPU_PROF_DIR))
+      console.log(renderProfile(p));
+  }
 }
