@@ -423,4 +423,65 @@ describe('RoomLeg', () => {
     await assert.rejects(leg.setAttributes({ a: 'b' }), ConnectorError);
     assert.equal(disconnectedEvents, 0);
   });
+
+  test('the leave carries the DisconnectReason of the end reason, readable by rtc-node', async () => {
+    const roomName = newRoomName();
+    const observer = await joinPeer(roomName, 'observer');
+    const left = new Map<string, DisconnectReason | undefined>();
+    observer.on(RoomEvent.ParticipantDisconnected, (p) => left.set(p.identity, p.disconnectReason));
+    const cases = [
+      ['rejected', DisconnectReason.USER_REJECTED],
+      ['no_answer', DisconnectReason.USER_UNAVAILABLE],
+      ['busy', DisconnectReason.USER_UNAVAILABLE],
+      ['user_hangup', DisconnectReason.CLIENT_INITIATED],
+    ] as const;
+    for (const [reason] of cases) {
+      const leg = await joinLeg({ roomName, identity: `leg-${reason}` });
+      await firstAudioTrackOf(observer, `leg-${reason}`);
+      await leg.close(reason);
+    }
+    await waitFor<void>((resolve) => {
+      const check = setInterval(() => {
+        if (left.size === cases.length) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 50);
+    });
+    for (const [reason, code] of cases) {
+      assert.equal(left.get(`leg-${reason}`), code, `${reason} → ${DisconnectReason[code]}`);
+    }
+  });
+
+  test('ringback: a 425 Hz tone on the caller track while on; caller audio is ignored meanwhile', async () => {
+    const roomName = newRoomName();
+    const listener = await joinPeer(roomName, 'listener');
+    const leg = await joinLeg({ roomName, sampleRate: 16_000 });
+    const track = await firstAudioTrackOf(listener, 'wa-caller');
+    const stream = new AudioStream(track, { sampleRate: 48_000, numChannels: 1 });
+    const reader = stream.getReader();
+    leg.setRingback(true);
+    assert.equal(leg.ringbackPlaying, true);
+    leg.pushCallerAudio(new Int16Array(320).fill(8000)); // ignored while ringing
+    const chunks: Int16Array[] = [];
+    try {
+      let loud = 0;
+      while (loud < 40) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (rmsDbfs(value.data) > -30) {
+          loud++;
+          chunks.push(new Int16Array(value.data));
+        }
+      }
+    } finally {
+      await reader.cancel();
+    }
+    const analysis = analyseTone(concatPcm(chunks), 48_000, 425);
+    assert.ok(Math.abs(analysis.frequencyHz - 425) < 15, `${analysis.frequencyHz} Hz`);
+    assert.equal(leg.stats.caller.encoded > 0, true);
+    leg.setRingback(false);
+    assert.equal(leg.ringbackPlaying, false);
+    await leg.close();
+  });
 });
