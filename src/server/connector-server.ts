@@ -324,7 +324,7 @@ export class ConnectorServer {
   }
 }
 
-/** ICE settings of the media legs from the configuration. */
+/** Settings of the media legs from the configuration (ICE, forwarded Opus). */
 export function mediaSettings(config: Config): MediaLegSettings {
   const settings: MediaLegSettings = {};
   if (config.media.iceAddresses.length > 0) {
@@ -337,5 +337,6 @@ export function mediaSettings(config: Config): MediaLegSettings {
   if (config.media.allowedCandidateNetworks) {
     settings.allowedCandidateNetworks = config.media.allowedCandidateNetworks;
   }
+  settings.forwardedOpus = config.media.forwardedOpus;
   return settings;
 }

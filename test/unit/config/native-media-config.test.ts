@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../../src/config/index.js';
+import { mediaSettings } from '../../../src/server/connector-server.js';
 
 const base = { LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 'a-test-secret-of-at-least-32-chars' };
 
@@ -31,6 +32,11 @@ test('MEDIA_FORWARDED_OPUS defaults to auto, takes the file and the environment 
     loadConfig({ env: { ...base, MEDIA_FORWARDED_OPUS: 'passthrough' }, configFile: file }).media
       .forwardedOpus,
     'passthrough',
+  );
+  // ... and reaches every call's media leg.
+  assert.equal(
+    mediaSettings(loadConfig({ env: { ...base, MEDIA_FORWARDED_OPUS: 'reencode' } })).forwardedOpus,
+    'reencode',
   );
   assert.throws(
     () => loadConfig({ env: { ...base, MEDIA_FORWARDED_OPUS: 'always' } }),
