@@ -59,7 +59,7 @@ async function token(roomName: string, identity: string): Promise<string> {
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
-test("the room receives Meta's Opus payloads bit-exact (no decode, no encode)", async () => {
+test("the room receives Meta's Opus payloads bit-exact (no decode, no encode), and keys as SipDTMF only", async () => {
   const userCall = await bridge.simulator.placeUserCall({
     from: '15550001001',
     voice: { kind: 'tone', frequencyHz: 440 },
@@ -80,6 +80,8 @@ test("the room receives Meta's Opus payloads bit-exact (no decode, no encode)", 
   });
   const listener = await RoomListener.join(bridge.lk, roomName);
   const received: string[] = [];
+  const digits: string[] = [];
+  packets.on('dtmfReceived', (_code, digit) => digits.push(digit));
   packets.on('trackSubscribed', (track) => {
     if (track.participant.identity !== 'wa-caller') return;
     track.on('rtp', (p) => received.push(hex(p.payload)));
@@ -95,7 +97,11 @@ test("the room receives Meta's Opus payloads bit-exact (no decode, no encode)", 
       participantIdentity: 'wa-caller',
       waitUntilAnswered: true,
     });
-    await eventually(() => received.length >= 150, 15_000, 'packets in the room');
+    await eventually(() => received.length >= 100, 15_000, 'packets in the room');
+    // Keys pressed meanwhile reach the room as SipDTMF, never as audio packets.
+    await userCall.pressDigits('12#');
+    await eventually(() => digits.join('') === '12#', 10_000, `room digits (${digits.join('')})`);
+    await eventually(() => received.length >= 200, 15_000, 'more packets in the room');
     const foreign = received.filter((p) => !sent.has(p));
     assert.equal(foreign.length, 0, `${foreign.length} of ${received.length} payloads not Meta's`);
     // Distinct payloads: an encoder in between would not reproduce Meta's bytes.
