@@ -18,7 +18,15 @@ import {
   type RemoteTrack,
 } from '@livekit/rtc-node';
 import { RoomAgentDispatch } from '@livekit/protocol';
-import { AccessToken, AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  AccessToken,
+  AgentDispatchClient,
+  RoomServiceClient,
+  WebhookReceiver,
+  type WebhookEvent,
+} from 'livekit-server-sdk';
 import { startLiveKitServer, type LiveKitServerHandle } from '../../../testbed/livekit-server.js';
 import { RoomLeg, type RoomLegOptions } from '../../../src/room/room-leg.js';
 import { buildCallAttributes, CALL_ATTRIBUTE } from '../../../src/room/call-attributes.js';
@@ -38,8 +46,25 @@ let roomCounter = 0;
 const openRooms: Room[] = [];
 const openLegs: RoomLeg[] = [];
 
+/** livekit-server's webhooks, as received (verified with the API key). */
+const webhooks: WebhookEvent[] = [];
+let webhookServer: Server;
+
 before(async () => {
-  lk = await startLiveKitServer();
+  webhookServer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      void new WebhookReceiver(lk.apiKey, lk.apiSecret)
+        .receive(body, req.headers.authorization)
+        .then((event) => webhooks.push(event))
+        .catch(() => undefined)
+        .finally(() => res.writeHead(200).end());
+    });
+  });
+  await new Promise<void>((resolve) => webhookServer.listen(0, '127.0.0.1', resolve));
+  const { port } = webhookServer.address() as AddressInfo;
+  lk = await startLiveKitServer({ webhookUrls: [`http://127.0.0.1:${port}/livekit`] });
   rooms = new RoomServiceClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
   dispatches = new AgentDispatchClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
 });
@@ -49,6 +74,7 @@ after(async () => {
   for (const room of openRooms) await room.disconnect().catch(() => undefined);
   await dispose();
   await lk?.stop();
+  await new Promise((resolve) => webhookServer?.close(resolve));
 });
 
 function newRoomName(): string {
@@ -450,6 +476,24 @@ describe('RoomLeg', () => {
     });
     for (const [reason, code] of cases) {
       assert.equal(left.get(`leg-${reason}`), code, `${reason} → ${DisconnectReason[code]}`);
+    }
+    // LiveKit's participant_left webhook carries the same reason.
+    const leftEvent = (identity: string) =>
+      webhooks.find((e) => e.event === 'participant_left' && e.participant?.identity === identity);
+    await waitFor<void>((resolve) => {
+      const check = setInterval(() => {
+        if (cases.every(([reason]) => leftEvent(`leg-${reason}`))) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 50);
+    });
+    for (const [reason, code] of cases) {
+      assert.equal(
+        leftEvent(`leg-${reason}`)?.participant?.disconnectReason,
+        code,
+        `webhook: ${reason} → ${DisconnectReason[code]}`,
+      );
     }
   });
 
