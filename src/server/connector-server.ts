@@ -56,6 +56,12 @@ export interface ConnectorServerOptions {
   twilio?: TwilioCallBackend;
   /** Optional - API key pre-filled on the console's sign-in form (`dev`; never a secret). */
   consoleSignInHint?: string;
+  /**
+   * Optional - the public port is shared by several processes (`serve --processes`): the public
+   * listener then closes each connection after its answer, so the round-robin over the processes
+   * places each request (and the calls it starts), not just each client connection. Default false.
+   */
+  sharedPublicPort?: boolean;
 }
 
 /**
@@ -98,6 +104,7 @@ export class ConnectorServer {
       logger: this.logger,
       maxConnections: this.config.maxConnections,
       metrics: this.metrics,
+      keepAlive: !options.sharedPublicPort,
     });
     this.internalHttp = new HttpServer({
       name: 'internal',
@@ -255,9 +262,12 @@ export class ConnectorServer {
    */
   async start(): Promise<number> {
     const port = await this.http.listen(this.config.port, this.config.bindAddress);
+    // Exclusive: in a `serve --processes` child the internal listener is this process's own
+    // (the cluster reaches each instance there), never shared with its siblings.
     const internalPort = await this.internalHttp.listen(
       this.config.internal.port,
       this.config.internal.bindAddress,
+      { exclusive: true },
     );
     this.logger.info(
       {

@@ -61,6 +61,12 @@ export interface HttpServerOptions {
    */
   requestTimeoutMs?: number;
   metrics?: HttpListenerMetrics;
+  /**
+   * Optional - keep connections open between requests. `false` answers every request with
+   * `Connection: close`, so a listener shared by several processes (`serve --processes`) spreads
+   * requests, not only connections, over them. Default true.
+   */
+  keepAlive?: boolean;
 }
 
 /** Default {@link HttpServerOptions.headersTimeoutMs}. */
@@ -93,6 +99,7 @@ export class HttpServer {
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly metrics: HttpListenerMetrics | undefined;
+  private readonly keepAlive: boolean;
   private closed = false;
   private droppedSinceLog = 0;
   private lastDropLog = 0;
@@ -101,6 +108,7 @@ export class HttpServer {
     this.name = options.name ?? 'http';
     this.logger = options.logger ?? silentLogger;
     this.metrics = options.metrics;
+    this.keepAlive = options.keepAlive ?? true;
     const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.server = createServer(
       {
@@ -161,6 +169,7 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.keepAlive) res.shouldKeepAlive = false;
     // A response sent before the body was read in full (refused, or not wanted): close the
     // connection rather than read the rest of a body nobody needs.
     res.once('finish', () => {
@@ -236,11 +245,15 @@ export class HttpServer {
     this.droppedSinceLog = 0;
   }
 
-  /** Start listening; resolves with the bound port (useful with port 0). */
-  async listen(port: number, host: string): Promise<number> {
+  /**
+   * Start listening; resolves with the bound port (useful with port 0). In a `node:cluster`
+   * worker the port is shared with the other workers unless `exclusive` (then port 0 gives each
+   * worker its own port).
+   */
+  async listen(port: number, host: string, options: { exclusive?: boolean } = {}): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      this.server.listen({ port, host, exclusive: options.exclusive ?? false }, () => {
         this.server.off('error', reject);
         resolve();
       });
