@@ -162,7 +162,13 @@ export function registerServeCommand(program: Command): void {
         const code = await superviseChildren(config, processes, numbers, logger, supervisor);
         process.exit(code);
       }
-      const server = new ConnectorServer({ config, logger, sharedPublicPort: child });
+      const server = new ConnectorServer({
+        config,
+        logger,
+        ...(child
+          ? { supervisedPublicPort: Number(process.env[supervisor.CHILD_PUBLIC_PORT_ENV]) }
+          : {}),
+      });
       let port: number;
       try {
         port = await server.start();
@@ -173,6 +179,13 @@ export function registerServeCommand(program: Command): void {
         );
       }
       if (child) {
+        const registry = server.calls?.registry;
+        const report = () => supervisor.reportChildLoad(registry?.activeCount ?? 0);
+        registry?.on('added', (call: { once(event: 'ended', listener: () => void): unknown }) => {
+          report();
+          call.once('ended', report);
+        });
+        registry?.on('removed', report);
         supervisor.reportChildStarted({
           port,
           internalPort: server.internalPort,
@@ -187,6 +200,9 @@ export function registerServeCommand(program: Command): void {
       };
       process.once('SIGINT', () => void shutdown());
       process.once('SIGTERM', () => void shutdown());
+      // A supervised child whose supervisor is gone (killed outright) ends too, instead of
+      // serving connections nobody hands it any more.
+      if (child) process.once('disconnect', () => void shutdown());
     });
 }
 
@@ -241,6 +257,8 @@ async function superviseChildren(
 ): Promise<number> {
   const children = new supervisor.ProcessSupervisor({
     processes,
+    port: config.port,
+    bindAddress: config.bindAddress,
     logger,
     childEnv: (index) => ({
       // Instance ids stay the same across restarts of a child: `<INSTANCE_ID or default>-<i>`.

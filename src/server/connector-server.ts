@@ -23,6 +23,7 @@ import { TwilioConnector } from '../twilio/twilio-connector.js';
 import { WhatsAppGraphClient, type WhatsAppGraphClientOptions } from '../whatsapp/graph-client.js';
 import { ConnectorMetrics } from '../metrics/index.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
+import { receiveConnections } from './process-supervisor.js';
 
 /** Largest webhook body accepted, bytes: Meta's call and message events are a few KiB. */
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
@@ -57,11 +58,13 @@ export interface ConnectorServerOptions {
   /** Optional - API key pre-filled on the console's sign-in form (`dev`; never a secret). */
   consoleSignInHint?: string;
   /**
-   * Optional - the public port is shared by several processes (`serve --processes`): the public
-   * listener then closes each connection after its answer, so the round-robin over the processes
-   * places each request (and the calls it starts), not just each client connection. Default false.
+   * Optional - a `serve --processes` supervisor owns the public port (this number) and hands this
+   * process its share of the connections (`receiveConnections`), so the public listener does not
+   * bind. It closes each connection after its answer, so the supervisor's round-robin places each
+   * request (and the call it starts), not just each client connection. Default: listen on
+   * `config.port`.
    */
-  sharedPublicPort?: boolean;
+  supervisedPublicPort?: number;
 }
 
 /**
@@ -93,10 +96,12 @@ export class ConnectorServer {
   readonly console: AttachedConsole | undefined;
   private closing: Promise<void> | undefined;
   private isReady = false;
+  private readonly supervisedPublicPort: number | undefined;
 
   constructor(options: ConnectorServerOptions) {
     this.config = options.config;
     this.logger = options.logger;
+    this.supervisedPublicPort = options.supervisedPublicPort;
     this.metrics = new ConnectorMetrics();
     this.metrics.setReady(false);
     this.http = new HttpServer({
@@ -104,7 +109,7 @@ export class ConnectorServer {
       logger: this.logger,
       maxConnections: this.config.maxConnections,
       metrics: this.metrics,
-      keepAlive: !options.sharedPublicPort,
+      keepAlive: options.supervisedPublicPort === undefined,
     });
     this.internalHttp = new HttpServer({
       name: 'internal',
@@ -261,13 +266,16 @@ export class ConnectorServer {
    * once everything has started.
    */
   async start(): Promise<number> {
-    const port = await this.http.listen(this.config.port, this.config.bindAddress);
-    // Exclusive: in a `serve --processes` child the internal listener is this process's own
-    // (the cluster reaches each instance there), never shared with its siblings.
+    let port: number;
+    if (this.supervisedPublicPort === undefined) {
+      port = await this.http.listen(this.config.port, this.config.bindAddress);
+    } else {
+      port = this.supervisedPublicPort;
+      receiveConnections((socket) => this.http.accept(socket));
+    }
     const internalPort = await this.internalHttp.listen(
       this.config.internal.port,
       this.config.internal.bindAddress,
-      { exclusive: true },
     );
     this.logger.info(
       {
@@ -293,9 +301,9 @@ export class ConnectorServer {
     return port;
   }
 
-  /** The public listener's port. */
+  /** The public listener's port (the supervisor's with `supervisedPublicPort`). */
   get port(): number {
-    return this.http.port;
+    return this.supervisedPublicPort ?? this.http.port;
   }
 
   /** The internal listener's port. */

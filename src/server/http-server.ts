@@ -245,20 +245,31 @@ export class HttpServer {
     this.droppedSinceLog = 0;
   }
 
-  /**
-   * Start listening; resolves with the bound port (useful with port 0). In a `node:cluster`
-   * worker the port is shared with the other workers unless `exclusive` (then port 0 gives each
-   * worker its own port).
-   */
-  async listen(port: number, host: string, options: { exclusive?: boolean } = {}): Promise<number> {
+  /** Start listening; resolves with the bound port (useful with port 0). */
+  async listen(port: number, host: string): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ port, host, exclusive: options.exclusive ?? false }, () => {
+      this.server.listen(port, host, () => {
         this.server.off('error', reject);
         resolve();
       });
     });
     return (this.server.address() as AddressInfo).port;
+  }
+
+  /**
+   * Serve a connection another process accepted (`serve --processes` hands each child its share
+   * of the public port's connections); the listener need not listen. After {@link close} the
+   * connection is closed instead.
+   */
+  accept(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.server.emit('connection', socket);
+    // Accepted paused by the supervisor, so no byte was read before this process took it.
+    socket.resume();
   }
 
   get port(): number {
@@ -285,7 +296,11 @@ export class HttpServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.server.listening) return;
+    if (!this.server.listening) {
+      // Handed connections only (see accept): nothing to stop listening on.
+      this.server.closeAllConnections();
+      return;
+    }
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();

@@ -1,4 +1,5 @@
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/index.js';
 
 /** Message a child sends its supervisor once its listeners are up and it joined the cluster. */
@@ -21,6 +22,10 @@ export interface SupervisedChild extends Omit<ChildStartedMessage, 'type'> {
 export interface ProcessSupervisorOptions {
   /** Number of connector processes to keep running, ≥ 1. */
   processes: number;
+  /** The public port the supervisor accepts connections on (0 = any free port). */
+  port: number;
+  /** Its bind address. */
+  bindAddress: string;
   /** Environment added to child `index`'s (its instance id, its internal port). */
   childEnv(index: number): Record<string, string>;
   logger: Logger;
@@ -37,10 +42,21 @@ const MAX_RESTART_DELAY_MS = 30_000;
 
 /** The variable telling a `serve` process that it is child `index` of a supervisor. */
 export const CHILD_INDEX_ENV = 'WHATSAPP_CONNECTOR_CHILD_INDEX';
+/** The variable giving a child the public port its supervisor accepts on. */
+export const CHILD_PUBLIC_PORT_ENV = 'WHATSAPP_CONNECTOR_CHILD_PUBLIC_PORT';
+/** IPC message carrying an accepted public connection (the socket is its handle). */
+export const CONNECTION_MESSAGE = 'whatsapp-connector:connection';
 
 /** True in a process a {@link ProcessSupervisor} started. */
 export function isSupervisedChild(): boolean {
-  return cluster.isWorker && process.env[CHILD_INDEX_ENV] !== undefined;
+  return process.env[CHILD_INDEX_ENV] !== undefined && typeof process.send === 'function';
+}
+
+/** In a child: hand every public connection the supervisor passes to `accept`. */
+export function receiveConnections(accept: (socket: Socket) => void): void {
+  process.on('message', (message: unknown, handle: unknown) => {
+    if (message === CONNECTION_MESSAGE && handle) accept(handle as Socket);
+  });
 }
 
 /** Tell the supervisor (if any) that this child is serving. */
@@ -49,9 +65,24 @@ export function reportChildStarted(message: Omit<ChildStartedMessage, 'type'>): 
   process.send({ type: 'whatsapp-connector:started', ...message } satisfies ChildStartedMessage);
 }
 
+/** Message a child sends whenever its number of calls changes. */
+export interface ChildLoadMessage {
+  type: 'whatsapp-connector:load';
+  /** Calls neither ending nor ended, as `CallRegistry.activeCount`. */
+  activeCalls: number;
+}
+
+/** Tell the supervisor (if any) how many calls this child holds. */
+export function reportChildLoad(activeCalls: number): void {
+  if (!isSupervisedChild() || !process.send) return;
+  process.send({ type: 'whatsapp-connector:load', activeCalls } satisfies ChildLoadMessage);
+}
+
 interface Slot {
+  /** Calls the child last reported. */
+  activeCalls: number;
   index: number;
-  worker: Worker | undefined;
+  worker: ChildProcess | undefined;
   startedAt: number;
   restartDelayMs: number;
   restartTimer: NodeJS.Timeout | undefined;
@@ -59,10 +90,13 @@ interface Slot {
 }
 
 /**
- * `serve --processes N`: keeps N connector processes (`node:cluster` workers running the same
- * command) sharing the public port; node's round-robin hands each accepted connection to the next
- * child. The children are instances of one cluster (Redis), so a request reaching any of them
- * finds the call wherever it is held.
+ * `serve --processes N`: keeps N connector processes (the same command, forked) behind one public
+ * port. The supervisor accepts each connection and hands its socket to the serving child holding
+ * the fewest calls (see {@link handOver}); it reads no byte of it. The children are instances of one cluster (Redis), so a request
+ * reaching any of them finds the call wherever it is held.
+ *
+ * Not `node:cluster`: its workers share every socket they bind with the same port, UDP included,
+ * and the media legs' ICE sockets (port 0) would then receive each other's packets.
  *
  * Signals are forwarded as SIGTERM (a terminal's Ctrl-C already sent the children SIGINT; a second
  * SIGINT would kill them without closing their calls). A child that dies is restarted in its slot;
@@ -82,10 +116,13 @@ export class ProcessSupervisor {
   private rejectStarted!: (err: Error) => void;
   private readonly started: Promise<SupervisedChild[]>;
   private allStarted = false;
+  private readonly listener: Server;
+  private next = 0;
 
   constructor(options: ProcessSupervisorOptions) {
-    if (!cluster.isPrimary) throw new Error('a ProcessSupervisor runs in the primary process');
     this.options = options;
+    // Paused: the child that gets the socket reads the request, not the supervisor.
+    this.listener = createServer({ pauseOnConnect: true }, (socket) => this.handOver(socket));
     this.logger = options.logger.child({ component: 'supervisor' });
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     this.started = new Promise((resolve, reject) => {
@@ -96,8 +133,34 @@ export class ProcessSupervisor {
     this.started.catch(() => undefined);
   }
 
-  /** Start every child; resolves once all of them serve, rejects if one exits first. */
-  start(): Promise<SupervisedChild[]> {
+  /** The public port, once {@link start} resolved. */
+  get port(): number {
+    const address = this.listener.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /**
+   * Listen on the public port, then start every child; resolves once all of them serve, rejects
+   * if the port cannot be bound or a child exits first.
+   */
+  async start(): Promise<SupervisedChild[]> {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.listener.once('error', reject);
+        this.listener.listen(this.options.port, this.options.bindAddress, () => {
+          this.listener.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      // No child started: nothing to wait for.
+      this.stopping = true;
+      this.resolveExited(1);
+      throw new Error(
+        `cannot listen on ${this.options.bindAddress}:${this.options.port}: ${(err as Error).message}`,
+      );
+    }
+    this.listener.on('error', (err) => this.logger.error({ err }, 'public listener failed'));
     for (let index = 0; index < this.options.processes; index++) {
       const slot: Slot = {
         index,
@@ -106,6 +169,7 @@ export class ProcessSupervisor {
         restartDelayMs: this.options.restartDelayMs ?? 1000,
         restartTimer: undefined,
         info: undefined,
+        activeCalls: 0,
       };
       this.slots.push(slot);
       this.fork(slot);
@@ -121,30 +185,62 @@ export class ProcessSupervisor {
   /** SIGTERM every child (again on a repeated call) and restart none; see {@link exited}. */
   stop(): void {
     this.stopping = true;
+    if (this.listener.listening) this.listener.close();
     for (const slot of this.slots) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
       slot.restartTimer = undefined;
-      if (slot.worker && !slot.worker.isDead()) slot.worker.process.kill('SIGTERM');
+      if (slot.worker && isRunning(slot.worker)) slot.worker.kill('SIGTERM');
     }
     this.checkAllExited();
   }
 
+  /**
+   * The serving child holding the fewest calls gets the connection, ties in turn; with none
+   * serving, it is closed. Fewest calls, not plain turns: calls last minutes and requests
+   * milliseconds, and a fixed pattern of requests (each call's webhook, then its Accept) would
+   * otherwise put every call on the same child.
+   */
+  private handOver(socket: Socket): void {
+    const serving = this.slots.filter((s) => s.info && s.worker?.connected);
+    const fewest = Math.min(...serving.map((s) => s.activeCalls));
+    const least = serving.filter((s) => s.activeCalls === fewest);
+    const slot = least[this.next++ % Math.max(least.length, 1)];
+    if (!slot?.worker) {
+      socket.destroy();
+      return;
+    }
+    slot.worker.send(CONNECTION_MESSAGE, socket, { keepOpen: false }, (err) => {
+      if (err) socket.destroy();
+    });
+  }
+
   private fork(slot: Slot): void {
-    const worker = cluster.fork({
-      ...this.options.childEnv(slot.index),
-      [CHILD_INDEX_ENV]: String(slot.index),
+    const worker = fork(process.argv[1]!, process.argv.slice(2), {
+      env: {
+        ...process.env,
+        ...this.options.childEnv(slot.index),
+        [CHILD_INDEX_ENV]: String(slot.index),
+        [CHILD_PUBLIC_PORT_ENV]: String(this.port),
+      },
+      execArgv: process.execArgv,
+      stdio: 'inherit',
     });
     slot.worker = worker;
     slot.startedAt = Date.now();
     slot.info = undefined;
-    worker.on('message', (msg: Partial<ChildStartedMessage>) => {
+    slot.activeCalls = 0;
+    worker.on('message', (msg: Partial<ChildStartedMessage> | Partial<ChildLoadMessage>) => {
+      if (msg?.type === 'whatsapp-connector:load') {
+        slot.activeCalls = (msg as ChildLoadMessage).activeCalls;
+        return;
+      }
       if (msg?.type !== 'whatsapp-connector:started') return;
       slot.info = {
         index: slot.index,
-        pid: worker.process.pid ?? 0,
-        port: msg.port ?? 0,
-        internalPort: msg.internalPort ?? 0,
-        instanceId: msg.instanceId ?? '',
+        pid: worker.pid ?? 0,
+        port: (msg as ChildStartedMessage).port,
+        internalPort: (msg as ChildStartedMessage).internalPort,
+        instanceId: (msg as ChildStartedMessage).instanceId,
       };
       this.logger.info({ child: slot.index, ...slot.info }, 'child process serving');
       if (!this.allStarted && this.slots.every((s) => s.info)) {
@@ -153,9 +249,18 @@ export class ProcessSupervisor {
       }
     });
     worker.on('exit', (code, signal) => this.onExit(slot, worker, code, signal));
+    // Without this a failed fork (or a send to a child that just died) would throw.
+    worker.on('error', (err) =>
+      this.logger.warn({ err, child: slot.index }, 'child process error'),
+    );
   }
 
-  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+  private onExit(
+    slot: Slot,
+    worker: ChildProcess,
+    code: number | null,
+    signal: string | null,
+  ): void {
     if (slot.worker !== worker) return;
     const wasServing = slot.info !== undefined;
     slot.info = undefined;
@@ -180,7 +285,7 @@ export class ProcessSupervisor {
     const delay = slot.restartDelayMs;
     slot.restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
     this.logger.error(
-      { child: slot.index, pid: worker.process.pid, code, signal, wasServing, restartInMs: delay },
+      { child: slot.index, pid: worker.pid, code, signal, wasServing, restartInMs: delay },
       'child process died; restarting it (its calls are gone; their directory entries lapse)',
     );
     slot.restartTimer = setTimeout(() => {
@@ -191,7 +296,12 @@ export class ProcessSupervisor {
 
   private checkAllExited(): void {
     if (!this.stopping) return;
-    if (this.slots.some((s) => s.restartTimer || (s.worker && !s.worker.isDead()))) return;
+    if (this.slots.some((s) => s.restartTimer || (s.worker && isRunning(s.worker)))) return;
+    if (this.listener.listening) this.listener.close();
     this.resolveExited(this.failedCode);
   }
+}
+
+function isRunning(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
 }
