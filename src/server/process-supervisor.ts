@@ -182,10 +182,14 @@ export class ProcessSupervisor {
     return this.slots.flatMap((s) => (s.info ? [s.info] : []));
   }
 
-  /** SIGTERM every child (again on a repeated call) and restart none; see {@link exited}. */
+  /**
+   * SIGTERM every child (again on a repeated call) and restart none; the public port closes once
+   * all have exited (see {@link exited}).
+   */
   stop(): void {
     this.stopping = true;
-    if (this.listener.listening) this.listener.close();
+    // The port stays open until every child is gone: a child draining its calls still answers
+    // requests for them (a Disconnect, say); once it closes, it closes what it is handed.
     for (const slot of this.slots) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
       slot.restartTimer = undefined;

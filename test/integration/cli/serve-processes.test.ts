@@ -1,5 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { AccessToken } from 'livekit-server-sdk';
 import { WhatsAppSimulator, type SimulatedCall } from '../../../src/simulator/index.js';
@@ -157,6 +158,31 @@ test('bad --processes values and --processes 2 without REDIS_URL are configurati
   const noRedis = await runCli(['serve', '--processes', '2'], base);
   assert.equal(noRedis.code, 2, noRedis.stderr);
   assert.match(noRedis.stderr, /--processes 2 needs REDIS_URL/);
+});
+
+test('a child that cannot start (its internal port is taken) fails the whole start with exit 1', async () => {
+  const taken = createServer();
+  const busy = await freeTcpPort();
+  await new Promise<void>((resolve) => taken.listen(busy + 1, '127.0.0.1', resolve));
+  try {
+    const r = await runCli(
+      ['serve', '--processes', '2', '--port', String(await freeTcpPort())],
+      {
+        LIVEKIT_API_KEY: 'devkey',
+        LIVEKIT_API_SECRET: 'devsecret-0123456789-0123456789-abcdef',
+        // Child 0 starts (Redis being down is not fatal); child 1 finds its port taken.
+        REDIS_URL: 'redis://127.0.0.1:9',
+        INTERNAL_PORT: String(busy),
+        LOG_LEVEL: 'silent',
+      },
+      120_000,
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cannot start 2 processes: child process 1 exited/);
+    assert.match(r.stderr, new RegExp(`cannot listen on .*:${busy + 1}`));
+  } finally {
+    taken.close();
+  }
 });
 
 test('serve --processes 2 starts two cluster instances, each on its own internal port', async () => {
