@@ -12,7 +12,8 @@
  *
  * Reported per N, from /proc: the CPU of the whole process tree (supervisor and children) over
  * the window minus its idle rate, as CPU-s per call-minute; the calls held — the user received at
- * least 90 % of the agent's 50 packets/s over the window; and the calls each child holds.
+ * least 90 % of the agent's 50 packets/s over the window; the calls each child holds; the
+ * busiest child's CPU; and what the load side (this process) and the whole machine were doing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +106,10 @@ interface Row {
   callsHeld: number;
   callsPerProcess: number[];
   busiestProcessCpuShare: number;
+  /** CPU of this bench process (simulated users, agents) over the window, share of a core. */
+  loadSideCpuShare: number;
+  /** Busy share of the whole machine (all cores) over the window: other work included. */
+  machineBusyShare: number;
 }
 
 async function run(processes: number): Promise<Row> {
@@ -189,7 +194,9 @@ async function run(processes: number): Promise<Row> {
     const before = users.map((u) => u.recordingStats().packetsReceived);
     meter.reset();
     perChild.reset();
+    const loadStart = process.cpuUsage();
     await sleep(SECONDS * 1000);
+    const load = process.cpuUsage(loadStart);
     const r = meter.read();
     const pc = perChild.read();
     const expected = SECONDS * 50;
@@ -212,6 +219,8 @@ async function run(processes: number): Promise<Row> {
       callsHeld: held,
       callsPerProcess,
       busiestProcessCpuShare: Number(busiest.toFixed(3)),
+      loadSideCpuShare: Number(((load.user + load.system) / 1e6 / r.wallSeconds).toFixed(3)),
+      machineBusyShare: Number(r.machineBusyShare.toFixed(3)),
     };
   } finally {
     for (const a of agents.splice(0)) await a.participant.leave().catch(() => undefined);
@@ -231,7 +240,7 @@ try {
   for (const n of PROCESS_COUNTS) {
     const row = await run(n);
     console.log(
-      `--processes ${n}: ${row.calls} calls, ${row.cpuSecondsPerCallMinute} CPU-s per call-minute, ${row.callsHeld} held, per process ${row.callsPerProcess.join('/')}, busiest process ${(row.busiestProcessCpuShare * 100).toFixed(0)} % of a core`,
+      `--processes ${n}: ${row.calls} calls, ${row.cpuSecondsPerCallMinute} CPU-s per call-minute, ${row.callsHeld} held, per process ${row.callsPerProcess.join('/')}, busiest process ${(row.busiestProcessCpuShare * 100).toFixed(0)} % of a core, load side ${(row.loadSideCpuShare * 100).toFixed(0)} %, machine ${(row.machineBusyShare * 100).toFixed(0)} % busy`,
     );
     rows.push(row);
   }
