@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as Yaml from 'yaml';
 import { z } from 'zod';
+import {
+  admissionFileSchema,
+  loadAdmissionSettings,
+  type AdmissionSettings,
+} from './admission-settings.js';
 import { ConfigError } from './config-error.js';
+import { loadRegionSettings, regionsFileSchema, type RegionSettings } from './region-map.js';
 import { checkApiSecret, isLoopbackHost, readSecretVariable } from './secret-settings.js';
 
 export { ConfigError } from './config-error.js';
@@ -192,6 +198,8 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    admission: admissionFileSchema.optional(),
+    regions: regionsFileSchema.optional(),
     cluster: z
       .object({
         instance_id: z.string().optional(),
@@ -290,6 +298,10 @@ export interface Config {
      */
     streamTimeoutSeconds: number;
   };
+  /** Admission control: when new calls are refused because the instance is busy. */
+  admission: AdmissionSettings;
+  /** Regions: this instance's, and where calls for each destination country should run. */
+  regions: RegionSettings;
   /** Scale-out settings, used only when `redisUrl` is set (see `src/cluster/`). */
   cluster: {
     /** Name of this instance in the cluster. Default `<hostname>-<pid>-<random>` (`INSTANCE_ID`). */
@@ -344,7 +356,10 @@ export interface Config {
     mediaTimeoutSeconds: number;
     /** An answered call lasting this long is ended, in seconds; 0 = no limit. Default 14400 (4 h). */
     maxDurationSeconds: number;
-    /** Calls accepted at once before `resource_exhausted`. Default 200. */
+    /**
+     * Calls held at once before `resource_exhausted`. Default {@link defaultMaxConcurrentCalls}:
+     * 8 per CPU core (16 on 2 cores), from the bench's measured cost per call.
+     */
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
     hidePhoneNumber: boolean;
@@ -372,6 +387,20 @@ export interface LoadConfigOptions {
 }
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
+
+/** Calls per CPU core of the default call limit (see {@link defaultMaxConcurrentCalls}). */
+export const DEFAULT_CALLS_PER_CORE = 8;
+
+/**
+ * Default `MAX_CONCURRENT_CALLS`: {@link DEFAULT_CALLS_PER_CORE} per CPU core. The bench measured
+ * 3.5-4.1 connector CPU-s per call-minute through the transcoding path on a 2-core VM
+ * (`bench/README.md`), i.e. ~7 % of a core per call: 8 calls per core keep the connector near
+ * half the machine, leaving the rest for setup bursts, GC and the room worker processes. The
+ * passthrough path costs less (1-2 CPU-s per call-minute); raise the limit when using it.
+ */
+export function defaultMaxConcurrentCalls(): number {
+  return DEFAULT_CALLS_PER_CORE * Math.max(1, availableParallelism());
+}
 
 // Loaded on demand: YAML parsing is only needed with a file, and the CLI's start-up time counts.
 const requireModule = createRequire(import.meta.url);
@@ -704,6 +733,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         0.1,
       ),
     },
+    admission: loadAdmissionSettings(env, file.admission),
+    regions: loadRegionSettings(env, file.regions),
     cluster: {
       instanceId: instanceId(env, file),
       instanceUrl: instanceUrl
@@ -753,7 +784,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxConcurrentCalls: num(
         'MAX_CONCURRENT_CALLS',
         env.MAX_CONCURRENT_CALLS,
-        file.calls?.max_concurrent_calls ?? 200,
+        file.calls?.max_concurrent_calls ?? defaultMaxConcurrentCalls(),
         1,
       ),
       hidePhoneNumber: env.HIDE_PHONE_NUMBER

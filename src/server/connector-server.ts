@@ -23,6 +23,8 @@ import { MEDIA_STREAM_PATH } from '../twilio/connect-url-signer.js';
 import { TwilioConnector } from '../twilio/twilio-connector.js';
 import { WhatsAppGraphClient, type WhatsAppGraphClientOptions } from '../whatsapp/graph-client.js';
 import { ConnectorMetrics } from '../metrics/index.js';
+import { AdmissionControl } from './admission-control.js';
+import { attachCallTelemetry } from './call-telemetry.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
 
 /** Largest webhook body accepted, bytes: Meta's call and message events are a few KiB. */
@@ -87,6 +89,9 @@ export class ConnectorServer {
   readonly cluster: ClusterNode | undefined;
   /** The operator console and its JSON endpoints on the internal listener (with the gateway). */
   readonly console: AttachedConsole | undefined;
+  /** Admission control: refuses new calls while event-loop lag or CPU are over their limits. */
+  readonly admission: AdmissionControl;
+  private detachTelemetry: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private isReady = false;
 
@@ -105,6 +110,11 @@ export class ConnectorServer {
       name: 'internal',
       logger: this.logger,
       maxConnections: this.config.internal.maxConnections,
+      metrics: this.metrics,
+    });
+    this.admission = new AdmissionControl({
+      settings: this.config.admission,
+      logger: this.logger,
       metrics: this.metrics,
     });
     this.metrics.watchListener(this.http);
@@ -134,6 +144,7 @@ export class ConnectorServer {
         ...options.graph,
         baseUrl: this.config.whatsapp.graphUrl,
         logger: this.logger,
+        onFailure: (operation, code) => this.metrics.countGraphError(operation, code),
       });
       const calls = new CallManager({
         config: this.config,
@@ -142,25 +153,10 @@ export class ConnectorServer {
         media: mediaSettings(this.config),
         roomLegs: this.roomLegPool?.factory,
         ...(options.metaEndRetry ? { metaEndRetry: options.metaEndRetry } : {}),
+        admission: this.admission,
       });
       this.calls = calls;
       const registry = calls.registry;
-      this.metrics.setActiveCallsSource(() =>
-        registry
-          .list()
-          .filter((c) => c.state !== 'ended')
-          .map((c) => ({ direction: c.direction, state: c.state })),
-      );
-      // Per call: time to answer, and why it ended.
-      registry.on('added', (call) => {
-        const onState = (state: string) => {
-          if (state !== 'active') return;
-          call.off('state', onState);
-          this.metrics.observeCallSetup(call.direction, (Date.now() - call.createdAt) / 1000);
-        };
-        call.on('state', onState);
-        call.once('ended', (reason) => this.metrics.countCallEnded(call.direction, reason));
-      });
       const settings = options.gateway ?? loadGatewaySettings(this.config);
       let peers: ClusterCallPeers | undefined;
       const credentials = {
@@ -203,6 +199,12 @@ export class ConnectorServer {
         calls: router,
         graph,
         logger: this.logger,
+      });
+      this.detachTelemetry = attachCallTelemetry({
+        metrics: this.metrics,
+        registry,
+        logger: this.logger,
+        gateway: this.gateway,
       });
       this.http.route(settings.webhookPath, this.gateway.handle, {
         maxBodyBytes: MAX_WEBHOOK_BODY_BYTES,
@@ -285,6 +287,7 @@ export class ConnectorServer {
         'cluster peers on other hosts cannot reach this instance: set INTERNAL_BIND_ADDRESS to a private address (or INSTANCE_URL)',
       );
     }
+    this.admission.start();
     this.setReady(true);
     return port;
   }
@@ -325,6 +328,8 @@ export class ConnectorServer {
       await this.calls?.close();
       await this.cluster?.close();
       await this.roomLegPool?.close();
+      this.detachTelemetry?.();
+      this.admission.close();
       await Promise.all([this.http.close(), this.internalHttp.close()]);
     })();
     return this.closing;
