@@ -1,4 +1,4 @@
-import { isLoopbackHost, type Config } from '../config/index.js';
+import { isLoopbackHost, regionOfCountry, type Config } from '../config/index.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { TwilioCallBackend } from '../connector/twilio-call-backend.js';
 import type { Logger } from '../log/index.js';
@@ -8,7 +8,8 @@ import {
   type MediaLegSettings,
 } from '../calls/call-manager.js';
 import type { CallOperations } from '../calls/call-params.js';
-import { CallRouter } from '../calls/call-router.js';
+import { CallPlacements } from '../calls/call-placement.js';
+import { CallRouter, type RegionPolicy } from '../calls/call-router.js';
 import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
 import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
@@ -171,10 +172,19 @@ export class ConnectorServer {
           registry,
           logger: this.logger,
           metrics: this.metrics.registry,
+          accepting: () => this.admission.open,
         });
         peers = new ClusterCallPeers({ node: this.cluster, credentials });
       }
-      const router = new CallRouter({ local: calls, peers, logger: this.logger });
+      const placements = new CallPlacements();
+      registry.on('removed', (callId) => placements.forget(callId));
+      const router = new CallRouter({
+        local: calls,
+        peers,
+        logger: this.logger,
+        regions: regionPolicy(this.config, () => registry.activeCount),
+        placements,
+      });
       this.router = router;
       if (peers) {
         this.internalHttp.route(
@@ -211,7 +221,13 @@ export class ConnectorServer {
       });
       this.internalHttp.route(
         CALLS_ENDPOINT_PATH,
-        createCallsEndpoint(registry, this.config.apiKeys),
+        createCallsEndpoint({
+          registry,
+          apiKeys: this.config.apiKeys,
+          self: { instanceId: this.config.cluster.instanceId, region: this.config.regions.region },
+          placements,
+          peers: this.cluster ? () => this.cluster!.instances.list() : undefined,
+        }),
       );
       this.twilio = new TwilioConnector({
         livekit: this.config.livekit,
@@ -334,6 +350,15 @@ export class ConnectorServer {
     })();
     return this.closing;
   }
+}
+
+/** Regional placement from the configuration (`REGION`, `REGION_MAP`, `DEFAULT_REGION`). */
+function regionPolicy(config: Config, activeCalls: () => number): RegionPolicy {
+  return {
+    region: config.regions.region,
+    regionOf: (country) => regionOfCountry(config.regions, country),
+    load: () => activeCalls() / config.calls.maxConcurrentCalls,
+  };
 }
 
 /** ICE settings of the media legs from the configuration. */
