@@ -51,7 +51,7 @@ export interface WhatsAppGraphClientOptions {
   logger?: Logger;
   /**
    * Optional - told of every request that failed after its last attempt (for `/metrics`):
-   * `operation` (`connect`, `accept`, `terminate`, `permissions`, …) and `code`, Meta's error code
+   * `operation` (`calls.connect`, `calls.accept`, `calls.terminate`, …) and `code`, Meta's error code
    * when its answer carried one, else `http_<status>`, or the transport failure (`timeout`,
    * `network`, `retries_exhausted`, `invalid_response`). Requests the caller aborted are not
    * reported. Default none.
@@ -775,7 +775,7 @@ function positive(value: number | undefined, fallback: number): number {
 /** The code a failed request is counted under; undefined for the caller's own abort. */
 function failureCode(err: unknown): string | undefined {
   if (err instanceof GraphApiError) {
-    return err.code !== undefined ? String(err.code) : `http_${err.graphStatus}`;
+    return err.graphCode !== undefined ? String(err.graphCode) : `http_${err.graphStatus}`;
   }
   if (err instanceof GraphTransportError) {
     return err.failure === 'aborted' ? undefined : err.failure;
