@@ -373,7 +373,8 @@ export class CallRouter implements CallOperations {
     // This instance competes on load, unless it was tried above as an instance of the region.
     const order: (PeerRef | 'self')[] = [...others];
     if (!here && this.local.hasCapacity()) {
-      const at = order.findIndex((p) => p !== 'self' && (p.load ?? 0) > selfLoad);
+      // Ties go to this instance: no hop.
+      const at = order.findIndex((p) => p !== 'self' && (p.load ?? 0) >= selfLoad);
       order.splice(at === -1 ? order.length : at, 0, 'self');
     }
     for (const target of order) {
