@@ -164,7 +164,14 @@ export class AdmissionControl implements AdmissionPort {
   private decide(): void {
     const { enabled, maxEventLoopLagMs, maxCpu } = this.settings;
     const load = this.load();
-    if (!enabled) return;
+    if (!enabled) {
+      // Turned off while closed: open the door.
+      if (this.refusal) {
+        this.refusal = undefined;
+        this.metrics?.setAdmissionOpen(true);
+      }
+      return;
+    }
     // Closed: stay closed until both signals are clearly below their limits.
     const factor = this.refusal ? ADMISSION_REOPEN_RATIO : 1;
     let next: OverloadedError | undefined;
