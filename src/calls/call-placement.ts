@@ -29,6 +29,9 @@ export interface CallPlacement {
   wantedRegion?: string | undefined;
 }
 
+/** Most placements kept (the oldest go first). */
+const MAX_PLACEMENTS = 10_000;
+
 /**
  * The placements of the calls this instance placed, by call id, until the call leaves the
  * registry (`forget`). Calls without an entry (accepted calls) were placed where the webhook or
@@ -39,6 +42,11 @@ export class CallPlacements {
 
   record(callId: string, placement: CallPlacement): void {
     this.byCall.set(callId, placement);
+    // Entries are dropped when their call leaves; the cap bounds any that are never dropped.
+    if (this.byCall.size > MAX_PLACEMENTS) {
+      const oldest = this.byCall.keys().next().value;
+      if (oldest !== undefined) this.byCall.delete(oldest);
+    }
   }
 
   get(callId: string): CallPlacement | undefined {
@@ -48,4 +56,9 @@ export class CallPlacements {
   forget(callId: string): void {
     this.byCall.delete(callId);
   }
+}
+
+/** Key of a Twilio call's placement: its room and participant identity (unique per connect URL). */
+export function twilioPlacementKey(roomName: string, participantIdentity: string): string {
+  return `${roomName}\u0000${participantIdentity}`;
 }

@@ -25,7 +25,7 @@ export function registerCallsCommand(program: Command): void {
         await import('./cli-context.js');
       const config = cliConfig(cmd.optsWithGlobals<CallsOptions>().config);
       const url = connectorUrl(config, opts.url);
-      const { calls, instances } = await callsListing(config, url, opts.all);
+      const { calls, twilioCalls, instances } = await callsListing(config, url, opts.all);
       // Instances that could not be asked: their calls are missing, so say so (on stderr).
       for (const i of instances) {
         if (i.error) console.error(`warning: instance ${i.id}: ${i.error}; its calls are missing`);
@@ -34,7 +34,7 @@ export function registerCallsCommand(program: Command): void {
         console.log(JSON.stringify(calls, null, 2));
         return;
       }
-      if (calls.length === 0) {
+      if (calls.length + twilioCalls.length === 0) {
         console.log(opts.all ? 'no calls' : 'no active calls');
         return;
       }
@@ -49,6 +49,21 @@ export function registerCallsCommand(program: Command): void {
         c.region ?? '-',
         placementText(c.placement),
       ]);
+      const now = Date.now();
+      for (const c of twilioCalls) {
+        const end = c.endedAt ?? now;
+        rows.push([
+          `twilio:${c.sessionId}`,
+          `twilio ${c.direction}`,
+          c.state + (c.endReason ? ` (${c.endReason})` : ''),
+          c.roomName,
+          c.participantIdentity,
+          c.answeredAt ? formatDuration((end - c.answeredAt) / 1000) : '-',
+          c.instanceId ?? '-',
+          c.region ?? '-',
+          placementText(c.placement),
+        ]);
+      }
       const header = [
         'CALL ID',
         'DIRECTION',

@@ -147,7 +147,11 @@ export async function callsListing(
     url,
     `${CALLS_PATH}${all ? '?all=true' : ''}`,
   );
-  return { calls: listing.calls, instances: listing.instances ?? [] };
+  return {
+    calls: listing.calls,
+    twilioCalls: listing.twilioCalls ?? [],
+    instances: listing.instances ?? [],
+  };
 }
 
 /** The calls of the running connector's cluster. */

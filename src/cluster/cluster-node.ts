@@ -203,6 +203,9 @@ export class ClusterNode {
       updatedAt: Date.now(),
       ...(this.config.regions.region ? { region: this.config.regions.region } : {}),
       accepting: this.accepting(),
+      // Twilio connects to the URL the issuing instance built: only one with its own PUBLIC_URL
+      // can take Twilio calls placed by a peer.
+      ...(this.config.publicUrl ? { twilio: true } : {}),
     };
   }
 

@@ -17,6 +17,8 @@ export interface InstanceInfo {
    * absent from instances that do not say (counted as accepting).
    */
   accepting?: boolean | undefined;
+  /** True when it serves ConnectTwilioCall on its own `PUBLIC_URL` (peers may place Twilio calls on it). */
+  twilio?: boolean | undefined;
   /** Epoch ms of start and of this heartbeat. */
   startedAt: number;
   updatedAt: number;
@@ -95,6 +97,7 @@ function parseInfo(raw: string | null): InstanceInfo | undefined {
       updatedAt: Number(v.updatedAt) || 0,
       ...(typeof v.region === 'string' && v.region ? { region: v.region } : {}),
       ...(typeof v.accepting === 'boolean' ? { accepting: v.accepting } : {}),
+      ...(v.twilio === true ? { twilio: true } : {}),
     };
   } catch {
     return undefined;

@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CallPlacement, CallPlacements } from '../calls/call-placement.js';
+import {
+  twilioPlacementKey,
+  type CallPlacement,
+  type CallPlacements,
+} from '../calls/call-placement.js';
 import type { CallRegistry } from '../calls/call-registry.js';
 import type { CallSummary } from '../calls/whatsapp-call.js';
+import type { TwilioCallSummary } from '../twilio/twilio-call.js';
 import { authenticateConnectorRequest } from './connector-auth.js';
 import { toConnectorError } from '../errors/index.js';
 import type { RouteHandler } from '../server/http-server.js';
@@ -22,6 +27,14 @@ export interface ListedCall extends CallSummary {
   placement?: CallPlacement | undefined;
 }
 
+/** One Twilio Media Streams call of a listing, with where it runs. */
+export interface ListedTwilioCall extends TwilioCallSummary {
+  instanceId: string;
+  region?: string | undefined;
+  /** How it was placed in the cluster (ConnectTwilioCall with a destination country). */
+  placement?: CallPlacement | undefined;
+}
+
 /** One instance of a listing: how many calls it listed, or why it could not be asked. */
 export interface ListedInstance {
   id: string;
@@ -35,6 +48,8 @@ export interface ListedInstance {
 /** The JSON a `GET /api/calls` answers. */
 export interface CallsListing {
   calls: ListedCall[];
+  /** Twilio Media Streams calls (`ConnectTwilioCall`). */
+  twilioCalls: ListedTwilioCall[];
   /** The instances asked (this one first). */
   instances: ListedInstance[];
 }
@@ -56,6 +71,11 @@ export interface CallsEndpointOptions {
   /** Optional - placements of the dials placed here. */
   placements?: CallPlacements | undefined;
   /**
+   * Optional - this instance's Twilio calls and their placements (by room and identity, see
+   * `twilioPlacementKey`).
+   */
+  twilio?: { list(): TwilioCallSummary[]; placements?: CallPlacements | undefined } | undefined;
+  /**
    * Optional - the cluster's other live instances; their calls are added to the listing. Default
    * none (a single instance). Rejects when the cluster cannot be asked.
    */
@@ -75,7 +95,7 @@ export interface CallsEndpointOptions {
  * retained.
  */
 export function createCallsEndpoint(options: CallsEndpointOptions): RouteHandler {
-  const { registry, apiKeys, self, placements, peers } = options;
+  const { registry, apiKeys, self, placements, peers, twilio } = options;
   const timeoutMs = options.peerTimeoutMs ?? DEFAULT_PEER_LISTING_TIMEOUT_MS;
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (req.method !== 'GET') {
@@ -104,8 +124,18 @@ export function createCallsEndpoint(options: CallsEndpointOptions): RouteHandler
         ...(self.region ? { region: self.region } : {}),
         ...withPlacement(placements?.get(c.callId)),
       }));
+    const twilioCalls: ListedTwilioCall[] = (twilio?.list() ?? [])
+      .filter((c) => all || c.state !== 'ended')
+      .map((c) => ({
+        ...c,
+        instanceId: self.instanceId,
+        ...(self.region ? { region: self.region } : {}),
+        ...withPlacement(
+          twilio?.placements?.get(twilioPlacementKey(c.roomName, c.participantIdentity)),
+        ),
+      }));
     const instances: ListedInstance[] = [
-      { id: self.instanceId, region: self.region, calls: calls.length },
+      { id: self.instanceId, region: self.region, calls: calls.length + twilioCalls.length },
     ];
     if (!localOnly && peers) {
       let others: ListingPeer[] = [];
@@ -127,12 +157,18 @@ export function createCallsEndpoint(options: CallsEndpointOptions): RouteHandler
           instances.push({ id: peer.id, region: peer.region, calls: 0, error: answer.error });
           return;
         }
-        instances.push({ id: peer.id, region: peer.region, calls: answer.calls.length });
+        instances.push({
+          id: peer.id,
+          region: peer.region,
+          calls: answer.calls.length + answer.twilioCalls.length,
+        });
         calls.push(...answer.calls);
+        twilioCalls.push(...answer.twilioCalls);
       });
       calls.sort((a, b) => a.createdAt - b.createdAt);
+      twilioCalls.sort((a, b) => a.createdAt - b.createdAt);
     }
-    const body: CallsListing = { calls, instances };
+    const body: CallsListing = { calls, twilioCalls, instances };
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
     res.end(JSON.stringify(body));
   };
@@ -148,7 +184,7 @@ async function peerCalls(
   all: boolean,
   authorization: string,
   timeoutMs: number,
-): Promise<{ calls: ListedCall[] } | { error: string }> {
+): Promise<{ calls: ListedCall[]; twilioCalls: ListedTwilioCall[] } | { error: string }> {
   const target = `${peer.url.replace(/\/+$/, '')}${CALLS_ENDPOINT_PATH}?scope=local${all ? '&all=true' : ''}`;
   try {
     const res = await fetch(target, {
@@ -158,7 +194,10 @@ async function peerCalls(
     if (!res.ok) return { error: `answered HTTP ${res.status}` };
     const body = (await res.json()) as Partial<CallsListing>;
     if (!Array.isArray(body.calls)) return { error: 'answered without a call list' };
-    return { calls: body.calls };
+    return {
+      calls: body.calls,
+      twilioCalls: Array.isArray(body.twilioCalls) ? body.twilioCalls : [],
+    };
   } catch (err) {
     const e = err as Error;
     return {

@@ -13,6 +13,11 @@ import { CallRouter, type RegionPolicy } from '../calls/call-router.js';
 import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
 import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
+import {
+  RegionalTwilioBackend,
+  TWILIO_CLUSTER_PATH,
+  createTwilioClusterEndpoint,
+} from '../cluster/twilio-placement.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { RoomLegPool } from '../room/room-leg-pool.js';
 import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
@@ -93,6 +98,8 @@ export class ConnectorServer {
   /** Admission control: refuses new calls while event-loop lag or CPU are over their limits. */
   readonly admission: AdmissionControl;
   private detachTelemetry: (() => void) | undefined;
+  /** ConnectTwilioCall's backend: the Twilio calls here, placed by region in a cluster. */
+  private twilioBackend: TwilioCallBackend | undefined;
   private closing: Promise<void> | undefined;
   private isReady = false;
 
@@ -178,11 +185,12 @@ export class ConnectorServer {
       }
       const placements = new CallPlacements();
       registry.on('removed', (callId) => placements.forget(callId));
+      const regions = regionPolicy(this.config, () => registry.activeCount);
       const router = new CallRouter({
         local: calls,
         peers,
         logger: this.logger,
-        regions: regionPolicy(this.config, () => registry.activeCount),
+        regions,
         placements,
       });
       this.router = router;
@@ -219,6 +227,7 @@ export class ConnectorServer {
       this.http.route(settings.webhookPath, this.gateway.handle, {
         maxBodyBytes: MAX_WEBHOOK_BODY_BYTES,
       });
+      const twilioPlacements = new CallPlacements();
       this.internalHttp.route(
         CALLS_ENDPOINT_PATH,
         createCallsEndpoint({
@@ -226,6 +235,7 @@ export class ConnectorServer {
           apiKeys: this.config.apiKeys,
           self: { instanceId: this.config.cluster.instanceId, region: this.config.regions.region },
           placements,
+          twilio: { list: () => this.twilio?.list() ?? [], placements: twilioPlacements },
           peers: this.cluster ? () => this.cluster!.instances.list() : undefined,
         }),
       );
@@ -238,6 +248,27 @@ export class ConnectorServer {
         roomLegs: this.roomLegPool?.factory,
         logger: this.logger,
       });
+      this.twilioBackend = this.twilio;
+      if (this.cluster) {
+        // ConnectTwilioCall by region: the chosen instance issues the URL on its own PUBLIC_URL.
+        this.twilioBackend = new RegionalTwilioBackend({
+          local: this.twilio,
+          node: this.cluster,
+          credentials,
+          regions,
+          placements: twilioPlacements,
+          logger: this.logger.child({ component: 'twilio-placement' }),
+        });
+        this.internalHttp.route(
+          TWILIO_CLUSTER_PATH,
+          createTwilioClusterEndpoint({
+            credentials,
+            twilio: this.twilio,
+            placements: twilioPlacements,
+            logger: this.logger.child({ component: 'twilio-placement' }),
+          }),
+        );
+      }
       // Twilio reaches the public listener. The internal one serves the endpoint too, so a URL
       // built (without PUBLIC_URL) on the host an API client used there works as well.
       for (const listener of [this.http, this.internalHttp]) {
@@ -260,7 +291,7 @@ export class ConnectorServer {
       const twirp: RouteHandler = createConnectorTwirpHandler({
         apiKeys: this.config.apiKeys,
         calls: backend,
-        twilio: options.twilio ?? this.twilio,
+        twilio: options.twilio ?? this.twilioBackend,
         logger: this.logger,
         maxBodyBytes: MAX_API_BODY_BYTES,
         defaults: {

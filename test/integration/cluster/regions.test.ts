@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dispose } from '@livekit/rtc-node';
+import { ConnectTwilioCallRequest_TwilioCallDirection as Direction } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import type { CallsListing } from '../../../src/connector/calls-endpoint.js';
 import { eventually } from '../calls/bridge-harness.js';
@@ -15,11 +16,14 @@ import {
 let bed: ClusterBed;
 let eu: ClusterInstance;
 let sa: ClusterInstance;
+const EU_PUBLIC_URL = 'http://127.0.0.1:65002';
+const SA_PUBLIC_URL = 'http://127.0.0.1:65001';
 
 before(async () => {
   bed = await startClusterBed();
-  eu = await bed.startInstance('node-eu', { REGION: 'eu' });
-  sa = await bed.startInstance('node-sa', { REGION: 'sa' });
+  // Each serves Twilio on its own PUBLIC_URL; nothing listens there (the URL only shows who issued it).
+  eu = await bed.startInstance('node-eu', { REGION: 'eu', PUBLIC_URL: EU_PUBLIC_URL });
+  sa = await bed.startInstance('node-sa', { REGION: 'sa', PUBLIC_URL: SA_PUBLIC_URL });
   // Each must have seen the other's heartbeat with its region.
   await eventually(
     async () => (await eu.server.cluster!.peersWithCapacity()).some((p) => p.region === 'sa'),
@@ -66,6 +70,30 @@ test('each instance announces its region in its heartbeat', async () => {
   const info = JSON.parse((await bed.inspect.get(`${KEY_PREFIX}instance:node-sa`)) ?? '{}');
   assert.equal(info.region, 'sa');
   assert.equal(info.accepting, true);
+  assert.equal(info.twilio, true, 'it serves Twilio on its own PUBLIC_URL');
+});
+
+test('ConnectTwilioCall for Brazil through the eu instance is issued by the sa instance, and listed so', async () => {
+  const roomName = `regions-twilio-${Date.now()}`;
+  const { connectUrl } = await eu.client.connectTwilioCall({
+    twilioCallDirection: Direction.INBOUND,
+    roomName,
+    participantIdentity: 'twilio-caller',
+    destinationCountry: 'BR',
+  });
+  assert.ok(connectUrl.startsWith('ws://127.0.0.1:65001/'), `issued by node-sa: ${connectUrl}`);
+  assert.equal(sa.server.twilio!.list().filter((c) => c.roomName === roomName).length, 1);
+  assert.equal(eu.server.twilio!.list().filter((c) => c.roomName === roomName).length, 0);
+  const call = (await listing(eu)).twilioCalls.find((c) => c.roomName === roomName);
+  assert.equal(call?.instanceId, 'node-sa');
+  assert.equal(call?.region, 'sa');
+  assert.deepEqual(call?.placement, { reason: 'region', wantedRegion: 'sa' });
+  // Without a destination country it is issued where it was asked.
+  const here = await eu.client.connectTwilioCall({
+    twilioCallDirection: Direction.OUTBOUND,
+    roomName: `${roomName}-here`,
+  });
+  assert.ok(here.connectUrl.startsWith('ws://127.0.0.1:65002/'), here.connectUrl);
 });
 
 test('a dial for Brazil through the eu instance runs on the sa instance, and every listing says so', async () => {
