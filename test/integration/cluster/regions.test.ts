@@ -5,6 +5,7 @@ import { ConnectTwilioCallRequest_TwilioCallDirection as Direction } from '@live
 import { AccessToken } from 'livekit-server-sdk';
 import type { CallsListing } from '../../../src/connector/calls-endpoint.js';
 import { eventually } from '../calls/bridge-harness.js';
+import { runCli } from '../cli/cli-runner.js';
 import {
   KEY_PREFIX,
   startClusterBed,
@@ -118,6 +119,16 @@ test('a dial for Brazil through the eu instance runs on the sa instance, and eve
     }
     // scope=local is one instance's own calls (what peers are asked for).
     assert.equal((await listing(eu, '?scope=local')).calls.length, 0);
+    // The CLI pointed at node-eu lists the call held by node-sa, with where it runs and why.
+    const cli = await runCli(['calls'], {
+      LIVEKIT_API_KEY: bed.lk.apiKey,
+      LIVEKIT_API_SECRET: bed.lk.apiSecret,
+      WHATSAPP_CONNECTOR_URL: eu.internalUrl,
+    });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout.split('\n')[0] ?? '', /INSTANCE\s+REGION\s+PLACED/);
+    const row = cli.stdout.split('\n').find((l) => l.startsWith(callId));
+    assert.match(row ?? '', /\bnode-sa\s+sa\s+region sa$/, cli.stdout);
   } finally {
     await eu.client.disconnectWhatsAppCall(callId, bed.accessToken).catch(() => undefined);
   }
