@@ -131,6 +131,8 @@ export class BenchStack {
         WHATSAPP_GRAPH_URL: simInfo.graphUrl,
         MEDIA_ICE_ADDRESSES: '127.0.0.1',
         MAX_CONCURRENT_CALLS: '1000',
+        // The capacity ramp measures past the point where admission control would refuse.
+        ADMISSION_CONTROL: 'false',
         LOG_LEVEL: process.env.BENCH_CONNECTOR_LOG_LEVEL ?? 'error',
         ...options.connectorEnv,
       };

@@ -106,7 +106,7 @@ export class OverloadedError extends CapacityError {
     this.message =
       reason === 'event_loop_lag'
         ? `instance overloaded: event-loop lag ${Math.round(measured)} ms is over ADMISSION_MAX_EVENT_LOOP_LAG_MS (${limit} ms); retry later or on another instance`
-        : `instance overloaded: CPU ${Math.round(measured * 100)} % of a core is over ADMISSION_MAX_CPU (${Math.round(limit * 100)} %); retry later or on another instance`;
+        : `instance overloaded: main-thread CPU ${Math.round(measured * 100)} % is over ADMISSION_MAX_CPU (${Math.round(limit * 100)} %); retry later or on another instance`;
   }
 }
 

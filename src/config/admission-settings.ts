@@ -15,9 +15,9 @@ export interface AdmissionSettings {
    */
   maxEventLoopLagMs: number;
   /**
-   * CPU use of the main process over the last 5 s above which new calls are refused, as a share
-   * of one core (0.9 = 90 % of a core). Default {@link DEFAULT_ADMISSION_MAX_CPU}
-   * (`ADMISSION_MAX_CPU`).
+   * CPU of the main thread over the last 5 s above which new calls are refused, as a share of one
+   * core (0.9 = busy 90 % of the time; measured as event-loop utilization). Default
+   * {@link DEFAULT_ADMISSION_MAX_CPU} (`ADMISSION_MAX_CPU`).
    */
   maxCpu: number;
 }
@@ -29,8 +29,9 @@ export interface AdmissionSettings {
  */
 export const DEFAULT_ADMISSION_MAX_EVENT_LOOP_LAG_MS = 100;
 /**
- * Default CPU limit, share of one core: the main process runs its JavaScript on one thread, so a
- * core is its ceiling; 10 % is left for call setup bursts (DTLS, SDP) and GC.
+ * Default CPU limit, share of one core: the connector's JavaScript (media legs to Meta included)
+ * runs on the main thread, so a core is its ceiling; 10 % is left for call setup bursts (DTLS,
+ * SDP) and GC.
  */
 export const DEFAULT_ADMISSION_MAX_CPU = 0.9;
 

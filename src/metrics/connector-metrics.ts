@@ -44,7 +44,7 @@ export interface CallMediaTotals {
 export interface LoadFigures {
   /** Mean event-loop lag over the admission window, seconds. */
   eventLoopLagSeconds: number;
-  /** CPU use of this process over the admission window, share of one core. */
+  /** Busy share of the main thread over the admission window (event-loop utilization, 0..1). */
   cpuRatio: number;
 }
 
@@ -277,8 +277,8 @@ export class ConnectorMetrics implements HttpListenerMetrics {
       },
     });
     new Gauge({
-      name: name('cpu_ratio'),
-      help: 'CPU use of the main process over the last 5 s, share of one core; admission control refuses calls above ADMISSION_MAX_CPU',
+      name: name('event_loop_utilization'),
+      help: 'Busy share of the main thread over the last 5 s (perf_hooks eventLoopUtilization, 0..1); admission control refuses calls above ADMISSION_MAX_CPU',
       registers,
       collect() {
         const figures = load();

@@ -6,14 +6,22 @@
  * - event-loop lag: how late the main thread runs its timers (perf_hooks
  *   `monitorEventLoopDelay`). The media legs to Meta pace 20 ms audio frames on this loop, so a
  *   loop that is late on average is a loop whose calls already sound bad;
- * - CPU: this process's CPU time per wall-clock second, as a share of one core (its JavaScript runs
- *   on one thread, so one core is its ceiling whatever the machine has).
+ * - CPU: how busy the main thread is, as a share of one core (perf_hooks event-loop utilization:
+ *   the time the loop spent running rather than waiting). The connector's JavaScript, including
+ *   the media legs to Meta, runs on that one thread, so one core is its ceiling whatever the
+ *   machine has; native threads (libwebrtc in room workers, libuv) are not counted, so they
+ *   cannot close the door for the main thread.
  *
  * The call limit (`MAX_CONCURRENT_CALLS`) stays the call manager's; this adds the measured load.
  * Refusals surface as `OverloadedError` (Twirp `resource_exhausted`; a webhook's call goes to a peer
  * or is rejected at Meta).
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import {
+  monitorEventLoopDelay,
+  performance,
+  type EventLoopUtilization,
+  type IntervalHistogram,
+} from 'node:perf_hooks';
 import { OverloadedError, type OverloadReason } from '../calls/call-errors.js';
 import type { AdmissionPort } from '../calls/call-ports.js';
 import type { AdmissionSettings } from '../config/admission-settings.js';
@@ -34,7 +42,7 @@ export const ADMISSION_REOPEN_RATIO = 0.8;
 export interface LoadSample {
   /** Mean event-loop lag since the previous sample, ms. */
   eventLoopLagMs: number;
-  /** CPU used since the previous sample, share of one core. */
+  /** Busy share of the main thread since the previous sample (event-loop utilization, 0..1). */
   cpu: number;
 }
 
@@ -49,11 +57,10 @@ export interface LoadSource {
 /** Resolution of the event-loop delay histogram, ms; its own period is subtracted from samples. */
 const EVENT_LOOP_RESOLUTION_MS = 10;
 
-/** The process's own load: `monitorEventLoopDelay` and `process.cpuUsage`. */
+/** The main thread's own load: `monitorEventLoopDelay` and `eventLoopUtilization`. */
 export class ProcessLoadSource implements LoadSource {
   private readonly histogram: IntervalHistogram;
-  private lastCpu = process.cpuUsage();
-  private lastAt = process.hrtime.bigint();
+  private lastUtilization: EventLoopUtilization = performance.eventLoopUtilization();
 
   constructor() {
     this.histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
@@ -61,18 +68,15 @@ export class ProcessLoadSource implements LoadSource {
   }
 
   sample(): LoadSample {
-    const now = process.hrtime.bigint();
-    const cpu = process.cpuUsage(this.lastCpu);
-    const elapsedUs = Number(now - this.lastAt) / 1000;
-    this.lastCpu = process.cpuUsage();
-    this.lastAt = now;
+    const utilization = performance.eventLoopUtilization(this.lastUtilization);
+    this.lastUtilization = performance.eventLoopUtilization();
     // The histogram measures timer periods: an idle loop reports its own resolution.
     const meanMs =
       this.histogram.count > 0 ? this.histogram.mean / 1e6 - EVENT_LOOP_RESOLUTION_MS : 0;
     this.histogram.reset();
     return {
       eventLoopLagMs: Math.max(0, meanMs),
-      cpu: elapsedUs > 0 ? (cpu.user + cpu.system) / elapsedUs : 0,
+      cpu: Number.isFinite(utilization.utilization) ? utilization.utilization : 0,
     };
   }
 

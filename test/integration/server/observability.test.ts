@@ -133,7 +133,7 @@ test('an instance over its CPU limit refuses Dial with resource_exhausted and re
     }),
     (err: Error & { code?: string }) => {
       assert.equal(err.code, 'resource_exhausted');
-      assert.match(err.message, /instance overloaded: CPU \d+ % .*ADMISSION_MAX_CPU/);
+      assert.match(err.message, /instance overloaded: main-thread CPU \d+ % .*ADMISSION_MAX_CPU/);
       return true;
     },
   );

@@ -70,7 +70,7 @@ describe('admission control', () => {
     const control = new AdmissionControl({ settings: SETTINGS, logger: silentLogger, source });
     load(control, source, { eventLoopLagMs: 5, cpu: 0.97 });
     assert.equal(control.overload()?.reason, 'cpu');
-    assert.match(control.overload()!.message, /CPU 97 % .*ADMISSION_MAX_CPU \(90 %\)/);
+    assert.match(control.overload()!.message, /main-thread CPU 97 % .*ADMISSION_MAX_CPU \(90 %\)/);
   });
 
   test('one bad second in the window does not close the door', () => {
@@ -123,7 +123,7 @@ describe('admission control', () => {
     const text = await metrics.scrape();
     assert.equal(value(text, 'whatsapp_connector_admission_open'), 0);
     assert.equal(value(text, 'whatsapp_connector_event_loop_lag_seconds'), 0.2);
-    assert.equal(value(text, 'whatsapp_connector_cpu_ratio'), 0.5);
+    assert.equal(value(text, 'whatsapp_connector_event_loop_utilization'), 0.5);
     assert.equal(
       value(text, 'whatsapp_connector_admission_refusals_total{reason="event_loop_lag"}'),
       1,
@@ -225,7 +225,7 @@ describe('admission control in the call manager', () => {
     const refusal = new OverloadedError('cpu', 0.95, 0.9);
     const twirp = toTwirpError(refusal);
     assert.equal(twirp.code, 'resource_exhausted');
-    assert.match(twirp.message, /instance overloaded: CPU 95 %/);
+    assert.match(twirp.message, /instance overloaded: main-thread CPU 95 %/);
     const back = decodeError(encodeError(refusal));
     assert.ok(back instanceof OverloadedError);
     assert.ok(back instanceof CapacityError, 'handled wherever a full instance is');
