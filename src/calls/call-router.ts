@@ -138,8 +138,9 @@ export interface CallRouterOptions {
 
 /**
  * The one way to reach a call: each operation runs on this instance or is sent to the peer that
- * holds the call; new calls run here unless this instance is full, then on the least loaded peer.
- * The Connector API, the webhook gateway and the cluster's internal endpoint all go through it.
+ * holds the call; new calls run here unless this instance is full (or busy), then on the least
+ * loaded peer — except dials with a region (see {@link RegionPolicy}), which run on an instance of
+ * their region, else on the least loaded instance. The Connector API, the webhook gateway and the cluster's internal endpoint all go through it.
  *
  * A dial is placed on another instance only after a refusal that had no effect (no capacity,
  * shutting down, a peer that never got the request); a failure that may have reached Meta is
