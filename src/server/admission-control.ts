@@ -25,6 +25,8 @@ import {
 import { OverloadedError, type OverloadReason } from '../calls/call-errors.js';
 import type { AdmissionPort } from '../calls/call-ports.js';
 import type { AdmissionSettings } from '../config/admission-settings.js';
+import { toTwirpError } from '../connector/connector-errors.js';
+import type { TwilioCallBackend } from '../connector/twilio-call-backend.js';
 import type { Logger } from '../log/index.js';
 import type { ConnectorMetrics } from '../metrics/index.js';
 
@@ -200,6 +202,27 @@ export class AdmissionControl implements AdmissionPort {
       this.metrics?.setAdmissionOpen(true);
     }
   }
+}
+
+/**
+ * `ConnectTwilioCall` behind admission control: refused with `resource_exhausted` (and the reason)
+ * while the instance is busy, before anything joins a room. In a cluster the regional placement
+ * then tries the next instance.
+ */
+export function admittedTwilioCalls(
+  inner: TwilioCallBackend,
+  admission: AdmissionPort,
+): TwilioCallBackend {
+  return {
+    connectTwilioCall(req, ctx) {
+      const overload = admission.overload();
+      if (overload) {
+        admission.refused(overload.reason);
+        return Promise.reject(toTwirpError(overload));
+      }
+      return inner.connectTwilioCall(req, ctx);
+    },
+  };
 }
 
 function round(n: number): number {

@@ -29,7 +29,7 @@ import { MEDIA_STREAM_PATH } from '../twilio/connect-url-signer.js';
 import { TwilioConnector } from '../twilio/twilio-connector.js';
 import { WhatsAppGraphClient, type WhatsAppGraphClientOptions } from '../whatsapp/graph-client.js';
 import { ConnectorMetrics } from '../metrics/index.js';
-import { AdmissionControl } from './admission-control.js';
+import { AdmissionControl, admittedTwilioCalls } from './admission-control.js';
 import { attachCallTelemetry } from './call-telemetry.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
 
@@ -248,11 +248,12 @@ export class ConnectorServer {
         roomLegs: this.roomLegPool?.factory,
         logger: this.logger,
       });
-      this.twilioBackend = this.twilio;
+      const admittedTwilio = admittedTwilioCalls(this.twilio, this.admission);
+      this.twilioBackend = admittedTwilio;
       if (this.cluster) {
         // ConnectTwilioCall by region: the chosen instance issues the URL on its own PUBLIC_URL.
         this.twilioBackend = new RegionalTwilioBackend({
-          local: this.twilio,
+          local: admittedTwilio,
           node: this.cluster,
           credentials,
           regions,
@@ -263,7 +264,7 @@ export class ConnectorServer {
           TWILIO_CLUSTER_PATH,
           createTwilioClusterEndpoint({
             credentials,
-            twilio: this.twilio,
+            twilio: admittedTwilio,
             placements: twilioPlacements,
             logger: this.logger.child({ component: 'twilio-placement' }),
           }),

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ConnectTwilioCallRequest, ConnectTwilioCallResponse } from '@livekit/protocol';
 import { CallManager } from '../../../src/calls/call-manager.js';
 import { CapacityError, OverloadedError } from '../../../src/calls/call-errors.js';
 import type { OperationContext } from '../../../src/calls/call-params.js';
@@ -12,6 +13,7 @@ import {
   ADMISSION_WINDOW_SAMPLES,
   AdmissionControl,
   ProcessLoadSource,
+  admittedTwilioCalls,
   type LoadSample,
   type LoadSource,
 } from '../../../src/server/admission-control.js';
@@ -219,6 +221,35 @@ describe('admission control in the call manager', () => {
     const dial = manager.dial(dialParams(), ctx);
     await flush();
     assert.equal((await dial).callId, 'wacid.fake-outbound');
+  });
+
+  test('ConnectTwilioCall is refused with resource_exhausted while busy, before the Twilio side is asked', async () => {
+    const { admission, source, metrics } = bed();
+    let asked = 0;
+    const twilio = admittedTwilioCalls(
+      {
+        connectTwilioCall: async () => {
+          asked++;
+          return new ConnectTwilioCallResponse({ connectUrl: 'wss://x/twilio/stream/v1.t' });
+        },
+      },
+      admission,
+    );
+    const ctx = {} as Parameters<typeof twilio.connectTwilioCall>[1];
+    load(admission, source, { eventLoopLagMs: 2, cpu: 0.99 });
+    await assert.rejects(
+      twilio.connectTwilioCall(new ConnectTwilioCallRequest(), ctx),
+      (err: Error & { code?: string }) =>
+        err.code === 'resource_exhausted' && /ADMISSION_MAX_CPU/.test(err.message),
+    );
+    assert.equal(asked, 0);
+    assert.equal(
+      value(await metrics.scrape(), 'whatsapp_connector_admission_refusals_total{reason="cpu"}'),
+      1,
+    );
+    load(admission, source, { eventLoopLagMs: 2, cpu: 0.1 });
+    await twilio.connectTwilioCall(new ConnectTwilioCallRequest(), ctx);
+    assert.equal(asked, 1);
   });
 
   test('the refusal is Twirp resource_exhausted with the reason, and survives the trip between instances', () => {
