@@ -186,6 +186,28 @@ function refusedBeforeAnyEffect(err: unknown): boolean {
   );
 }
 
+/**
+ * Serve the internal Twilio placement endpoint on `internalHttp` and answer the ConnectTwilioCall
+ * backend that places calls by region (the one the Connector API should use).
+ */
+export function attachRegionalTwilio(
+  options: RegionalTwilioBackendOptions & {
+    internalHttp: { route(path: string, handler: RouteHandler): unknown };
+  },
+): TwilioCallBackend {
+  const logger = options.logger.child({ component: 'twilio-placement' });
+  options.internalHttp.route(
+    TWILIO_CLUSTER_PATH,
+    createTwilioClusterEndpoint({
+      credentials: options.credentials,
+      twilio: options.local,
+      placements: options.placements,
+      logger,
+    }),
+  );
+  return new RegionalTwilioBackend({ ...options, logger });
+}
+
 export interface TwilioClusterEndpointOptions {
   credentials: ClusterCredentials;
   /** This instance's Twilio calls. */

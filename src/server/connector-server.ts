@@ -13,11 +13,7 @@ import { CallRouter, type RegionPolicy } from '../calls/call-router.js';
 import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
 import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
-import {
-  RegionalTwilioBackend,
-  TWILIO_CLUSTER_PATH,
-  createTwilioClusterEndpoint,
-} from '../cluster/twilio-placement.js';
+import { attachRegionalTwilio } from '../cluster/twilio-placement.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { RoomLegPool } from '../room/room-leg-pool.js';
 import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
@@ -249,27 +245,18 @@ export class ConnectorServer {
         logger: this.logger,
       });
       const admittedTwilio = admittedTwilioCalls(this.twilio, this.admission);
-      this.twilioBackend = admittedTwilio;
-      if (this.cluster) {
-        // ConnectTwilioCall by region: the chosen instance issues the URL on its own PUBLIC_URL.
-        this.twilioBackend = new RegionalTwilioBackend({
-          local: admittedTwilio,
-          node: this.cluster,
-          credentials,
-          regions,
-          placements: twilioPlacements,
-          logger: this.logger.child({ component: 'twilio-placement' }),
-        });
-        this.internalHttp.route(
-          TWILIO_CLUSTER_PATH,
-          createTwilioClusterEndpoint({
+      // In a cluster, ConnectTwilioCall is placed by region: the chosen instance issues the URL.
+      this.twilioBackend = this.cluster
+        ? attachRegionalTwilio({
+            internalHttp: this.internalHttp,
+            local: admittedTwilio,
+            node: this.cluster,
             credentials,
-            twilio: admittedTwilio,
+            regions,
             placements: twilioPlacements,
-            logger: this.logger.child({ component: 'twilio-placement' }),
-          }),
-        );
-      }
+            logger: this.logger,
+          })
+        : admittedTwilio;
       // Twilio reaches the public listener. The internal one serves the endpoint too, so a URL
       // built (without PUBLIC_URL) on the host an API client used there works as well.
       for (const listener of [this.http, this.internalHttp]) {
