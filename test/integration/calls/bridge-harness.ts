@@ -77,6 +77,10 @@ export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> 
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       // In-process room legs unless a run asks for workers (tests of the pool set it themselves).
       ROOM_WORKER_CALLS_PER_PROCESS: process.env.TEST_ROOM_WORKER_CALLS_PER_PROCESS ?? '0',
+      // Admission control measures this process, which in tests also runs the test's own room
+      // listeners and simulator: a loaded test machine must not refuse calls. Tests of admission
+      // control turn it on.
+      ADMISSION_CONTROL: 'false',
       ...options.env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },

@@ -41,7 +41,10 @@ before(async () => {
       },
     }),
   );
-  busy = await bed.startInstance('node-busy', { WHATSAPP_CONNECTOR_CONFIG: configFile });
+  busy = await bed.startInstance('node-busy', {
+    WHATSAPP_CONNECTOR_CONFIG: configFile,
+    ADMISSION_CONTROL: 'true',
+  });
   calm = await bed.startInstance('node-calm', { WHATSAPP_CONNECTOR_CONFIG: configFile });
 });
 

@@ -30,7 +30,7 @@ before(async () => {
         },
       ],
     },
-    { simulator: { defaultCallPermission: 'permanent' } },
+    { simulator: { defaultCallPermission: 'permanent' }, env: { ADMISSION_CONTROL: 'true' } },
   );
 });
 
