@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SignJWT } from 'jose';
 import {
   twilioPlacementKey,
   type CallPlacement,
@@ -80,22 +81,42 @@ export interface CallsEndpointOptions {
    * none (a single instance). Rejects when the cluster cannot be asked.
    */
   peers?: (() => Promise<ListingPeer[]>) | undefined;
+  /**
+   * Optional - the LiveKit key pair every instance shares: peers are asked with a short token of
+   * their own (never the caller's). Required with `peers`.
+   */
+  peerCredentials?: { apiKey: string; apiSecret: string } | undefined;
   /** Optional - time one peer gets to answer, ms. Default {@link DEFAULT_PEER_LISTING_TIMEOUT_MS}. */
   peerTimeoutMs?: number;
+}
+
+/** Lifetime of the token a listing asks peers with, s. */
+const PEER_TOKEN_TTL_SECONDS = 30;
+
+/** A short token with `roomCreate`, as `/api/calls` requires, signed with the shared LiveKit key. */
+function peerToken(credentials: { apiKey: string; apiSecret: string }): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ video: { roomCreate: true } })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(credentials.apiKey)
+    .setSubject('whatsapp-connector:calls-listing')
+    .setNotBefore(now)
+    .setExpirationTime(now + PEER_TOKEN_TTL_SECONDS)
+    .sign(new TextEncoder().encode(credentials.apiSecret));
 }
 
 /**
  * `GET /api/calls[?all=true][&scope=local]`: the calls of the whole cluster (or, with
  * `scope=local`, of this instance only), as JSON, for the CLI and dashboards. Each call names the
  * instance and region holding it and, for dials, how it was placed. Peers are asked for their own
- * calls in parallel with the caller's token; one that does not answer is listed with its error
+ * calls in parallel, with a token of the shared LiveKit key; one that does not answer is listed with its error
  * and its calls are missing, never the whole listing. Authenticated like the Connector API (a
  * LiveKit access token with `roomCreate`, signed with one of the configured API keys). Calls
  * still `ending` (waiting for Meta to confirm their end) are listed; `all` adds ended calls still
  * retained.
  */
 export function createCallsEndpoint(options: CallsEndpointOptions): RouteHandler {
-  const { registry, apiKeys, self, placements, peers, twilio } = options;
+  const { registry, apiKeys, self, placements, peers, twilio, peerCredentials } = options;
   const timeoutMs = options.peerTimeoutMs ?? DEFAULT_PEER_LISTING_TIMEOUT_MS;
   return async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (req.method !== 'GET') {
@@ -104,9 +125,8 @@ export function createCallsEndpoint(options: CallsEndpointOptions): RouteHandler
       return;
     }
     const auth = req.headers.authorization;
-    const authorization = Array.isArray(auth) ? auth[0] : auth;
     try {
-      await authenticateConnectorRequest(authorization, apiKeys);
+      await authenticateConnectorRequest(Array.isArray(auth) ? auth[0] : auth, apiKeys);
     } catch (err) {
       const e = toConnectorError(err);
       res.writeHead(e.httpStatus, { 'Content-Type': 'application/json' });
@@ -137,7 +157,8 @@ export function createCallsEndpoint(options: CallsEndpointOptions): RouteHandler
     const instances: ListedInstance[] = [
       { id: self.instanceId, region: self.region, calls: calls.length + twilioCalls.length },
     ];
-    if (!localOnly && peers) {
+    if (!localOnly && peers && peerCredentials) {
+      const authorization = `Bearer ${await peerToken(peerCredentials)}`;
       let others: ListingPeer[] = [];
       try {
         others = (await peers()).filter((p) => p.id !== self.instanceId);
@@ -149,7 +170,7 @@ export function createCallsEndpoint(options: CallsEndpointOptions): RouteHandler
         });
       }
       const answers = await Promise.all(
-        others.map((peer) => peerCalls(peer, all, authorization ?? '', timeoutMs)),
+        others.map((peer) => peerCalls(peer, all, authorization, timeoutMs)),
       );
       others.forEach((peer, i) => {
         const answer = answers[i]!;

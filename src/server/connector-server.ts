@@ -233,6 +233,7 @@ export class ConnectorServer {
           placements,
           twilio: { list: () => this.twilio?.list() ?? [], placements: twilioPlacements },
           peers: this.cluster ? () => this.cluster!.instances.list() : undefined,
+          peerCredentials: credentials,
         }),
       );
       this.twilio = new TwilioConnector({

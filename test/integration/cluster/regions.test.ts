@@ -19,11 +19,18 @@ let eu: ClusterInstance;
 let sa: ClusterInstance;
 const EU_PUBLIC_URL = 'http://127.0.0.1:65002';
 const SA_PUBLIC_URL = 'http://127.0.0.1:65001';
+const EXTRA_KEY = 'operator-key';
+const EXTRA_SECRET = 'operator-secret-operator-secret-0123';
 
 before(async () => {
   bed = await startClusterBed();
   // Each serves Twilio on its own PUBLIC_URL; nothing listens there (the URL only shows who issued it).
-  eu = await bed.startInstance('node-eu', { REGION: 'eu', PUBLIC_URL: EU_PUBLIC_URL });
+  // Only node-eu accepts an extra API key: its listings must still reach node-sa.
+  eu = await bed.startInstance('node-eu', {
+    REGION: 'eu',
+    PUBLIC_URL: EU_PUBLIC_URL,
+    CONNECTOR_API_KEYS: `${EXTRA_KEY}: ${EXTRA_SECRET}`,
+  });
   sa = await bed.startInstance('node-sa', { REGION: 'sa', PUBLIC_URL: SA_PUBLIC_URL });
   // Each must have seen the other's heartbeat with its region.
   await eventually(
@@ -57,8 +64,12 @@ async function dial(through: ClusterInstance, to: string, destinationCountry: st
   return result.whatsappCallId;
 }
 
-async function listing(through: ClusterInstance, query = ''): Promise<CallsListing> {
-  const token = new AccessToken(bed.lk.apiKey, bed.lk.apiSecret);
+async function listing(
+  through: ClusterInstance,
+  query = '',
+  keys = { apiKey: bed.lk.apiKey, apiSecret: bed.lk.apiSecret },
+): Promise<CallsListing> {
+  const token = new AccessToken(keys.apiKey, keys.apiSecret);
   token.addGrant({ roomCreate: true });
   const res = await fetch(`${through.internalUrl}/api/calls${query}`, {
     headers: { Authorization: `Bearer ${await token.toJwt()}` },
@@ -117,6 +128,10 @@ test('a dial for Brazil through the eu instance runs on the sa instance, and eve
         ].sort(),
       );
     }
+    // Asked with a key only node-eu knows: node-sa is asked with the cluster's own key.
+    const withExtraKey = await listing(eu, '', { apiKey: EXTRA_KEY, apiSecret: EXTRA_SECRET });
+    assert.equal(withExtraKey.calls.find((c) => c.callId === callId)?.instanceId, 'node-sa');
+    assert.equal(withExtraKey.instances.find((i) => i.id === 'node-sa')?.error, undefined);
     // scope=local is one instance's own calls (what peers are asked for).
     assert.equal((await listing(eu, '?scope=local')).calls.length, 0);
     // The CLI pointed at node-eu lists the call held by node-sa, with where it runs and why.
