@@ -79,7 +79,7 @@ export async function runSetup(
   const outbound = await mapLimit(Array.from({ length: count }), 2, async () => {
     const i = ++n;
     const roomName = `bench-out-${i}-${process.pid}`;
-    const listener = await stack.join(roomName, `listener-out-${i}`, ROOM_TONE);
+    const listener = await stack.join(roomName, `listener-out-${i}`, { speak: ROOM_TONE });
     let callId: string | undefined;
     try {
       const t0 = Date.now();
