@@ -41,10 +41,16 @@ const DEFAULT_SECTIONS: Section[] = SECTIONS.filter((s) => s !== 'soak');
 const USAGE = `usage: npx tsx bench/run.ts [options]   (make bench BENCH_ARGS="...", make bench-long)
   --only <list>              sections, comma-separated: ${SECTIONS.join(',')}
                              (default all but soak; --long adds soak)
-                             latency   added one-way latency, one room speaker and two (mixing)
-                             capacity  passthrough ramp: one agent speaking per call
-                             mixing    mixing ramp: two agents speaking per call
-                             peer      latency, capacity ramp and setup with the peer connector
+                             floor       Opus + SRTP cost of transcoding, in-process
+                             latency     added one-way latency, one room speaker and two (mixing)
+                             capacity    passthrough ramp: one agent speaking per call
+                             mixing      mixing ramp: two agents speaking per call
+                             setup       Accept → audio, Dial/Connect/answer → audio
+                             impairment  loss and jitter on the WhatsApp leg: concealment, SNR
+                             churn       calls set up and torn down; what is left behind
+                             peer        latency, capacity ramp and setup with the peer connector
+                             soak        long run at constant concurrency: RSS, heap, fds,
+                                         listeners, handles, leftovers; flatness verdict
   --long                     also run the soak: --soak-minutes at half the measured capacity
   --max-calls <n>            passthrough ramp cap (default 40)
   --steps <list>             passthrough ramp steps (default 1,2,4,8,12,16,24,32,40 up to the cap)
@@ -56,7 +62,7 @@ const USAGE = `usage: npx tsx bench/run.ts [options]   (make bench BENCH_ARGS=".
   --churn-rate <n>           churn calls per minute (default 20)
   --peer-commit <rev>        the peer row's commit (default ${DEFAULT_PEER_COMMIT}: main before the
                              native media path = rtc-node room legs, full transcoding)
-  --peer-max-calls <n>       peer ramp cap (default 12; steps 1,2,4,6,8,12 up to it)
+  --peer-max-calls <n>       peer ramp cap (default 12; steps 1,2,4,6,8,12,16,24,32,40 up to it)
   --peer-setup-calls <n>     peer setup calls per direction (default 20)
   --peer-env K=V             extra environment of the peer connector (repeatable)
   --no-peer                  same as leaving peer out of --only
@@ -844,6 +850,19 @@ const peerTable =
       )
     : '';
 const detailsTable = renderTable(figures);
+/** What the load side costs, from our passthrough ramp (the peer's ramp is shorter). */
+function loadSideLine(): string | undefined {
+  const cap = ours?.capacity ?? peerResult?.capacity;
+  if (!cap || cap.steps.length < 2) return undefined;
+  const g = cap.marginalByGroup;
+  const per = cap.marginalLoadSideCpuSecondsPerCallMinute;
+  return (
+    `Load side per added call: ${per.toFixed(2)} CPU-s per call-minute (simulator ${(g.simulator ?? NaN).toFixed(2)}, ` +
+    `room agents ${(g.agents ?? NaN).toFixed(2)}, bench driver ${(g.benchDriver ?? NaN).toFixed(2)}; livekit-server ` +
+    `${(g.livekitServer ?? NaN).toFixed(2)} besides) = ${((per * 40) / 60).toFixed(2)} cores for 40 calls`
+  );
+}
+const loadSide = loadSideLine();
 function fmtNum(v: number): string {
   return !Number.isFinite(v) ? String(v) : Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2);
 }
@@ -854,6 +873,7 @@ const text = [
   '',
   'Goals (issue 13; soak: issue 10)',
   goalsTable,
+  ...(loadSide ? ['', loadSide] : []),
   ...(peerTable
     ? [
         '',
@@ -886,6 +906,7 @@ const json = {
     agentsPerWorker: AGENTS_PER_WORKER,
   },
   goals,
+  loadSide,
   comparisons,
   codecFloor: floor,
   results,

@@ -71,6 +71,8 @@ export interface CapacityResult {
   /** Load side CPU-s per call-minute at the largest step measured, and its slope. */
   loadSideCpuSecondsPerCallMinute: number;
   marginalLoadSideCpuSecondsPerCallMinute: number;
+  /** Slope per process group (simulator, agents, livekitServer...), CPU-s per added call-minute. */
+  marginalByGroup: Record<string, number>;
   /** The rtc-node listener in the first call's room: bursts of the user it heard. */
   rtcNodeCheck?: {
     burstsSent: number;
@@ -267,6 +269,12 @@ export async function runCapacity(
       steps[steps.length - 1]?.loadSideCpuSecondsPerCallMinute ?? NaN,
     marginalLoadSideCpuSecondsPerCallMinute:
       slope(steps, (s) => (s.loadSideCpuSecondsPerCallMinute * s.calls) / 60) * 60,
+    marginalByGroup: Object.fromEntries(
+      Object.keys(steps[0]?.cpuSeconds ?? {}).map((g) => [
+        g,
+        slope(steps, (s) => (s.cpuSeconds[g] ?? 0) / s.windowSeconds) * 60,
+      ]),
+    ),
     ...(rtcNodeCheck ? { rtcNodeCheck } : {}),
   };
 }
