@@ -864,7 +864,8 @@ function loadSideLine(): string | undefined {
 }
 const loadSide = loadSideLine();
 function fmtNum(v: number): string {
-  return !Number.isFinite(v) ? String(v) : Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2);
+  if (!Number.isFinite(v) || Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2);
 }
 
 const header = `whatsapp-connector bench — ours: ${ours?.commit.slice(0, 12) ?? '-'}${peerResult ? `; peer: ${peerResult.commit.slice(0, 12)}` : ''}`;

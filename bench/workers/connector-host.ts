@@ -93,7 +93,11 @@ serveRpc({
     return {
       activeCalls: server.calls?.registry.activeCount ?? 0,
       retainedCalls: calls.length,
-      openMediaLegs: calls.filter((c) => legOf(c).stats.state !== 'closed').length,
+      // Legs whose state is known and not closed (a build without leg stats reports 0).
+      openMediaLegs: calls.filter((c) => {
+        const state = legOf(c).stats.state;
+        return state !== undefined && state !== 'closed';
+      }).length,
       legs: calls.map((c) => ({
         callId: c.callId,
         state: c.state,
