@@ -650,7 +650,7 @@ for (const r of results) {
       },
       {
         section: `${label}${tag}`,
-        name: `load side (simulator + room agents + driver) per call at ${cap.steps[cap.steps.length - 1]?.calls ?? 0} calls / per added call`,
+        name: `load side (simulator, room agents, rtc-node listener, driver) per call at ${cap.steps[cap.steps.length - 1]?.calls ?? 0} calls / per added call`,
         value: `${cap.loadSideCpuSecondsPerCallMinute.toFixed(2)} / ${cap.marginalLoadSideCpuSecondsPerCallMinute.toFixed(2)} CPU-s/call-min`,
         unit: '',
       },
