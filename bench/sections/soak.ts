@@ -154,27 +154,27 @@ export async function runSoak(
   await stack.stopIdleWorkers();
   const final = await sample();
   const verdicts = {
-    rssBytes: verdict(
+    rssBytes: trendVerdict(
       samples,
       (s) => s.rssBytes,
       (mean) => mean * 0.1 + 16 * 2 ** 20,
     ),
-    heapUsedBytes: verdict(
+    heapUsedBytes: trendVerdict(
       samples,
       (s) => s.heapUsedBytes,
       (mean) => mean * 0.1 + 4 * 2 ** 20,
     ),
-    fds: verdict(
+    fds: trendVerdict(
       samples,
       (s) => s.fds,
       (mean) => mean * 0.05 + 4,
     ),
-    listeners: verdict(
+    listeners: trendVerdict(
       samples,
       (s) => s.listeners,
       (mean) => mean * 0.05 + 10,
     ),
-    handles: verdict(
+    handles: trendVerdict(
       samples,
       (s) => s.handles,
       (mean) => mean * 0.05 + 4,
@@ -207,7 +207,7 @@ export async function runSoak(
  * skipped: caches, JIT and pools fill there). A series the side door does not report (NaN) is
  * flat by default, and says so with NaN figures.
  */
-function verdict(
+export function trendVerdict(
   samples: readonly SoakSample[],
   y: (s: SoakSample) => number,
   tolerance: (mean: number) => number,
