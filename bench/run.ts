@@ -62,7 +62,8 @@ const USAGE = `usage: npx tsx bench/run.ts [options]   (make bench BENCH_ARGS=".
   --churn-rate <n>           churn calls per minute (default 20)
   --peer-commit <rev>        the peer row's commit (default ${DEFAULT_PEER_COMMIT}: main before the
                              native media path = rtc-node room legs, full transcoding)
-  --peer-max-calls <n>       peer ramp cap (default 12; steps 1,2,4,6,8,12,16,24,32,40 up to it)
+  --peer-max-calls <n>       peer ramp cap (default 12)
+  --peer-steps <list>        peer ramp steps (default 1,2,4,6,8,12,16,24,32,40 up to the cap)
   --peer-setup-calls <n>     peer setup calls per direction (default 20)
   --peer-env K=V             extra environment of the peer connector (repeatable)
   --no-peer                  same as leaving peer out of --only
@@ -123,6 +124,7 @@ function parseCli() {
       'churn-rate': { type: 'string' },
       'peer-commit': { type: 'string' },
       'peer-max-calls': { type: 'string' },
+      'peer-steps': { type: 'string' },
       'peer-setup-calls': { type: 'string' },
       'peer-env': { type: 'string', multiple: true },
       'no-peer': { type: 'boolean', default: false },
@@ -171,7 +173,12 @@ const churnSeconds = positive('churn-seconds', parsed['churn-seconds'], 90);
 const churnRate = positive('churn-rate', parsed['churn-rate'], 20);
 const peerCommit = parsed['peer-commit'] ?? DEFAULT_PEER_COMMIT;
 const peerMaxCalls = positive('peer-max-calls', parsed['peer-max-calls'], 12);
-const peerSteps = [1, 2, 4, 6, 8, 12, 16, 24, 32, 40].filter((n) => n <= peerMaxCalls);
+const peerSteps = list(
+  'peer-steps',
+  parsed['peer-steps'],
+  [1, 2, 4, 6, 8, 12, 16, 24, 32, 40],
+  peerMaxCalls,
+);
 const peerSetupCalls = positive('peer-setup-calls', parsed['peer-setup-calls'], 20);
 const soakMinutes = positive('soak-minutes', parsed['soak-minutes'], 30);
 const soakCallSeconds = positive('soak-call-seconds', parsed['soak-call-seconds'], 60);
