@@ -15,7 +15,7 @@ import { BenchStack, ourConnector, AGENTS_PER_WORKER } from './lib/bench-stack.j
 import { measureCodecFloor, type CodecFloor } from './lib/codec-floor.js';
 import { checkoutPeer, DEFAULT_PEER_COMMIT, type PeerCheckout } from './lib/peer-checkout.js';
 import { renderProfile, summariseProfileDir, type ProfileSummary } from './lib/profile-summary.js';
-import { machineInfo, renderChart, renderTable, type Figure } from './lib/report.js';
+import { machineInfo, renderChart, renderColumns, renderTable, type Figure } from './lib/report.js';
 import { runCapacity, type CapacityResult } from './sections/capacity.js';
 import { runChurn, type ChurnResult } from './sections/churn.js';
 import { runImpairment, type ImpairmentLevel } from './sections/impairment.js';
@@ -419,119 +419,161 @@ if (oursSections.length > 0 || only.has('peer')) {
 const ours = results.find((r) => r.name === 'ours');
 const peerResult = results.find((r) => r.name === 'peer');
 
-// ---- goals of issue 13 ----
+// ---- goals of issue 13, ours next to the peer ----
+interface GoalSpec {
+  measure: string;
+  goal: string;
+  unit: string;
+  /** The figure of one connector's results; undefined when its section did not run. */
+  value: (r: ConnectorResult) => number | undefined;
+  /** Extra words after ours' value (e.g. the two directions). */
+  detail?: (r: ConnectorResult) => string | undefined;
+  met: (v: number) => boolean;
+}
 interface Goal {
   measure: string;
+  goal: string;
+  unit: string;
   value: number;
   display: string;
-  goal: string;
+  /** null: not measured. */
   met: boolean | null;
+  /** The same figure of the peer connector in this run, and ours / peer. */
+  peer?: number;
+  ratio?: number;
+}
+const maxOf = (...v: number[]) => (v.some((x) => !Number.isFinite(x)) ? NaN : Math.max(...v));
+const leftTotal = (c: ChurnResult) =>
+  c.leftBehind.connectorActiveCalls +
+  c.leftBehind.connectorOpenMediaLegs +
+  c.leftBehind.simulatorActiveCalls +
+  c.leftBehind.rooms;
+const GOALS: GoalSpec[] = [
+  {
+    measure: 'connector CPU per added call, passthrough (one agent speaking)',
+    goal: '≤ 0.9',
+    unit: 'CPU-s/call-min',
+    value: (r) => r.capacity?.marginalCpuSecondsPerCallMinute,
+    met: (v) => v <= 0.9,
+  },
+  {
+    measure: 'connector CPU per added call, mixing (two speakers)',
+    goal: '≤ 1.6',
+    unit: 'CPU-s/call-min',
+    value: (r) => r.mixing?.marginalCpuSecondsPerCallMinute,
+    met: (v) => v <= 1.6,
+  },
+  {
+    measure: 'calls per core, passthrough (60 / CPU per added call)',
+    goal: '≥ 60',
+    unit: 'calls',
+    value: (r) => (r.capacity ? 60 / r.capacity.marginalCpuSecondsPerCallMinute : undefined),
+    detail: (r) => (r.capacity ? `held ${r.capacity.callsHeld} on this machine` : undefined),
+    met: (v) => v >= 60,
+  },
+  {
+    measure: 'added one-way latency p50, passthrough, both directions',
+    goal: '≤ 10 ms',
+    unit: 'ms',
+    value: (r) =>
+      r.latency ? maxOf(r.latency.addedUserToRoom.p50, r.latency.addedRoomToUser.p50) : undefined,
+    detail: (r) =>
+      r.latency
+        ? `user→room ${r.latency.addedUserToRoom.p50.toFixed(0)}, room→user ${r.latency.addedRoomToUser.p50.toFixed(0)}`
+        : undefined,
+    met: (v) => v <= 10,
+  },
+  {
+    measure: 'added one-way latency p50, mixing',
+    goal: '≤ 40 ms',
+    unit: 'ms',
+    value: (r) =>
+      r.latencyMixing
+        ? maxOf(r.latencyMixing.addedUserToRoom.p50, r.latencyMixing.addedRoomToUser.p50)
+        : undefined,
+    detail: (r) =>
+      r.latencyMixing
+        ? `user→room ${r.latencyMixing.addedUserToRoom.p50.toFixed(0)}, room→user ${r.latencyMixing.addedRoomToUser.p50.toFixed(0)}`
+        : undefined,
+    met: (v) => v <= 40,
+  },
+  {
+    measure: 'Accept → user hears audio, p50',
+    goal: '≤ 150 ms',
+    unit: 'ms',
+    value: (r) => r.setup?.inbound.acceptToUserAudio.p50,
+    detail: (r) => (r.setup ? `n=${r.setup.inbound.acceptToUserAudio.count}` : undefined),
+    met: (v) => v <= 150,
+  },
+  {
+    measure: 'Connect → audio once the user answers, p50',
+    goal: '≤ 100 ms',
+    unit: 'ms',
+    value: (r) => r.setup?.outbound.answerToUserAudio.p50,
+    detail: (r) => (r.setup ? `n=${r.setup.outbound.answerToUserAudio.count}` : undefined),
+    met: (v) => v <= 100,
+  },
+  {
+    measure: 'churn: calls, legs, simulator calls, rooms left behind',
+    goal: '0',
+    unit: '',
+    value: (r) => (r.churn ? leftTotal(r.churn) : undefined),
+    detail: (r) => {
+      const c = r.churn;
+      if (!c) return undefined;
+      const l = c.leftBehind;
+      return `${l.connectorActiveCalls}/${l.connectorOpenMediaLegs}/${l.simulatorActiveCalls}/${l.rooms} after ${c.callsStarted} calls`;
+    },
+    met: (v) => v === 0,
+  },
+  {
+    measure: 'soak: RSS, heap, fds, listeners, handles flat; nothing left (series not flat)',
+    goal: 'flat, 0 left',
+    unit: '',
+    // Series that are not flat, plus one when something was left behind.
+    value: (r) => {
+      const soak = r.soak;
+      if (!soak) return undefined;
+      const l = soak.leftBehind;
+      const left = (l.connectorActiveCalls || 0) + (l.simulatorActiveCalls || 0) + l.rooms;
+      return Object.values(soak.verdicts).filter((x) => !x.flat).length + (left > 0 ? 1 : 0);
+    },
+    detail: (r) => {
+      const soak = r.soak;
+      if (!soak) return undefined;
+      const v = soak.verdicts;
+      const m = (b: number) => (b / 2 ** 20).toFixed(1);
+      return (
+        `${soak.minutes.toFixed(0)} min at ${soak.concurrentCalls} calls; trend RSS ${m(v.rssBytes.trendOverRun)} MiB, ` +
+        `heap ${m(v.heapUsedBytes.trendOverRun)} MiB, fds ${v.fds.trendOverRun.toFixed(1)}, listeners ` +
+        `${v.listeners.trendOverRun.toFixed(0)}, handles ${v.handles.trendOverRun.toFixed(1)}; left ` +
+        `${soak.leftBehind.connectorActiveCalls}/${soak.leftBehind.simulatorActiveCalls}/${soak.leftBehind.rooms}`
+      );
+    },
+    met: (v) => v === 0,
+  },
+];
+function fmtValue(v: number, unit: string): string {
+  if (!Number.isFinite(v)) return String(v);
+  const n = Number.isInteger(v) || Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(2);
+  return unit && unit !== 'calls' ? `${n} ${unit}` : n;
 }
 const goals: Goal[] = [];
-const maxOf = (...v: number[]) => (v.some((x) => !Number.isFinite(x)) ? NaN : Math.max(...v));
-function goal(measure: string, value: number, display: string, limit: string, met: boolean): void {
-  goals.push({ measure, value, display, goal: limit, met: Number.isFinite(value) ? met : null });
-}
 if (ours) {
-  const cap = ours.capacity;
-  const mix = ours.mixing;
-  if (cap) {
-    const v = cap.marginalCpuSecondsPerCallMinute;
-    goal(
-      'connector CPU per added call, passthrough (one agent speaking)',
-      v,
-      `${v.toFixed(2)} CPU-s/call-min`,
-      '≤ 0.9',
-      v <= 0.9,
-    );
-  }
-  if (mix) {
-    const v = mix.marginalCpuSecondsPerCallMinute;
-    goal(
-      'connector CPU per added call, mixing (two speakers)',
-      v,
-      `${v.toFixed(2)} CPU-s/call-min`,
-      '≤ 1.6',
-      v <= 1.6,
-    );
-  }
-  if (cap) {
-    const v = 60 / cap.marginalCpuSecondsPerCallMinute;
-    goal(
-      'calls per core, passthrough (60 / CPU per added call)',
-      v,
-      `${v.toFixed(0)} (held ${cap.callsHeld} on this machine)`,
-      '≥ 60',
-      v >= 60,
-    );
-  }
-  const lat = ours.latency;
-  if (lat) {
-    const u = lat.addedUserToRoom.p50;
-    const d = lat.addedRoomToUser.p50;
-    goal(
-      'added one-way latency p50, passthrough, both directions',
-      maxOf(u, d),
-      `user→room ${u.toFixed(0)} / room→user ${d.toFixed(0)} ms`,
-      '≤ 10 ms',
-      maxOf(u, d) <= 10,
-    );
-  }
-  const lm = ours.latencyMixing;
-  if (lm) {
-    const u = lm.addedUserToRoom.p50;
-    const d = lm.addedRoomToUser.p50;
-    goal(
-      'added one-way latency p50, mixing',
-      maxOf(u, d),
-      `user→room ${u.toFixed(0)} / room→user ${d.toFixed(0)} ms`,
-      '≤ 40 ms',
-      maxOf(u, d) <= 40,
-    );
-  }
-  const setup = ours.setup;
-  if (setup) {
-    const a = setup.inbound.acceptToUserAudio;
-    goal(
-      `Accept → user hears audio p50 (n=${a.count})`,
-      a.p50,
-      `${a.p50.toFixed(0)} ms`,
-      '≤ 150 ms',
-      a.p50 <= 150,
-    );
-    const c = setup.outbound.answerToUserAudio;
-    goal(
-      `Connect → audio once the user answers p50 (n=${c.count})`,
-      c.p50,
-      `${c.p50.toFixed(0)} ms`,
-      '≤ 100 ms',
-      c.p50 <= 100,
-    );
-  }
-  const ch = ours.churn;
-  if (ch) {
-    const l = ch.leftBehind;
-    const total =
-      l.connectorActiveCalls + l.connectorOpenMediaLegs + l.simulatorActiveCalls + l.rooms;
-    goal(
-      `churn (${ch.callsStarted} calls): calls / legs / simulator calls / rooms left behind`,
-      total,
-      `${l.connectorActiveCalls} / ${l.connectorOpenMediaLegs} / ${l.simulatorActiveCalls} / ${l.rooms}`,
-      '0',
-      total === 0,
-    );
-  }
-  const soak = ours.soak;
-  if (soak) {
-    const v = soak.verdicts;
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)}`;
-    goal(
-      `soak ${soak.minutes.toFixed(0)} min at ${soak.concurrentCalls} calls: RSS / heap / fds / listeners / handles trend over the run, leftovers`,
-      Object.values(v).filter((x) => !x.flat).length,
-      `${mib(v.rssBytes.trendOverRun)} MiB / ${mib(v.heapUsedBytes.trendOverRun)} MiB / ${v.fds.trendOverRun.toFixed(1)} / ${v.listeners.trendOverRun.toFixed(0)} / ${v.handles.trendOverRun.toFixed(1)}; left ${soak.leftBehind.connectorActiveCalls}/${soak.leftBehind.simulatorActiveCalls}/${soak.leftBehind.rooms}`,
-      'flat, 0 left',
-      soak.flat,
-    );
+  for (const spec of GOALS) {
+    const v = spec.value(ours);
+    if (v === undefined) continue;
+    const detail = spec.detail?.(ours);
+    const p = peerResult ? spec.value(peerResult) : undefined;
+    goals.push({
+      measure: spec.measure,
+      goal: spec.goal,
+      unit: spec.unit,
+      value: v,
+      display: `${fmtValue(v, spec.unit)}${detail ? ` (${detail})` : ''}`,
+      met: Number.isFinite(v) ? spec.met(v) : null,
+      ...(p === undefined ? {} : { peer: p, ratio: v / p }),
+    });
   }
 }
 
@@ -550,12 +592,6 @@ if (ours && peerResult) {
     if (o === undefined || p === undefined) return;
     comparisons.push({ measure, ours: o, peer: p, ratio: o / p, unit });
   };
-  add(
-    'connector CPU per added call',
-    ours.capacity?.marginalCpuSecondsPerCallMinute,
-    peerResult.capacity?.marginalCpuSecondsPerCallMinute,
-    'CPU-s/call-min',
-  );
   add(
     'connector CPU per call at 1 call',
     ours.capacity?.steps[0]?.connectorCpuSecondsPerCallMinute,
@@ -590,18 +626,6 @@ if (ours && peerResult) {
     'one-way latency p50 room→user (bridge)',
     ours.latency?.bridge.roomToUser.p50,
     peerResult.latency?.bridge.roomToUser.p50,
-    'ms',
-  );
-  add(
-    'Accept → user hears audio p50',
-    ours.setup?.inbound.acceptToUserAudio.p50,
-    peerResult.setup?.inbound.acceptToUserAudio.p50,
-    'ms',
-  );
-  add(
-    'Connect → audio once the user answers p50',
-    ours.setup?.outbound.answerToUserAudio.p50,
-    peerResult.setup?.outbound.answerToUserAudio.p50,
     'ms',
   );
 }
@@ -835,15 +859,23 @@ if (parsed['cpu-prof']) {
     profiles.push(...summariseProfileDir(join(outDir, `cpu-prof-${stamp}`, r.name)));
 }
 
-const goalsTable = renderTable(
-  goals.map((g) => ({
-    section: 'goal',
-    name: g.measure,
-    value: g.display,
-    unit: '',
-    goal: g.goal,
-    ...(g.met === null ? {} : { pass: g.met }),
-  })),
+const goalsTable = renderColumns(
+  [
+    'measure',
+    'ours',
+    'goal',
+    '',
+    `peer${peerResult ? ` (${peerResult.commit.slice(0, 7)})` : ''}`,
+    'ours / peer',
+  ],
+  goals.map((g) => [
+    g.measure,
+    g.display,
+    g.goal,
+    g.met === null ? '' : g.met ? 'met' : 'MISSED',
+    g.peer === undefined ? '' : fmtValue(g.peer, g.unit),
+    g.ratio === undefined || !Number.isFinite(g.ratio) ? '' : `${g.ratio.toFixed(2)}×`,
+  ]),
 );
 const peerTable =
   comparisons.length > 0
@@ -879,13 +911,13 @@ const header = `whatsapp-connector bench — ours: ${ours?.commit.slice(0, 12) ?
 const text = [
   header,
   '',
-  'Goals (issue 13; soak: issue 10)',
+  `Goals (issue 13; soak: issue 10)${peerResult ? ', next to the peer row measured in the same run' : ''}`,
   goalsTable,
   ...(loadSide ? ['', loadSide] : []),
   ...(peerTable
     ? [
         '',
-        `Ours next to the peer (${peerResult?.commit.slice(0, 12)}), same run, same livekit-server and simulator`,
+        `More of ours next to the peer (${peerResult?.commit.slice(0, 12)}), same run, same livekit-server and simulator`,
         peerTable,
       ]
     : []),

@@ -20,6 +20,17 @@ export function fmt(v: number | string, unit: string): string {
   return `${v.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
 }
 
+/** A plain text table: a header row, a rule, then rows (columns padded to the widest cell). */
+export function renderColumns(head: readonly string[], rows: readonly string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
 export function renderTable(figures: readonly Figure[]): string {
   const rows = figures.map((f) => [
     f.section,
