@@ -46,6 +46,11 @@ export interface CallSettings {
   /** Leave `whatsapp.phoneNumber` out of the participant attributes. */
   hidePhoneNumber: boolean;
   /**
+   * Play a ringback tone into the room while a business-initiated call rings (until the user
+   * answers). Optional; default false (`CALL_PLAY_RINGBACK`).
+   */
+  playRingback?: boolean;
+  /**
    * No RTP from Meta for this long ends an answered call as `media_timeout`, ms. Armed when the
    * call is answered: Meta's relay stops sending when the user is gone, and its DTLS close is
    * not guaranteed to reach us.
@@ -310,9 +315,19 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       return;
     }
     this.#room = room;
+    // Room → Meta: the room leg says whether it forwards one speaker's Opus or mixes.
+    this.media.selectAudioSource(room.audioMode === 'passthrough' ? 'opus' : 'pcm');
+    room.on('audioMode', (mode) => {
+      if (!this.isClosed) this.media.selectAudioSource(mode === 'passthrough' ? 'opus' : 'pcm');
+    });
+    room.on('opus', (packet) => {
+      if (!this.isClosed) this.media.sendOpus(packet);
+    });
     room.on('audio', (pcm) => {
       if (!this.isClosed) this.media.sendAudio(pcm);
     });
+    room.on('reconnecting', () => this.log.info('room leg reconnecting'));
+    room.on('reconnected', (how) => this.log.info({ how }, 'room leg back'));
     room.on('dtmf', (digit) => {
       if (!this.isClosed) this.media.sendDtmf(digit);
     });
@@ -324,7 +339,23 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       );
     });
     room.on('error', (err) => this.log.warn({ err }, 'room leg error'));
+    this.#updateRingback();
     void this.#publishStatus();
+  }
+
+  /**
+   * Ringback plays while a business-initiated call rings (the setting on) and stops the moment
+   * the call is answered or ends.
+   */
+  #updateRingback(): void {
+    const room = this.#room;
+    if (!room) return;
+    const on =
+      this.settings.playRingback === true &&
+      this.direction === 'outbound' &&
+      this.#state === 'ringing' &&
+      this.#answeredAt === undefined;
+    room.setRingback(on);
   }
 
   /** Tell the room why the call ended (status `hangup` and `whatsapp.endReason`), then leave. */
@@ -346,13 +377,14 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   // ---- media leg and pumps ---------------------------------------------------------------------
 
   #wireMedia(): void {
+    // Meta → room is Opus passthrough: the media leg does not decode at all.
+    this.media.setPcmOutput(false);
+    this.media.on('opus', (packet) => {
+      this.#callerMedia();
+      this.#room?.pushCallerOpus(packet);
+    });
     this.media.on('audio', (pcm) => {
-      if (!this.#callerMediaSeen) {
-        this.#callerMediaSeen = true;
-        this.onFirstCallerAudio();
-        for (const w of this.#mediaWaiters) w.resolve();
-        this.#mediaWaiters.clear();
-      }
+      this.#callerMedia();
       this.#room?.pushCallerAudio(pcm);
     });
     this.media.on('dtmf', (digit) => {
@@ -368,6 +400,14 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       else void this.close('failed');
     });
     this.media.on('error', (err) => this.log.warn({ err }, 'media leg error'));
+  }
+
+  #callerMedia(): void {
+    if (this.#callerMediaSeen) return;
+    this.#callerMediaSeen = true;
+    this.onFirstCallerAudio();
+    for (const w of this.#mediaWaiters) w.resolve();
+    this.#mediaWaiters.clear();
   }
 
   /** The first frame of the caller's audio arrived. */
@@ -581,6 +621,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     if (this.#state === state) return;
     this.#state = state;
     this.log.debug({ state }, 'call state');
+    this.#updateRingback();
     if (!this.isClosed) void this.#publishStatus();
     this.emit('state', state);
   }

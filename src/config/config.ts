@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as Yaml from 'yaml';
@@ -179,7 +179,9 @@ const fileSchema = z
         media_timeout_seconds: z.coerce.number().positive().optional(),
         max_duration_seconds: z.coerce.number().nonnegative().optional(),
         hide_phone_number: z.boolean().optional(),
+        /** Deprecated, ignored (room legs no longer run in worker processes). */
         room_worker_calls_per_process: z.coerce.number().int().nonnegative().optional(),
+        play_ringback: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -188,6 +190,7 @@ const fileSchema = z
         ice_addresses: z.array(z.string()).optional(),
         ice_port_range: z.string().optional(),
         allowed_candidate_networks: z.array(z.string()).optional(),
+        forwarded_opus: z.enum(['auto', 'passthrough', 'reencode']).optional(),
       })
       .strict()
       .optional(),
@@ -346,6 +349,13 @@ export interface Config {
      * `public`. Undefined: public addresses, plus loopback when `iceAddresses` has loopback.
      */
     allowedCandidateNetworks: string[] | undefined;
+    /**
+     * What happens to an agent's Opus forwarded to Meta (one speaker in the room): `auto`
+     * forwards it unchanged unless, over a full 5 s window, it averages above 64 kbit/s or is not
+     * in 20 ms packets, and re-encodes at Meta's 20 kbit/s then; `passthrough` never re-encodes;
+     * `reencode` always does. Default `auto` (`MEDIA_FORWARDED_OPUS`; see the README).
+     */
+    forwardedOpus: 'auto' | 'passthrough' | 'reencode';
   };
   calls: {
     /** Ringing timeout when a request leaves it unset, in seconds. Default 30. */
@@ -357,19 +367,23 @@ export interface Config {
     /** An answered call lasting this long is ended, in seconds; 0 = no limit. Default 14400 (4 h). */
     maxDurationSeconds: number;
     /**
-     * Calls held at once before `resource_exhausted`. Default {@link defaultMaxConcurrentCalls}:
-     * 8 per CPU core (16 on 2 cores), from the bench's measured cost per call.
+     * Calls held at once before `resource_exhausted`. Default
+     * {@link DEFAULT_MAX_CONCURRENT_CALLS} (20), from the bench's measured cost per call.
      */
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
     hidePhoneNumber: boolean;
     /**
-     * Calls whose LiveKit leg shares one room worker process; 0 runs every leg in the main
-     * process. rtc-node's per-process cost grows with the square of the calls it hosts, so
-     * workers keep CPU linear in calls. Default 6 (`ROOM_WORKER_CALLS_PER_PROCESS`).
+     * Play a ringback tone into the room while a business-initiated call rings; it stops the
+     * moment the user answers. Default false (`CALL_PLAY_RINGBACK`).
      */
-    roomWorkerCallsPerProcess: number;
+    playRingback: boolean;
   };
+  /**
+   * Settings that were given but no longer do anything (e.g. `ROOM_WORKER_CALLS_PER_PROCESS`):
+   * the server warns about each at start.
+   */
+  deprecatedSettings: string[];
 }
 
 export interface LoadConfigOptions {
@@ -388,19 +402,15 @@ export interface LoadConfigOptions {
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
 
-/** Calls per CPU core of the default call limit (see {@link defaultMaxConcurrentCalls}). */
-export const DEFAULT_CALLS_PER_CORE = 8;
-
 /**
- * Default `MAX_CONCURRENT_CALLS`: {@link DEFAULT_CALLS_PER_CORE} per CPU core. The bench measured
- * 3.5-4.1 connector CPU-s per call-minute through the transcoding path on a 2-core VM
- * (`bench/README.md`), i.e. ~7 % of a core per call: 8 calls per core keep the connector near
- * half the machine, leaving the rest for setup bursts, GC and the room worker processes. The
- * passthrough path costs less (1-2 CPU-s per call-minute); raise the limit when using it.
+ * Default `MAX_CONCURRENT_CALLS`. The media path (legs to Meta and to the room, Opus, SRTP) runs
+ * on the main thread, so one process is bounded by one core however many the machine has. The
+ * native path measured 0.96-1.48 connector CPU-s per call-minute in passthrough and 1.85-2.19
+ * when mixing two agents (bench/native-media-cpu.ts, 4 and 8 calls, 2-core VM, 2026-12-01);
+ * at 1.5 CPU-s per call-minute, 20 calls use half of one core, leaving the rest for setup bursts
+ * (DTLS, SDP), GC and mixing. Admission control guards the rest. Run more instances for more.
  */
-export function defaultMaxConcurrentCalls(): number {
-  return DEFAULT_CALLS_PER_CORE * Math.max(1, availableParallelism());
-}
+export const DEFAULT_MAX_CONCURRENT_CALLS = 20;
 
 // Loaded on demand: YAML parsing is only needed with a file, and the CLI's start-up time counts.
 const requireModule = createRequire(import.meta.url);
@@ -509,17 +519,39 @@ function parseKeyList(setting: string, raw: string): Record<string, string> {
   return out;
 }
 
-function roomWorkerCallsPerProcess(env: NodeJS.ProcessEnv, file: ConfigFile): number {
-  const raw = env.ROOM_WORKER_CALLS_PER_PROCESS;
-  if (raw === undefined || raw === '') return file.calls?.room_worker_calls_per_process ?? 6;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new ConfigError(
-      'ROOM_WORKER_CALLS_PER_PROCESS',
-      `expected an integer >= 0 (0 = in-process), got ${JSON.stringify(raw)}`,
-    );
+/**
+ * Settings still accepted but ignored. `ROOM_WORKER_CALLS_PER_PROCESS`: room legs ran in worker
+ * processes while they were rtc-node participants; the TypeScript participant needs none.
+ */
+function deprecatedSettings(env: NodeJS.ProcessEnv, file: ConfigFile): string[] {
+  const out: string[] = [];
+  if (
+    (env.ROOM_WORKER_CALLS_PER_PROCESS !== undefined && env.ROOM_WORKER_CALLS_PER_PROCESS !== '') ||
+    file.calls?.room_worker_calls_per_process !== undefined
+  ) {
+    out.push('ROOM_WORKER_CALLS_PER_PROCESS');
   }
-  return n;
+  return out;
+}
+
+function forwardedOpus(
+  env: NodeJS.ProcessEnv,
+  file: ConfigFile,
+): 'auto' | 'passthrough' | 'reencode' {
+  const raw = env.MEDIA_FORWARDED_OPUS;
+  if (raw === undefined || raw === '') return file.media?.forwarded_opus ?? 'auto';
+  if (raw === 'auto' || raw === 'passthrough' || raw === 'reencode') return raw;
+  throw new ConfigError(
+    'MEDIA_FORWARDED_OPUS',
+    `expected auto, passthrough or reencode, got ${JSON.stringify(raw)}`,
+  );
+}
+
+function booleanSetting(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
 }
 
 function instanceId(env: NodeJS.ProcessEnv, file: ConfigFile): string {
@@ -757,7 +789,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       numbers: file.whatsapp?.numbers ?? [],
       raw: (file.whatsapp ?? {}) as Record<string, unknown>,
     },
-    media: { iceAddresses, icePortRange, allowedCandidateNetworks },
+    media: {
+      iceAddresses,
+      icePortRange,
+      allowedCandidateNetworks,
+      forwardedOpus: forwardedOpus(env, file),
+    },
     calls: {
       ringingTimeoutSeconds: num(
         'CALL_RINGING_TIMEOUT_SECONDS',
@@ -784,13 +821,18 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxConcurrentCalls: num(
         'MAX_CONCURRENT_CALLS',
         env.MAX_CONCURRENT_CALLS,
-        file.calls?.max_concurrent_calls ?? defaultMaxConcurrentCalls(),
+        file.calls?.max_concurrent_calls ?? DEFAULT_MAX_CONCURRENT_CALLS,
         1,
       ),
       hidePhoneNumber: env.HIDE_PHONE_NUMBER
         ? env.HIDE_PHONE_NUMBER === 'true'
         : (file.calls?.hide_phone_number ?? false),
-      roomWorkerCallsPerProcess: roomWorkerCallsPerProcess(env, file),
+      playRingback: booleanSetting(
+        'CALL_PLAY_RINGBACK',
+        env.CALL_PLAY_RINGBACK,
+        file.calls?.play_ringback ?? false,
+      ),
     },
+    deprecatedSettings: deprecatedSettings(env, file),
   };
 }

@@ -7,10 +7,10 @@
  *   `monitorEventLoopDelay`). The media legs to Meta pace 20 ms audio frames on this loop, so a
  *   loop that is late on average is a loop whose calls already sound bad;
  * - CPU: how busy the main thread is, as a share of one core (perf_hooks event-loop utilization:
- *   the time the loop spent running rather than waiting). The connector's JavaScript, including
- *   the media legs to Meta, runs on that one thread, so one core is its ceiling whatever the
- *   machine has; native threads (libwebrtc in room workers, libuv) are not counted, so they
- *   cannot close the door for the main thread.
+ *   the time the loop spent running rather than waiting). The connector's media path (legs to
+ *   Meta and to the room, Opus, SRTP) runs on that one thread, so one core is its ceiling
+ *   whatever the machine has; other threads (libuv's pool, native modules of a test's own room
+ *   listeners) are not counted.
  *
  * The call limit (`MAX_CONCURRENT_CALLS`) stays the call manager's; this adds the measured load.
  * Refusals surface as `OverloadedError` (Twirp `resource_exhausted`; a webhook's call goes to a peer

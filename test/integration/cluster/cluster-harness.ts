@@ -67,7 +67,6 @@ export async function startClusterBed(): Promise<ClusterBed> {
           MEDIA_ICE_ADDRESSES: '127.0.0.1',
           CALL_MEDIA_TIMEOUT_SECONDS: '2',
           LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-          ROOM_WORKER_CALLS_PER_PROCESS: '0',
           // Admission control measures this process, which in tests also runs the test's own room
           // listeners and simulator: a loaded test machine must not refuse calls. Tests of admission
           // control turn it on.

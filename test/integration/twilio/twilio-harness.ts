@@ -24,7 +24,6 @@ export async function startTwilioStack(env: Record<string, string> = {}): Promis
       LIVEKIT_API_KEY: lk.apiKey,
       LIVEKIT_API_SECRET: lk.apiSecret,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      ROOM_WORKER_CALLS_PER_PROCESS: process.env.TEST_ROOM_WORKER_CALLS_PER_PROCESS ?? '0',
       // Admission control measures this process, which in tests also runs the test's own room
       // listeners and simulator: a loaded test machine must not refuse calls. Tests of admission
       // control turn it on.

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConfigError,
   DEFAULT_ADMISSION_MAX_CPU,
   DEFAULT_ADMISSION_MAX_EVENT_LOOP_LAG_MS,
-  DEFAULT_CALLS_PER_CORE,
+  DEFAULT_MAX_CONCURRENT_CALLS,
   DEFAULT_REGION_MAP,
   DEFAULT_REGIONS,
   MIN_API_SECRET_LENGTH,
@@ -130,11 +130,9 @@ test('admission control is on by default with documented limits; the settings ar
   });
 });
 
-test('the default call limit is 8 calls per CPU core', () => {
-  assert.equal(
-    loadConfig({ env: base }).calls.maxConcurrentCalls,
-    DEFAULT_CALLS_PER_CORE * availableParallelism(),
-  );
+test('the default call limit is 20 calls', () => {
+  assert.equal(DEFAULT_MAX_CONCURRENT_CALLS, 20);
+  assert.equal(loadConfig({ env: base }).calls.maxConcurrentCalls, 20);
   assert.equal(
     loadConfig({ env: { ...base, MAX_CONCURRENT_CALLS: '3' } }).calls.maxConcurrentCalls,
     3,
