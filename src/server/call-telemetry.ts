@@ -21,7 +21,7 @@ export interface CallQualitySummary {
     packetsLost: number;
     /** packetsLost / (packets + packetsLost), 0..1; undefined without packets. */
     lossRatio: number | undefined;
-    /** 20 ms frames played from decoded packets and as loss concealment. */
+    /** 20 ms frames played from decoded packets and as loss concealment; absent in passthrough. */
     framesDecoded: number | undefined;
     framesConcealed: number | undefined;
     /** framesConcealed / (framesDecoded + framesConcealed), 0..1. */
@@ -120,14 +120,17 @@ export function attachCallTelemetry(options: CallTelemetryOptions): () => void {
   };
 }
 
-/** The received side's counters of a call's media leg, as the metrics take them. */
+/**
+ * The received side's counters of a call's media leg, as the metrics take them. Read from
+ * `stats()` only: the leg's `quality()` turns on level metering (decoding on the passthrough
+ * path) for a while, which a scrape must not cause.
+ */
 export function mediaTotals(call: Pick<WhatsAppCall, 'media'>): CallMediaTotals {
   const counters = safe(() => call.media.stats() as LegCounters) ?? {};
-  const received = safe(() => call.media.quality?.())?.received;
-  const jitterMs = received?.jitterMs ?? (counters.packetsReceived ? counters.jitterMs : undefined);
+  const jitterMs = counters.packetsReceived ? counters.jitterMs : undefined;
   return {
-    packetsReceived: received?.packets ?? counters.packetsReceived ?? 0,
-    packetsLost: received?.packetsLost ?? counters.sequenceGaps ?? 0,
+    packetsReceived: counters.packetsReceived ?? 0,
+    packetsLost: counters.sequenceGaps ?? 0,
     framesDecoded: counters.framesDecoded ?? 0,
     framesConcealed: counters.framesConcealed ?? 0,
     jitterSeconds: jitterMs !== undefined ? jitterMs / 1000 : undefined,
@@ -140,7 +143,9 @@ export function qualitySummary(call: Pick<WhatsAppCall, 'media' | 'summary'>): C
   const quality = safe(() => call.media.quality?.());
   const totals = mediaTotals(call);
   const expected = totals.packetsReceived + totals.packetsLost;
-  const hasFrames = counters.framesDecoded !== undefined && counters.framesConcealed !== undefined;
+  // Frames are decoded here only when the connector handles PCM (mixing, transcoding); on the
+  // passthrough path the user's audio is forwarded as Opus and concealed by the receivers.
+  const hasFrames = (counters.framesDecoded ?? 0) + (counters.framesConcealed ?? 0) > 0;
   const played = totals.framesDecoded + totals.framesConcealed;
   const sent: DirectionQuality | undefined = quality?.sent;
   return {
