@@ -22,7 +22,7 @@ import type {
   OperationContext,
 } from './call-params.js';
 import { validateAcceptParams, validateDialParams } from './call-params-validation.js';
-import type { GraphCallsPort, MediaLegFactory, RoomJoiner } from './call-ports.js';
+import type { AdmissionPort, GraphCallsPort, MediaLegFactory, RoomJoiner } from './call-ports.js';
 import { CallRegistry } from './call-registry.js';
 import { InboundCall } from './inbound-call.js';
 import { OutboundCall } from './outbound-call.js';
@@ -84,6 +84,11 @@ export interface CallManagerOptions {
   roomLegs?: RoomJoiner;
   /** Background retries of ending calls at Meta. Default {@link DEFAULT_META_END_RETRY}. */
   metaEndRetry?: CallSettings['metaEndRetry'];
+  /**
+   * Optional - admission control besides the call limit (event-loop lag, CPU). Default none: only
+   * `MAX_CONCURRENT_CALLS` limits new calls.
+   */
+  admission?: AdmissionPort;
 }
 
 /**
@@ -99,6 +104,7 @@ export class CallManager implements CallOperations {
   private readonly graph: GraphCallsPort;
   private readonly mediaLegs: MediaLegFactory;
   private readonly roomLegs: RoomJoiner;
+  private readonly admission: AdmissionPort | undefined;
   /** Calls admitted but not yet in the registry (dials before Meta named them). */
   private reserved = 0;
   /** Dials under way, placed or not: a shutdown must reach them too. */
@@ -117,6 +123,7 @@ export class CallManager implements CallOperations {
       ((logger) =>
         WhatsAppMediaLeg.create({ sampleRate: BRIDGE_SAMPLE_RATE, ...mediaSettings, logger }));
     this.roomLegs = options.roomLegs ?? joinRoomLeg;
+    this.admission = options.admission;
     this.maxConcurrentCalls = config.calls.maxConcurrentCalls;
     this.settings = {
       livekit: {
@@ -136,9 +143,9 @@ export class CallManager implements CallOperations {
     });
   }
 
-  /** Room for one more call here (and not shutting down). */
+  /** Room for one more call here (not shutting down, under the limit, not overloaded). */
   hasCapacity(): boolean {
-    return !this.draining && this.registry.activeCount + this.reserved < this.maxConcurrentCalls;
+    return this.underLimit() && this.admission?.overload() === undefined;
   }
 
   /** Whether this instance holds `callId`, in any state (ending and recently ended included). */
@@ -277,11 +284,23 @@ export class CallManager implements CallOperations {
   /**
    * Admit one call against the limit; the returned release is idempotent and must run in a
    * `finally`, whatever happens.
-   * @throws DrainingError while shutting down; CapacityError at the limit.
+   * @throws DrainingError while shutting down; CapacityError at the limit; OverloadedError when
+   *   admission control says the instance is busy.
    */
   private reserve(): () => void {
-    if (this.draining) throw new DrainingError();
-    if (!this.hasCapacity()) throw new CapacityError(this.maxConcurrentCalls);
+    if (this.draining) {
+      this.admission?.refused('draining');
+      throw new DrainingError();
+    }
+    if (!this.underLimit()) {
+      this.admission?.refused('calls');
+      throw new CapacityError(this.maxConcurrentCalls);
+    }
+    const overload = this.admission?.overload();
+    if (overload) {
+      this.admission?.refused(overload.reason);
+      throw overload;
+    }
     this.reserved++;
     let released = false;
     return () => {
@@ -289,6 +308,10 @@ export class CallManager implements CallOperations {
       released = true;
       this.reserved--;
     };
+  }
+
+  private underLimit(): boolean {
+    return !this.draining && this.registry.activeCount + this.reserved < this.maxConcurrentCalls;
   }
 
   /** A call a request may act on: held here and not yet disconnected through the API. */

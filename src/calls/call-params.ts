@@ -12,6 +12,7 @@ import type { PlainMessage } from '@bufbuild/protobuf';
 import type { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
 import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
+import type { CallPlacement } from './call-placement.js';
 
 /**
  * Meta credentials and API version of one call. The access token is a secret: it is never logged,
@@ -68,6 +69,11 @@ export interface DialParams {
    * Undefined: no deduplication.
    */
   idempotencyKey?: string | undefined;
+  /**
+   * How the router placed the dial (set by the router, carried to the peer that places it, kept
+   * for the call listing). Undefined until routed.
+   */
+  placement?: CallPlacement | undefined;
 }
 
 /** The result of a dial: Meta's call id and the room the participant joined. */

@@ -10,6 +10,7 @@
  * `audioMode` tells the call which of the two the media leg must send.
  */
 import type { Logger } from '../log/index.js';
+import type { OverloadedError } from './call-errors.js';
 import type { MediaQuality } from '../media/media-quality.js';
 import type { ReceivedOpusPacket } from '../media/rtp-receiver.js';
 import type { ForwardedOpusPacket, SendAudioSource } from '../media/rtp-sender.js';
@@ -137,4 +138,16 @@ export interface GraphCallsPort {
   acceptCall(request: AcceptCallRequest): Promise<void>;
   rejectCall(request: CallIdRequest): Promise<void>;
   terminateCall(request: CallIdRequest): Promise<void>;
+}
+
+/**
+ * Whether this instance may start another call now, besides the call limit: admission control
+ * (`src/server/admission-control.ts`) watching event-loop lag and CPU. Asked once per new call
+ * and by the router before it places a call here, so `overload()` must be cheap.
+ */
+export interface AdmissionPort {
+  /** Undefined while new calls may start; else why not. */
+  overload(): OverloadedError | undefined;
+  /** A new call was refused for `reason` (counted for `/metrics`). */
+  refused(reason: 'calls' | 'draining' | OverloadedError['reason']): void;
 }

@@ -7,9 +7,8 @@ import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { SignJWT } from 'jose/jwt/sign';
 import type { ConnectorClient } from 'livekit-server-sdk';
-import type { CallSummary } from '../calls/whatsapp-call.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
-import type { CallsListing } from '../connector/calls-endpoint.js';
+import type { CallsListing, ListedCall } from '../connector/calls-endpoint.js';
 import type { GatewaySettings } from '../gateway/gateway-config.js';
 import { CliError, EXIT_USAGE } from './cli-errors.js';
 
@@ -137,14 +136,27 @@ export async function getConnectorJson<T>(config: Config, url: string, path: str
   return JSON.parse(res.body) as T;
 }
 
-/** `GET /api/calls` of the running connector. */
-export async function listCalls(config: Config, url: string, all: boolean): Promise<CallSummary[]> {
+/** `GET /api/calls` of the running connector: the calls of its whole cluster. */
+export async function callsListing(
+  config: Config,
+  url: string,
+  all: boolean,
+): Promise<CallsListing> {
   const listing = await getConnectorJson<CallsListing>(
     config,
     url,
     `${CALLS_PATH}${all ? '?all=true' : ''}`,
   );
-  return listing.calls;
+  return {
+    calls: listing.calls,
+    twilioCalls: listing.twilioCalls ?? [],
+    instances: listing.instances ?? [],
+  };
+}
+
+/** The calls of the running connector's cluster. */
+export async function listCalls(config: Config, url: string, all: boolean): Promise<ListedCall[]> {
+  return (await callsListing(config, url, all)).calls;
 }
 
 /** The error for a connector that cannot be reached. */

@@ -16,6 +16,7 @@ import {
   InvalidSdpError,
   MediaConnectError,
   NoCallPermissionError,
+  OverloadedError,
   PeerUnreachableError,
   RoomJoinError,
   RoomNotReadyError,
@@ -57,6 +58,13 @@ export function encodeError(err: unknown): EncodedError {
   }
   if (err instanceof AcceptTimeoutError)
     return encoded('AcceptTimeoutError', { callId: err.callId });
+  if (err instanceof OverloadedError) {
+    return encoded('OverloadedError', {
+      reason: err.reason,
+      measured: err.measured,
+      limit: err.limit,
+    });
+  }
   if (err instanceof CapacityError) {
     return encoded('CapacityError', { maxConcurrentCalls: err.maxConcurrentCalls });
   }
@@ -126,6 +134,12 @@ export function decodeError(encoded: EncodedError): Error {
       return new CallEndedError(str('callId'), isCallEndReason(f.reason) ? f.reason : undefined);
     case 'AcceptTimeoutError':
       return new AcceptTimeoutError(str('callId'));
+    case 'OverloadedError':
+      return new OverloadedError(
+        f.reason === 'cpu' ? 'cpu' : 'event_loop_lag',
+        num('measured'),
+        num('limit'),
+      );
     case 'CapacityError':
       return new CapacityError(
         typeof f.maxConcurrentCalls === 'number' ? f.maxConcurrentCalls : undefined,

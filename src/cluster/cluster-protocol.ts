@@ -22,6 +22,7 @@ import {
   type MetaCallStatus,
   type ParticipantParams,
 } from '../calls/call-params.js';
+import { PLACEMENT_REASONS, type PlacementReason } from '../calls/call-placement.js';
 import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
 import type { EncodedError } from './cluster-error-codec.js';
 
@@ -107,6 +108,12 @@ const dial: z.ZodType<DialParams> = z.object({
   bizOpaqueCallbackData: text.optional(),
   ringingTimeoutMs: z.number().positive(),
   idempotencyKey: text.optional(),
+  placement: z
+    .object({
+      reason: z.enum(PLACEMENT_REASONS as [PlacementReason, ...PlacementReason[]]),
+      wantedRegion: text.optional(),
+    })
+    .optional(),
 });
 
 const accept: z.ZodType<AcceptParams> = z.object({

@@ -6,7 +6,13 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as Yaml from 'yaml';
 import { z } from 'zod';
+import {
+  admissionFileSchema,
+  loadAdmissionSettings,
+  type AdmissionSettings,
+} from './admission-settings.js';
 import { ConfigError } from './config-error.js';
+import { loadRegionSettings, regionsFileSchema, type RegionSettings } from './region-map.js';
 import { checkApiSecret, isLoopbackHost, readSecretVariable } from './secret-settings.js';
 
 export { ConfigError } from './config-error.js';
@@ -195,6 +201,8 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    admission: admissionFileSchema.optional(),
+    regions: regionsFileSchema.optional(),
     cluster: z
       .object({
         instance_id: z.string().optional(),
@@ -293,6 +301,10 @@ export interface Config {
      */
     streamTimeoutSeconds: number;
   };
+  /** Admission control: when new calls are refused because the instance is busy. */
+  admission: AdmissionSettings;
+  /** Regions: this instance's, and where calls for each destination country should run. */
+  regions: RegionSettings;
   /** Scale-out settings, used only when `redisUrl` is set (see `src/cluster/`). */
   cluster: {
     /** Name of this instance in the cluster. Default `<hostname>-<pid>-<random>` (`INSTANCE_ID`). */
@@ -354,7 +366,10 @@ export interface Config {
     mediaTimeoutSeconds: number;
     /** An answered call lasting this long is ended, in seconds; 0 = no limit. Default 14400 (4 h). */
     maxDurationSeconds: number;
-    /** Calls accepted at once before `resource_exhausted`. Default 200. */
+    /**
+     * Calls held at once before `resource_exhausted`. Default
+     * {@link DEFAULT_MAX_CONCURRENT_CALLS} (20), from the bench's measured cost per call.
+     */
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
     hidePhoneNumber: boolean;
@@ -386,6 +401,16 @@ export interface LoadConfigOptions {
 }
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
+
+/**
+ * Default `MAX_CONCURRENT_CALLS`. The media path (legs to Meta and to the room, Opus, SRTP) runs
+ * on the main thread, so one process is bounded by one core however many the machine has. The
+ * native path measured 0.96-1.48 connector CPU-s per call-minute in passthrough and 1.85-2.19
+ * when mixing two agents (bench/native-media-cpu.ts, 4 and 8 calls, 2-core VM, 2026-12-01);
+ * at 1.5 CPU-s per call-minute, 20 calls use half of one core, leaving the rest for setup bursts
+ * (DTLS, SDP), GC and mixing. Admission control guards the rest. Run more instances for more.
+ */
+export const DEFAULT_MAX_CONCURRENT_CALLS = 20;
 
 // Loaded on demand: YAML parsing is only needed with a file, and the CLI's start-up time counts.
 const requireModule = createRequire(import.meta.url);
@@ -740,6 +765,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         0.1,
       ),
     },
+    admission: loadAdmissionSettings(env, file.admission),
+    regions: loadRegionSettings(env, file.regions),
     cluster: {
       instanceId: instanceId(env, file),
       instanceUrl: instanceUrl
@@ -794,7 +821,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxConcurrentCalls: num(
         'MAX_CONCURRENT_CALLS',
         env.MAX_CONCURRENT_CALLS,
-        file.calls?.max_concurrent_calls ?? 200,
+        file.calls?.max_concurrent_calls ?? DEFAULT_MAX_CONCURRENT_CALLS,
         1,
       ),
       hidePhoneNumber: env.HIDE_PHONE_NUMBER

@@ -12,6 +12,7 @@ import {
   MediaConnectError,
   NO_CALL_PERMISSION_GRAPH_CODE,
   NoCallPermissionError,
+  OverloadedError,
   PeerUnreachableError,
   RoomJoinError,
   RoomNotReadyError,
@@ -183,6 +184,7 @@ export function toTwirpError(err: unknown): ConnectorError {
       ? connectorErrors.acceptTimeout()
       : connectorErrors.connectionClosed();
   }
+  if (err instanceof OverloadedError) return new ConnectorError('resource_exhausted', err.message);
   if (err instanceof CapacityError) return connectorErrors.serverBusy();
   if (err instanceof DrainingError) return connectorErrors.shuttingDown();
   if (err instanceof InvalidSdpError) return new ConnectorError('invalid_argument', err.message);

@@ -127,6 +127,8 @@ export interface InboundCallRouting {
 export interface WebhookGatewayEvents extends Record<string, unknown[]> {
   inboundCall: [InboundCallRouting];
   processed: [ProcessedWebhookEvent];
+  /** A POST failed its signature check (`missing`, `mismatch`, `no_secret`); nothing was done. */
+  signatureRefused: [reason: WebhookSignatureResult];
 }
 
 export interface WebhookGatewayOptions {
@@ -237,6 +239,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
         'webhook refused: signature check failed',
       );
       res.writeHead(check.status ?? 403, { 'Content-Type': 'text/plain' }).end('invalid signature');
+      this.emit('signatureRefused', check.result);
       if (check.result !== 'ok')
         this.receipts.refused(raw.length, check.result, check.status ?? 403);
       return;

@@ -1,4 +1,4 @@
-import { isLoopbackHost, type Config } from '../config/index.js';
+import { isLoopbackHost, regionOfCountry, type Config } from '../config/index.js';
 import { createConnectorTwirpHandler } from '../connector/twirp-server.js';
 import type { TwilioCallBackend } from '../connector/twilio-call-backend.js';
 import type { Logger } from '../log/index.js';
@@ -8,10 +8,12 @@ import {
   type MediaLegSettings,
 } from '../calls/call-manager.js';
 import type { CallOperations } from '../calls/call-params.js';
-import { CallRouter } from '../calls/call-router.js';
+import { CallPlacements } from '../calls/call-placement.js';
+import { CallRouter, type RegionPolicy } from '../calls/call-router.js';
 import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
 import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
+import { attachRegionalTwilio } from '../cluster/twilio-placement.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-endpoint.js';
@@ -22,6 +24,8 @@ import { MEDIA_STREAM_PATH } from '../twilio/connect-url-signer.js';
 import { TwilioConnector } from '../twilio/twilio-connector.js';
 import { WhatsAppGraphClient, type WhatsAppGraphClientOptions } from '../whatsapp/graph-client.js';
 import { ConnectorMetrics } from '../metrics/index.js';
+import { AdmissionControl, admittedTwilioCalls } from './admission-control.js';
+import { attachCallTelemetry } from './call-telemetry.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
 
 /** Largest webhook body accepted, bytes: Meta's call and message events are a few KiB. */
@@ -85,6 +89,11 @@ export class ConnectorServer {
   readonly cluster: ClusterNode | undefined;
   /** The operator console and its JSON endpoints on the internal listener (with the gateway). */
   readonly console: AttachedConsole | undefined;
+  /** Admission control: refuses new calls while event-loop lag or CPU are over their limits. */
+  readonly admission: AdmissionControl;
+  private detachTelemetry: (() => void) | undefined;
+  /** ConnectTwilioCall's backend: the Twilio calls here, placed by region in a cluster. */
+  private twilioBackend: TwilioCallBackend | undefined;
   private closing: Promise<void> | undefined;
   private isReady = false;
 
@@ -103,6 +112,11 @@ export class ConnectorServer {
       name: 'internal',
       logger: this.logger,
       maxConnections: this.config.internal.maxConnections,
+      metrics: this.metrics,
+    });
+    this.admission = new AdmissionControl({
+      settings: this.config.admission,
+      logger: this.logger,
       metrics: this.metrics,
     });
     this.metrics.watchListener(this.http);
@@ -130,6 +144,7 @@ export class ConnectorServer {
         ...options.graph,
         baseUrl: this.config.whatsapp.graphUrl,
         logger: this.logger,
+        onFailure: (operation, code) => this.metrics.countGraphError(operation, code),
       });
       const calls = new CallManager({
         config: this.config,
@@ -137,25 +152,10 @@ export class ConnectorServer {
         graph,
         media: mediaSettings(this.config),
         ...(options.metaEndRetry ? { metaEndRetry: options.metaEndRetry } : {}),
+        admission: this.admission,
       });
       this.calls = calls;
       const registry = calls.registry;
-      this.metrics.setActiveCallsSource(() =>
-        registry
-          .list()
-          .filter((c) => c.state !== 'ended')
-          .map((c) => ({ direction: c.direction, state: c.state })),
-      );
-      // Per call: time to answer, and why it ended.
-      registry.on('added', (call) => {
-        const onState = (state: string) => {
-          if (state !== 'active') return;
-          call.off('state', onState);
-          this.metrics.observeCallSetup(call.direction, (Date.now() - call.createdAt) / 1000);
-        };
-        call.on('state', onState);
-        call.once('ended', (reason) => this.metrics.countCallEnded(call.direction, reason));
-      });
       const settings = options.gateway ?? loadGatewaySettings(this.config);
       let peers: ClusterCallPeers | undefined;
       const credentials = {
@@ -170,10 +170,20 @@ export class ConnectorServer {
           registry,
           logger: this.logger,
           metrics: this.metrics.registry,
+          accepting: () => this.admission.open,
         });
         peers = new ClusterCallPeers({ node: this.cluster, credentials });
       }
-      const router = new CallRouter({ local: calls, peers, logger: this.logger });
+      const placements = new CallPlacements();
+      registry.on('removed', (callId) => placements.forget(callId));
+      const regions = regionPolicy(this.config, () => registry.activeCount);
+      const router = new CallRouter({
+        local: calls,
+        peers,
+        logger: this.logger,
+        regions,
+        placements,
+      });
       this.router = router;
       if (peers) {
         this.internalHttp.route(
@@ -199,12 +209,27 @@ export class ConnectorServer {
         graph,
         logger: this.logger,
       });
+      this.detachTelemetry = attachCallTelemetry({
+        metrics: this.metrics,
+        registry,
+        logger: this.logger,
+        gateway: this.gateway,
+      });
       this.http.route(settings.webhookPath, this.gateway.handle, {
         maxBodyBytes: MAX_WEBHOOK_BODY_BYTES,
       });
+      const twilioPlacements = new CallPlacements();
       this.internalHttp.route(
         CALLS_ENDPOINT_PATH,
-        createCallsEndpoint(registry, this.config.apiKeys),
+        createCallsEndpoint({
+          registry,
+          apiKeys: this.config.apiKeys,
+          self: { instanceId: this.config.cluster.instanceId, region: this.config.regions.region },
+          placements,
+          twilio: { list: () => this.twilio?.list() ?? [], placements: twilioPlacements },
+          peers: this.cluster ? () => this.cluster!.instances.list() : undefined,
+          peerCredentials: credentials,
+        }),
       );
       this.twilio = new TwilioConnector({
         livekit: this.config.livekit,
@@ -214,6 +239,19 @@ export class ConnectorServer {
         maxCalls: this.config.calls.maxConcurrentCalls,
         logger: this.logger,
       });
+      const admittedTwilio = admittedTwilioCalls(this.twilio, this.admission);
+      // In a cluster, ConnectTwilioCall is placed by region: the chosen instance issues the URL.
+      this.twilioBackend = this.cluster
+        ? attachRegionalTwilio({
+            internalHttp: this.internalHttp,
+            local: admittedTwilio,
+            node: this.cluster,
+            credentials,
+            regions,
+            placements: twilioPlacements,
+            logger: this.logger,
+          })
+        : admittedTwilio;
       // Twilio reaches the public listener. The internal one serves the endpoint too, so a URL
       // built (without PUBLIC_URL) on the host an API client used there works as well.
       for (const listener of [this.http, this.internalHttp]) {
@@ -236,7 +274,7 @@ export class ConnectorServer {
       const twirp: RouteHandler = createConnectorTwirpHandler({
         apiKeys: this.config.apiKeys,
         calls: backend,
-        twilio: options.twilio ?? this.twilio,
+        twilio: options.twilio ?? this.twilioBackend,
         logger: this.logger,
         maxBodyBytes: MAX_API_BODY_BYTES,
         defaults: {
@@ -279,6 +317,7 @@ export class ConnectorServer {
         'cluster peers on other hosts cannot reach this instance: set INTERNAL_BIND_ADDRESS to a private address (or INSTANCE_URL)',
       );
     }
+    this.admission.start();
     this.setReady(true);
     return port;
   }
@@ -318,10 +357,21 @@ export class ConnectorServer {
       await this.twilio?.close();
       await this.calls?.close();
       await this.cluster?.close();
+      this.detachTelemetry?.();
+      this.admission.close();
       await Promise.all([this.http.close(), this.internalHttp.close()]);
     })();
     return this.closing;
   }
+}
+
+/** Regional placement from the configuration (`REGION`, `REGION_MAP`, `DEFAULT_REGION`). */
+function regionPolicy(config: Config, activeCalls: () => number): RegionPolicy {
+  return {
+    region: config.regions.region,
+    regionOf: (country) => regionOfCountry(config.regions, country),
+    load: () => activeCalls() / config.calls.maxConcurrentCalls,
+  };
 }
 
 /** Settings of the media legs from the configuration (ICE, forwarded Opus). */

@@ -76,7 +76,7 @@ test('both instances announce themselves in Redis with their URL and load', asyn
   const info = JSON.parse((await bed.inspect.get(`${KEY_PREFIX}instance:node-b`)) ?? '{}');
   assert.equal(info.url, b.internalUrl);
   assert.equal(info.activeCalls, 0);
-  assert.equal(info.maxCalls, 200);
+  assert.equal(info.maxCalls, b.config.calls.maxConcurrentCalls);
   const metrics = await (await fetch(`${a.internalUrl}/metrics`)).text();
   assert.match(metrics, /^whatsapp_connector_cluster_active_calls 0$/m);
   assert.match(metrics, /^whatsapp_connector_cluster_redis_connected 1$/m);
