@@ -5,13 +5,28 @@
  */
 import { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
-import { buildCallAttributes, type WhatsAppCallStatus } from '../room/call-attributes.js';
+import {
+  buildCallAttributes,
+  CALL_ATTRIBUTE,
+  type WhatsAppCallStatus,
+} from '../room/call-attributes.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import type { CallEndReason } from './call-end-reason.js';
-import { endedCallError, RoomJoinError } from './call-errors.js';
+import { endedCallError, RoomJoinError, TransferNotPossibleError } from './call-errors.js';
 import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
-import type { MetaContext, ParticipantParams } from './call-params.js';
-import type { GraphCallsPort, MediaLegPort, RoomJoiner, RoomLegPort } from './call-ports.js';
+import type {
+  MetaContext,
+  ParticipantParams,
+  TransferParams,
+  TransferResult,
+} from './call-params.js';
+import type {
+  GraphCallsPort,
+  MediaLegPort,
+  RoomDataMessage,
+  RoomJoiner,
+  RoomLegPort,
+} from './call-ports.js';
 import { endCallAtMeta, type MetaEndOutcome, type MetaEndRetry } from './meta-call-end.js';
 
 /** Direction as seen from the business: inbound = user-initiated, outbound = business-initiated. */
@@ -85,6 +100,10 @@ export interface WhatsAppCallEvents extends Record<string, unknown[]> {
   state: [state: CallState];
   /** The call is fully ended: legs released and Meta's side settled. */
   ended: [reason: CallEndReason];
+  /** The call moved to another room; its media now flows there. */
+  transferred: [from: { roomName: string; identity: string }, to: TransferResult];
+  /** A data packet from a participant of the call's current room. */
+  roomData: [message: RoomDataMessage];
 }
 
 /** A snapshot for listings (`calls` CLI, metrics, tests). No secrets. */
@@ -126,15 +145,14 @@ interface Waiter {
  */
 export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
   readonly direction: CallDirection;
-  readonly roomName: string;
-  readonly participantIdentity: string;
   readonly phoneNumberId: string;
   readonly destinationCountry: string | undefined;
   readonly bizOpaqueCallbackData: string | undefined;
   readonly createdAt = Date.now();
   readonly media: MediaLegPort;
   protected readonly user: WhatsAppUser | undefined;
-  protected readonly participant: ParticipantParams;
+  /** The connector participant and its room: replaced by a transfer. */
+  protected participant: ParticipantParams;
   protected readonly graph: GraphCallsPort;
   protected readonly settings: CallSettings;
   protected log: Logger;
@@ -159,6 +177,10 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   readonly #mediaWaiters = new Set<Waiter>();
   #callerMediaSeen = false;
   #disconnected = false;
+  /** A transfer under way (one at a time), and what happened to the old leg meanwhile. */
+  #transfer: { oldLegLost: CallEndReason | undefined } | undefined;
+  /** The room the call was transferred from, last time (`whatsapp.transferredFrom`). */
+  #transferredFrom: string | undefined;
 
   protected constructor(init: WhatsAppCallInit, deps: CallDependencies) {
     super((event, err) => deps.logger.error({ err, event }, 'call listener threw'));
@@ -167,8 +189,6 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     this.phoneNumberId = init.meta.phoneNumberId;
     this.user = init.user;
     this.participant = init.participant;
-    this.roomName = init.participant.roomName;
-    this.participantIdentity = init.participant.identity;
     this.destinationCountry = init.destinationCountry || undefined;
     this.bizOpaqueCallbackData = init.bizOpaqueCallbackData || undefined;
     this.media = deps.media;
@@ -187,6 +207,16 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   }
 
   // ---- identity and state ----------------------------------------------------------------------
+
+  /** The room the call is in now (a transfer changes it). */
+  get roomName(): string {
+    return this.participant.roomName;
+  }
+
+  /** Identity of the connector participant in {@link roomName}. */
+  get participantIdentity(): string {
+    return this.participant.identity;
+  }
 
   /** Meta's call id; '' for a dialled call until Meta answered the connect. */
   get callId(): string {
@@ -257,6 +287,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       destinationCountry: this.destinationCountry,
       endReason: status === 'hangup' ? this.#endReason : undefined,
     });
+    if (this.#transferredFrom) attributes[CALL_ATTRIBUTE.transferredFrom] = this.#transferredFrom;
     return attributes;
   }
 
@@ -286,10 +317,20 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
    * {@link RoomJoinError}.
    */
   protected async joinRoom(): Promise<void> {
-    const p = this.participant;
-    let room: RoomLegPort;
+    const room = await this.#joinLeg(this.participant);
+    if (this.isClosed) {
+      await this.#leaveRoom(room);
+      return;
+    }
+    this.#room = room;
+    this.#wireRoom(room);
+    void this.#publishStatus();
+  }
+
+  /** Join a room leg for `p` with the call's attributes in its token. Rejects with RoomJoinError. */
+  async #joinLeg(p: ParticipantParams): Promise<RoomLegPort> {
     try {
-      room = await this.#joinRoom({
+      return await this.#joinRoom({
         url: this.settings.livekit.url,
         apiKey: this.settings.livekit.apiKey,
         apiSecret: this.settings.livekit.apiSecret,
@@ -305,26 +346,140 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     } catch (err) {
       throw new RoomJoinError(p.roomName, { cause: err });
     }
-    if (this.isClosed) {
-      await this.#leaveRoom(room);
-      return;
-    }
-    this.#room = room;
+  }
+
+  /**
+   * The wiring between the call and one room leg: the room's mix and DTMF go to Meta, and the leg
+   * ending ends the call. Every handler first checks that `room` is still the call's leg, so a
+   * transfer only has to swap `#room`: the old leg's late frames, digits and its own departure
+   * are ignored from that moment on, without removing listeners. (Kept in this one function so a
+   * room leg of a different kind only has to be wired here.)
+   */
+  #wireRoom(room: RoomLegPort): void {
+    const current = () => this.#room === room && !this.isClosed;
     room.on('audio', (pcm) => {
-      if (!this.isClosed) this.media.sendAudio(pcm);
+      if (current()) this.media.sendAudio(pcm);
     });
     room.on('dtmf', (digit) => {
-      if (!this.isClosed) this.media.sendDtmf(digit);
+      if (current()) this.media.sendDtmf(digit);
     });
     room.on('disconnected', (reason) => {
-      void this.close(
+      if (!current()) return;
+      const endReason: CallEndReason =
         reason === 'participant-removed' || reason === 'duplicate-identity'
           ? 'participant_removed'
-          : 'room_closed',
-      );
+          : 'room_closed';
+      // During a transfer the call lives on if the new room takes it; decided when it ends.
+      if (this.#transfer) this.#transfer.oldLegLost = endReason;
+      else void this.close(endReason);
     });
-    room.on('error', (err) => this.log.warn({ err }, 'room leg error'));
-    void this.#publishStatus();
+    room.on('error', (err) => {
+      if (this.#room === room) this.log.warn({ err }, 'room leg error');
+    });
+    room.on('data', (message) => {
+      if (current()) this.onRoomData(message);
+    });
+  }
+
+  /** A data message from a participant of the call's current room (see `RoomLegPortEvents`). */
+  protected onRoomData(message: RoomDataMessage): void {
+    this.emit('roomData', message);
+  }
+
+  /**
+   * Send a data packet to one participant of the call's current room. Resolves without sending
+   * when the room leg cannot send data or the call has no leg.
+   */
+  async sendRoomData(
+    topic: string,
+    payload: Uint8Array,
+    destinationIdentity: string,
+  ): Promise<void> {
+    const room = this.#room;
+    if (!room?.sendData || this.isClosed) return;
+    await room.sendData(topic, payload, destinationIdentity);
+  }
+
+  // ---- transfer --------------------------------------------------------------------------------
+
+  /**
+   * Move the call into another room without touching the Meta leg: join the new room as the
+   * connector participant first (with the call's attributes plus `whatsapp.transferredFrom`),
+   * then switch the caller's audio and DTMF to it in one step, then tell the old room the call
+   * left (`whatsapp.callStatus` `hangup`, `whatsapp.endReason` `transferred`,
+   * `whatsapp.transferredTo`) and leave it. Until the switch the caller hears the old room, so
+   * the caller hears no gap beyond the frame in flight. A failed join leaves the call where it
+   * was (rejects with RoomJoinError).
+   * @throws TransferNotPossibleError before the room leg exists, during another transfer, or to
+   *   the room and identity the call is in already; CallEndedError once the call is closing.
+   */
+  async transfer(params: Omit<TransferParams, 'callId'>): Promise<TransferResult> {
+    if (this.isClosed) throw this.endedError();
+    const old = this.#room;
+    if (!old) throw new TransferNotPossibleError(this.#callId, 'not_in_a_room');
+    if (this.#transfer) throw new TransferNotPossibleError(this.#callId, 'transfer_in_progress');
+    const from = { roomName: this.roomName, identity: this.participantIdentity };
+    const next: ParticipantParams = {
+      roomName: params.roomName,
+      identity: params.identity ?? this.participant.identity,
+      name: params.name ?? this.participant.name,
+      metadata: params.metadata ?? this.participant.metadata,
+      attributes: params.attributes ?? this.participant.attributes,
+      agents: params.agents ?? [],
+    };
+    if (next.roomName === from.roomName && next.identity === from.identity) {
+      throw new TransferNotPossibleError(this.#callId, 'same_room');
+    }
+    const transfer: { oldLegLost: CallEndReason | undefined } = { oldLegLost: undefined };
+    this.#transfer = transfer;
+    const previousFrom = this.#transferredFrom;
+    this.#transferredFrom = from.roomName;
+    const log = this.log.child({ toRoom: next.roomName });
+    log.info({ fromRoom: from.roomName }, 'transferring the call');
+    let room: RoomLegPort;
+    try {
+      room = await this.#joinLeg(next);
+    } catch (err) {
+      this.#transferredFrom = previousFrom;
+      this.#transfer = undefined;
+      log.warn({ err }, 'transfer failed: the call stays in its room');
+      if (transfer.oldLegLost) void this.close(transfer.oldLegLost);
+      throw err;
+    }
+    this.#transfer = undefined;
+    if (this.isClosed) {
+      // The call ended while the new room was being joined: that room hears it ended too.
+      await this.#leaveRoom(room);
+      throw this.endedError();
+    }
+    // The switch: from here on the caller's audio goes to the new leg and the new leg's mix to
+    // the caller; the old leg's handlers see they are no longer current.
+    this.#room = room;
+    this.participant = next;
+    this.#wireRoom(room);
+    const result: TransferResult = {
+      callId: this.#callId,
+      roomName: next.roomName,
+      participantIdentity: next.identity,
+    };
+    log.info({ fromRoom: from.roomName }, 'call transferred');
+    void this.#leaveTransferredRoom(old, next.roomName);
+    this.emit('transferred', from, result);
+    return result;
+  }
+
+  /** The old room of a transfer: status `hangup`, end reason `transferred`, where to; leave. */
+  async #leaveTransferredRoom(room: RoomLegPort, toRoom: string): Promise<void> {
+    const attributes = buildCallAttributes({
+      callStatus: 'hangup',
+      callId: this.#callId || undefined,
+      endReason: 'transferred',
+    });
+    attributes[CALL_ATTRIBUTE.transferredTo] = toRoom;
+    await room.setAttributes(attributes).catch(() => undefined);
+    await room
+      .close('transferred')
+      .catch((err: unknown) => this.log.warn({ err }, 'leaving the old room failed'));
   }
 
   /** Tell the room why the call ended (status `hangup` and `whatsapp.endReason`), then leave. */

@@ -173,6 +173,7 @@ const fileSchema = z
         media_timeout_seconds: z.coerce.number().positive().optional(),
         max_duration_seconds: z.coerce.number().nonnegative().optional(),
         hide_phone_number: z.boolean().optional(),
+        transfer_data_messages: z.boolean().optional(),
         room_worker_calls_per_process: z.coerce.number().int().nonnegative().optional(),
       })
       .strict()
@@ -348,6 +349,12 @@ export interface Config {
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
     hidePhoneNumber: boolean;
+    /**
+     * Honour transfer requests sent as data messages (topic `whatsapp-connector.transfer`) by
+     * agent participants of a call's room. Default false (`TRANSFER_DATA_MESSAGES`,
+     * `calls.transfer_data_messages`).
+     */
+    transferDataMessages: boolean;
     /**
      * Calls whose LiveKit leg shares one room worker process; 0 runs every leg in the main
      * process. rtc-node's per-process cost grows with the square of the calls it hosts, so
@@ -759,6 +766,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       hidePhoneNumber: env.HIDE_PHONE_NUMBER
         ? env.HIDE_PHONE_NUMBER === 'true'
         : (file.calls?.hide_phone_number ?? false),
+      transferDataMessages:
+        envBoolean(env, 'TRANSFER_DATA_MESSAGES') ?? file.calls?.transfer_data_messages ?? false,
       roomWorkerCallsPerProcess: roomWorkerCallsPerProcess(env, file),
     },
   };

@@ -1,5 +1,6 @@
 import { DisconnectReason } from '@livekit/rtc-node';
 import { RoomServiceClient } from 'livekit-server-sdk';
+import type { RoomDataMessage } from '../calls/call-ports.js';
 import { ConnectorError } from '../errors/connector-error.js';
 import type { Logger } from '../log/logger.js';
 import type {
@@ -97,6 +98,17 @@ export class RemoteRoomLeg extends SafeEventEmitter<RoomLegEvents> implements Ro
     await this.#worker.request({ type: 'setAttributes', legId: this.#legId, attributes: attrs });
   }
 
+  async sendData(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void> {
+    this.#requireConnected();
+    await this.#worker.request({
+      type: 'sendData',
+      legId: this.#legId,
+      topic,
+      payloadBase64: Buffer.from(payload).toString('base64'),
+      destinationIdentity,
+    });
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -139,6 +151,11 @@ export class RemoteRoomLeg extends SafeEventEmitter<RoomLegEvents> implements Ro
   /** @internal */
   deliverDtmf(digit: string, fromIdentity: string | undefined): void {
     if (!this.#ended) this.emit('dtmf', digit, fromIdentity);
+  }
+
+  /** @internal */
+  deliverData(message: RoomDataMessage): void {
+    if (!this.#ended) this.emit('data', message);
   }
 
   /** @internal */

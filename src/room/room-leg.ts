@@ -5,6 +5,7 @@ import {
   ConnectError,
   DisconnectReason,
   LocalAudioTrack,
+  ParticipantKind as RtcParticipantKind,
   Room,
   RoomEvent,
   TrackKind,
@@ -17,6 +18,7 @@ import {
   type RemoteTrack,
   type RemoteTrackPublication,
 } from '@livekit/rtc-node';
+import type { RoomDataMessage, RoomParticipantKind } from '../calls/call-ports.js';
 import { ConnectorError } from '../errors/connector-error.js';
 import type { Logger } from '../log/logger.js';
 import { CallerAudioPublisher } from './caller-audio-publisher.js';
@@ -108,6 +110,28 @@ export interface RoomLegEvents {
   /** The room side ended the leg (not emitted for `close()`). */
   disconnected: [reason: RoomLegDisconnectReason, code: DisconnectReason];
   error: [error: Error];
+  /** A data packet from another participant (or the server API). */
+  data: [message: RoomDataMessage];
+}
+
+/** rtc-node's participant kind in the call layer's words. */
+export function roomParticipantKind(kind: RtcParticipantKind | undefined): RoomParticipantKind {
+  switch (kind) {
+    case RtcParticipantKind.STANDARD:
+      return 'standard';
+    case RtcParticipantKind.AGENT:
+      return 'agent';
+    case RtcParticipantKind.SIP:
+      return 'sip';
+    case RtcParticipantKind.INGRESS:
+      return 'ingress';
+    case RtcParticipantKind.EGRESS:
+      return 'egress';
+    case RtcParticipantKind.CONNECTOR:
+      return 'connector';
+    default:
+      return 'unknown';
+  }
 }
 
 /** Counters for metrics and tests. */
@@ -331,6 +355,15 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
     await this.#requireConnected().setAttributes(attrs);
   }
 
+  /** Send a reliable data packet on `topic` to one participant. */
+  async sendData(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void> {
+    await this.#requireConnected().publishData(payload, {
+      reliable: true,
+      topic,
+      destination_identities: [destinationIdentity],
+    });
+  }
+
   /** Leave the room: stop the mix clock, unpublish, disconnect. Idempotent; never rejects. */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown(true);
@@ -356,6 +389,15 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
     room.on(RoomEvent.DtmfReceived, (code, digit, participant) => {
       const d = digit || dtmfDigitOfCode(code);
       if (d) this.emit('dtmf', d, participant?.identity);
+    });
+    room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
+      this.emit('data', {
+        topic: topic || undefined,
+        payload,
+        from: participant
+          ? { identity: participant.identity, kind: roomParticipantKind(participant.kind) }
+          : undefined,
+      });
     });
     room.on(RoomEvent.Disconnected, (code) => {
       if (this.#closing) return;

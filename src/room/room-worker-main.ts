@@ -72,6 +72,15 @@ async function join(
     legs.set(legId, leg);
     leg.on('audio', (pcm) => audio.send(AUDIO_FRAME_KIND.roomMix, legId, pcm));
     leg.on('dtmf', (digit, fromIdentity) => send({ type: 'dtmf', legId, digit, fromIdentity }));
+    leg.on('data', (m) =>
+      send({
+        type: 'data',
+        legId,
+        topic: m.topic,
+        payloadBase64: Buffer.from(m.payload).toString('base64'),
+        from: m.from,
+      }),
+    );
     leg.on('participantsChanged', (participants) =>
       send({ type: 'participants', legId, participants }),
     );
@@ -122,6 +131,15 @@ function handle(message: ParentToWorkerMessage): void {
     case 'setAttributes':
       void answer(message.requestId, () =>
         requireLeg(message.legId).setAttributes(message.attributes),
+      );
+      return;
+    case 'sendData':
+      void answer(message.requestId, () =>
+        requireLeg(message.legId).sendData(
+          message.topic,
+          new Uint8Array(Buffer.from(message.payloadBase64, 'base64')),
+          message.destinationIdentity,
+        ),
       );
       return;
     case 'close':

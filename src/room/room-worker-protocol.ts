@@ -1,3 +1,4 @@
+import type { RoomDataMessage } from '../calls/call-ports.js';
 import { ConnectorError, isTwirpCode } from '../errors/connector-error.js';
 import type {
   RoomLegDisconnectReason,
@@ -25,6 +26,14 @@ export type ParentToWorkerMessage =
   | { type: 'join'; requestId: number; legId: number; options: RoomWorkerJoinOptions }
   | { type: 'dtmf'; requestId: number; legId: number; digit: string }
   | { type: 'setAttributes'; requestId: number; legId: number; attributes: Record<string, string> }
+  | {
+      type: 'sendData';
+      requestId: number;
+      legId: number;
+      topic: string;
+      payloadBase64: string;
+      destinationIdentity: string;
+    }
   | { type: 'close'; requestId: number; legId: number }
   /** Leave every room and exit. */
   | { type: 'shutdown' };
@@ -41,6 +50,14 @@ export type WorkerToParentMessage =
   | { type: 'result'; requestId: number; ok: false; error: SerializedError }
   | { type: 'participants'; legId: number; participants: RoomLegParticipant[] }
   | { type: 'dtmf'; legId: number; digit: string; fromIdentity: string | undefined }
+  /** A data packet into the leg's room; the payload as base64 (IPC is JSON). */
+  | {
+      type: 'data';
+      legId: number;
+      topic: string | undefined;
+      payloadBase64: string;
+      from: RoomDataMessage['from'];
+    }
   | { type: 'disconnected'; legId: number; reason: RoomLegDisconnectReason; code: number }
   | { type: 'error'; legId: number; error: SerializedError }
   /** Counters of every leg, about once a second. */

@@ -274,6 +274,13 @@ export class RoomWorker implements RoomWorkerLink {
       case 'dtmf':
         this.#legs.get(message.legId)?.deliverDtmf(message.digit, message.fromIdentity);
         return;
+      case 'data':
+        this.#legs.get(message.legId)?.deliverData({
+          topic: message.topic,
+          payload: new Uint8Array(Buffer.from(message.payloadBase64, 'base64')),
+          from: message.from,
+        });
+        return;
       case 'disconnected': {
         const leg = this.#legs.get(message.legId);
         this.release(message.legId);

@@ -16,6 +16,12 @@ import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { RoomLegPool } from '../room/room-leg-pool.js';
 import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-endpoint.js';
+import { RoomTransferRequests } from '../connector/room-transfer-requests.js';
+import {
+  CALL_ACTIONS_PATH_PREFIX,
+  createCallTransferEndpoint,
+  MAX_TRANSFER_BODY_BYTES,
+} from '../connector/call-transfer-endpoint.js';
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
 import { PermissionCheckingCalls } from '../gateway/permission-checking-calls.js';
 import { WebhookGateway } from '../gateway/webhook-gateway.js';
@@ -79,6 +85,8 @@ export class ConnectorServer {
   readonly twilio: TwilioConnector | undefined;
   /** The calls wherever they are held (here or on a peer), unless a custom backend was given. */
   readonly router: CallRouter | undefined;
+  /** Transfer requests by data message from calls' rooms (with the call bridge only). */
+  readonly roomTransfers: RoomTransferRequests | undefined;
   /** The built-in webhook gateway (with the call bridge only). */
   readonly gateway: WebhookGateway | undefined;
   /** Room worker processes hosting the calls' LiveKit legs (unless configured in-process). */
@@ -211,6 +219,28 @@ export class ConnectorServer {
         CALLS_ENDPOINT_PATH,
         createCallsEndpoint(registry, this.config.apiKeys),
       );
+      // Transfers go through the router, so a call held by a peer is transferred there. The
+      // public listener serves it with the Connector API (same credentials, same exposure).
+      const transfers = createCallTransferEndpoint({
+        calls: router,
+        apiKeys: this.config.apiKeys,
+        logger: this.logger,
+      });
+      this.internalHttp.route(CALL_ACTIONS_PATH_PREFIX, transfers, {
+        maxBodyBytes: MAX_TRANSFER_BODY_BYTES,
+      });
+      if (this.config.connectorApiEnabled) {
+        this.http.route(CALL_ACTIONS_PATH_PREFIX, transfers, {
+          maxBodyBytes: MAX_TRANSFER_BODY_BYTES,
+        });
+      }
+      // Always listening, so a request while it is off is answered (refused) rather than lost.
+      this.roomTransfers = new RoomTransferRequests({
+        registry,
+        calls: router,
+        enabled: this.config.calls.transferDataMessages,
+        logger: this.logger,
+      });
       this.twilio = new TwilioConnector({
         livekit: this.config.livekit,
         publicUrl: this.config.publicUrl,
