@@ -29,6 +29,13 @@ import type {
 } from './call-ports.js';
 import { endCallAtMeta, type MetaEndOutcome, type MetaEndRetry } from './meta-call-end.js';
 
+/**
+ * How long a transfer's new room leg may wait for the audio already published in that room to be
+ * subscribed and mixed before the caller is switched over, ms: without it the caller would hear
+ * the new room's first few hundred milliseconds as silence. A room with no one in it costs no wait.
+ */
+export const TRANSFER_ROOM_AUDIO_WAIT_MS = 1500;
+
 /** Direction as seen from the business: inbound = user-initiated, outbound = business-initiated. */
 export type CallDirection = 'inbound' | 'outbound';
 
@@ -327,8 +334,11 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     void this.#publishStatus();
   }
 
-  /** Join a room leg for `p` with the call's attributes in its token. Rejects with RoomJoinError. */
-  async #joinLeg(p: ParticipantParams): Promise<RoomLegPort> {
+  /**
+   * Join a room leg for `p` with the call's attributes in its token; `awaitRoomAudioMs` lets the
+   * join wait for the room's audio to be mixed. Rejects with RoomJoinError.
+   */
+  async #joinLeg(p: ParticipantParams, awaitRoomAudioMs?: number): Promise<RoomLegPort> {
     try {
       return await this.#joinRoom({
         url: this.settings.livekit.url,
@@ -341,6 +351,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
         attributes: { ...p.attributes, ...this.attributes() },
         agents: p.agents.map((a) => new RoomAgentDispatch(a)),
         sampleRate: this.settings.sampleRate,
+        ...(awaitRoomAudioMs ? { awaitRoomAudioMs } : {}),
         logger: this.log,
       });
     } catch (err) {
@@ -438,7 +449,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     log.info({ fromRoom: from.roomName }, 'transferring the call');
     let room: RoomLegPort;
     try {
-      room = await this.#joinLeg(next);
+      room = await this.#joinLeg(next, TRANSFER_ROOM_AUDIO_WAIT_MS);
     } catch (err) {
       this.#transferredFrom = previousFrom;
       this.#transfer = undefined;

@@ -77,6 +77,12 @@ export interface RoomLegOptions {
    * Default 60 ms.
    */
   maxCallerQueueMs?: number | undefined;
+  /**
+   * Optional - after joining, wait up to this long (ms) until every audio track already published
+   * in the room is subscribed and mixed, so the first mix frames carry the room rather than
+   * silence (a transfer switches the caller over at once). Default 0: no wait.
+   */
+  awaitRoomAudioMs?: number | undefined;
   /** Optional - logger; a child with the room name is used. */
   logger?: Logger | undefined;
 }
@@ -290,8 +296,27 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
       }
     }
     leg.#clock.start();
+    if (options.awaitRoomAudioMs) await leg.#awaitRoomAudio(options.awaitRoomAudioMs);
     leg.#log?.debug({ participantSid: leg.participantSid, agentDispatch: plan.mode }, 'joined');
     return leg;
+  }
+
+  /** Resolves once each audio track published in the room is mixed, or after `timeoutMs`. */
+  async #awaitRoomAudio(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#ended && Date.now() < deadline) {
+      let pending = 0;
+      for (const participant of this.#room.remoteParticipants.values()) {
+        for (const pub of participant.trackPublications.values()) {
+          if (pub.kind === TrackKind.KIND_AUDIO && !this.#remoteInputs.has(pub.sid ?? '')) {
+            pending++;
+          }
+        }
+      }
+      if (pending === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, ROOM_LEG_FRAME_MS / 2));
+    }
+    this.#log?.debug({ timeoutMs }, 'room audio not all subscribed in time; going on');
   }
 
   /** Server-assigned sid of the connector participant ('' before join completes). */

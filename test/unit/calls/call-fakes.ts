@@ -8,6 +8,7 @@ import type {
   MediaLegPort,
   MediaLegPortEvents,
   RoomJoiner,
+  RoomDataMessage,
   RoomLegPort,
   RoomLegPortEvents,
 } from '../../../src/calls/call-ports.js';
@@ -114,6 +115,8 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
   readonly attributes: Record<string, string> = {};
   callerFrames = 0;
   closedWith: CallEndReason | 'not closed' | undefined = 'not closed';
+  /** Set by a test to let the leg send data packets. */
+  sendData?: RoomLegPort['sendData'];
 
   constructor(readonly options: RoomLegOptions) {
     super();
@@ -147,6 +150,11 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
   /** A participant sent a DTMF digit into the room. */
   dtmf(digit: string): void {
     this.emit('dtmf', digit, 'agent');
+  }
+
+  /** A participant sent a data packet into the room. */
+  data(message: RoomDataMessage): void {
+    this.emit('data', message);
   }
 
   /** The room side ended the leg. */

@@ -63,6 +63,8 @@ describe('WhatsAppCall.transfer', () => {
     assert.notEqual(newLeg, oldLeg);
     assert.equal(newLeg.options.roomName, 'humans');
     assert.equal(newLeg.options.identity, 'wa-user');
+    // The join waits for the new room's audio, so the caller's first frames there are not silence.
+    assert.ok((newLeg.options.awaitRoomAudioMs ?? 0) > 0);
     assert.deepEqual(
       newLeg.options.agents?.map((a) => a.agentName),
       ['desk'],
@@ -243,7 +245,7 @@ describe('transfer requests by data message', () => {
     const registry = new CallRegistry();
     registry.add(call);
     const sent: { topic: string; payload: string; to: string }[] = [];
-    oldLeg.sendData = async (topic, payload, to) => {
+    oldLeg.sendData = async (topic: string, payload: Uint8Array, to: string) => {
       sent.push({ topic, payload: new TextDecoder().decode(payload), to });
     };
     const requests = new RoomTransferRequests({
@@ -295,7 +297,7 @@ describe('transfer requests by data message', () => {
     const { bed, call, oldLeg, sent } = await setUp(true);
     const moved = deferred();
     call.once('transferred', () => moved.resolve());
-    oldLeg.emit('data', request({ room: 'humans', agents: [{ agentName: 'desk' }] }));
+    oldLeg.data(request({ room: 'humans', agents: [{ agentName: 'desk' }] }));
     await moved.promise;
     await flush();
     assert.equal(call.roomName, 'humans');
@@ -307,7 +309,7 @@ describe('transfer requests by data message', () => {
     // Done transfers are answered by the old room's attributes, not by a message.
     assert.deepEqual(sent, []);
     // Other topics are not transfer requests.
-    bed.rooms.last!.emit('data', request({ room: 'x' }, 'agent', 'chat'));
+    bed.rooms.last!.data(request({ room: 'x' }, 'agent', 'chat'));
     await flush();
     assert.equal(call.roomName, 'humans');
   });
