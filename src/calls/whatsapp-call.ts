@@ -36,6 +36,14 @@ import { endCallAtMeta, type MetaEndOutcome, type MetaEndRetry } from './meta-ca
  */
 export const TRANSFER_ROOM_AUDIO_WAIT_MS = 1500;
 
+/**
+ * After a transfer's switch, longest the caller keeps hearing the old room while the new room's
+ * mix is still silence, ms. The new leg's first frames can be silence even when its room has
+ * sound (its frame clock catches up after the join kept the event loop busy); the caller hears
+ * the old room instead until the new one sounds, so the switch itself adds no gap.
+ */
+export const TRANSFER_CROSSOVER_MAX_MS = 400;
+
 /** Direction as seen from the business: inbound = user-initiated, outbound = business-initiated. */
 export type CallDirection = 'inbound' | 'outbound';
 
@@ -188,6 +196,11 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   #transfer: { oldLegLost: CallEndReason | undefined } | undefined;
   /** The room the call was transferred from, last time (`whatsapp.transferredFrom`). */
   #transferredFrom: string | undefined;
+  /**
+   * Right after a transfer's switch: the old leg whose mix still reaches the caller until the new
+   * leg's mix sounds or `until` (epoch ms) passes; `end()` stops it (idempotent).
+   */
+  #crossover: { from: RoomLegPort; until: number; end: () => void } | undefined;
 
   protected constructor(init: WhatsAppCallInit, deps: CallDependencies) {
     super((event, err) => deps.logger.error({ err, event }, 'call listener threw'));
@@ -369,7 +382,18 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   #wireRoom(room: RoomLegPort): void {
     const current = () => this.#room === room && !this.isClosed;
     room.on('audio', (pcm) => {
-      if (current()) this.media.sendAudio(pcm);
+      if (this.isClosed) return;
+      const crossover = this.#crossover;
+      if (this.#room === room) {
+        if (crossover) {
+          if (isSilentFrame(pcm) && Date.now() < crossover.until) return;
+          crossover.end();
+        }
+        this.media.sendAudio(pcm);
+      } else if (crossover?.from === room) {
+        // The old room until the new one sounds (see TRANSFER_CROSSOVER_MAX_MS).
+        this.media.sendAudio(pcm);
+      }
     });
     room.on('dtmf', (digit) => {
       if (current()) this.media.sendDtmf(digit);
@@ -428,7 +452,9 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     if (this.isClosed) throw this.endedError();
     const old = this.#room;
     if (!old) throw new TransferNotPossibleError(this.#callId, 'not_in_a_room');
-    if (this.#transfer) throw new TransferNotPossibleError(this.#callId, 'transfer_in_progress');
+    if (this.#transfer || this.#crossover) {
+      throw new TransferNotPossibleError(this.#callId, 'transfer_in_progress');
+    }
     const from = { roomName: this.roomName, identity: this.participantIdentity };
     const next: ParticipantParams = {
       roomName: params.roomName,
@@ -463,8 +489,10 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       await this.#leaveRoom(room);
       throw this.endedError();
     }
-    // The switch: from here on the caller's audio goes to the new leg and the new leg's mix to
-    // the caller; the old leg's handlers see they are no longer current.
+    // The switch: from here on the caller's audio goes to the new leg, and the new leg's mix to
+    // the caller as soon as it sounds (the old one's until then, at most the crossover); the old
+    // leg's other handlers see they are no longer current.
+    const crossoverEnded = this.#startCrossover(old);
     this.#room = room;
     this.participant = next;
     this.#wireRoom(room);
@@ -474,9 +502,24 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       participantIdentity: next.identity,
     };
     log.info({ fromRoom: from.roomName }, 'call transferred');
-    void this.#leaveTransferredRoom(old, next.roomName);
+    void crossoverEnded.then(() => this.#leaveTransferredRoom(old, next.roomName));
     this.emit('transferred', from, result);
     return result;
+  }
+
+  /** Let `old`'s mix reach the caller until the new leg sounds; resolves when that ends. */
+  #startCrossover(old: RoomLegPort): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        if (this.#crossover?.from === old) this.#crossover = undefined;
+        resolve();
+      };
+      // Also ends when the new leg sends nothing at all.
+      const timer = setTimeout(end, TRANSFER_CROSSOVER_MAX_MS + 100);
+      timer.unref();
+      this.#crossover = { from: old, until: Date.now() + TRANSFER_CROSSOVER_MAX_MS, end };
+    });
   }
 
   /** The old room of a transfer: status `hangup`, end reason `transferred`, where to; leave. */
@@ -697,6 +740,8 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     clearTimeout(this.#maxDurationTimer);
     this.#ringingTimer = this.#watchdog = this.#maxDurationTimer = undefined;
     this.#setState('ending');
+    // A call ending right after a transfer leaves the old room now too (as transferred).
+    this.#crossover?.end();
     this.log.info({ reason }, 'call ending');
     const error = this.endedError();
     for (const w of [...this.#answeredWaiters, ...this.#mediaWaiters]) w.reject(error);
@@ -750,6 +795,15 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     if (!this.isClosed) void this.#publishStatus();
     this.emit('state', state);
   }
+}
+
+/** Whether a PCM frame is (near) digital silence: nothing but the quietest noise in it. */
+function isSilentFrame(pcm: Int16Array): boolean {
+  for (let i = 0; i < pcm.length; i += 4) {
+    const v = pcm[i] ?? 0;
+    if (v > 8 || v < -8) return false;
+  }
+  return true;
 }
 
 function roomStatusFor(state: CallState): WhatsAppCallStatus {

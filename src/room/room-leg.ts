@@ -196,6 +196,23 @@ function validate(options: RoomLegOptions): void {
 interface RemoteAudioInput {
   input: FrameMixerInput;
   reader: ReadableStreamDefaultReader<AudioFrame>;
+  /**
+   * Frames read from the track so far that were not digital silence (the decoder yields zeros
+   * until the track's first packets arrive).
+   */
+  soundingFrames: number;
+}
+
+/** Sounding frames a remote track must have delivered before the room's audio counts as mixed. */
+const ROOM_AUDIO_READY_FRAMES = 2;
+
+/** Whether a frame carries anything but (near) digital silence. */
+function sounds(pcm: Int16Array): boolean {
+  for (let i = 0; i < pcm.length; i += 4) {
+    const v = pcm[i] ?? 0;
+    if (v > 8 || v < -8) return true;
+  }
+  return false;
 }
 
 /**
@@ -301,16 +318,20 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
     return leg;
   }
 
-  /** Resolves once each audio track published in the room is mixed, or after `timeoutMs`. */
+  /**
+   * Resolves once each audio track published in the room delivers sound into the mix (a
+   * subscription alone is not enough: its first frames are silence until its packets flow), or
+   * after `timeoutMs` (a participant who is silent just makes the join take that long).
+   */
   async #awaitRoomAudio(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.#ended && Date.now() < deadline) {
       let pending = 0;
       for (const participant of this.#room.remoteParticipants.values()) {
         for (const pub of participant.trackPublications.values()) {
-          if (pub.kind === TrackKind.KIND_AUDIO && !this.#remoteInputs.has(pub.sid ?? '')) {
-            pending++;
-          }
+          if (pub.kind !== TrackKind.KIND_AUDIO) continue;
+          const entry = this.#remoteInputs.get(pub.sid ?? '');
+          if (!entry || entry.soundingFrames < ROOM_AUDIO_READY_FRAMES) pending++;
         }
       }
       if (pending === 0) return;
@@ -475,7 +496,11 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
       numChannels: 1,
       frameSizeMs: ROOM_LEG_FRAME_MS,
     });
-    const entry: RemoteAudioInput = { input: this.#mixer.addInput(), reader: stream.getReader() };
+    const entry: RemoteAudioInput = {
+      input: this.#mixer.addInput(),
+      reader: stream.getReader(),
+      soundingFrames: 0,
+    };
     this.#remoteInputs.set(sid, entry);
     this.#log?.debug({ trackSid: sid, participant: participant.identity }, 'mixing remote track');
     void this.#readRemote(sid, entry);
@@ -486,6 +511,9 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
       for (;;) {
         const { done, value } = await entry.reader.read();
         if (done) break;
+        if (entry.soundingFrames < ROOM_AUDIO_READY_FRAMES && sounds(value.data)) {
+          entry.soundingFrames++;
+        }
         entry.input.push(value.data);
       }
     } catch (err) {

@@ -76,21 +76,30 @@ describe('WhatsAppCall.transfer', () => {
     assert.equal(newLeg.attributes['whatsapp.transferredFrom'], 'room-1');
     assert.equal(newLeg.closed, false);
 
-    // The old room is told why the call left, and where to, before the leg leaves.
+    // Crossover: until the new room's mix sounds, the caller hears the old room.
+    const SILENCE = new Int16Array(320);
+    bed.media.audioSent.length = 0;
+    newLeg.mix(SILENCE);
+    oldLeg.mix(A_FRAME);
+    assert.deepEqual(bed.media.audioSent, [A_FRAME]);
+    assert.equal(oldLeg.closed, false);
+    newLeg.mix(B_FRAME);
+    oldLeg.mix(A_FRAME);
+    newLeg.mix(SILENCE);
+    assert.deepEqual(bed.media.audioSent, [A_FRAME, B_FRAME, SILENCE]);
+    await flush();
+
+    // Then the old room is told why the call left, and where to, and the leg leaves.
     assert.equal(oldLeg.attributes['whatsapp.callStatus'], 'hangup');
     assert.equal(oldLeg.attributes['whatsapp.endReason'], 'transferred');
     assert.equal(oldLeg.attributes['whatsapp.transferredTo'], 'humans');
     assert.equal(oldLeg.closedWith, 'transferred');
 
-    // Media: the caller's audio reaches the new room only; only the new room reaches Meta.
+    // The caller's audio reaches the new room only; DTMF comes from the new room only.
     const before = oldLeg.callerFrames;
     for (let i = 0; i < 3; i++) bed.media.receive();
     assert.equal(newLeg.callerFrames, 3);
     assert.equal(oldLeg.callerFrames, before);
-    bed.media.audioSent.length = 0;
-    oldLeg.mix(A_FRAME);
-    newLeg.mix(B_FRAME);
-    assert.deepEqual(bed.media.audioSent, [B_FRAME]);
     oldLeg.dtmf('1');
     newLeg.dtmf('2');
     assert.deepEqual(bed.media.dtmfSent, ['2']);
@@ -109,6 +118,24 @@ describe('WhatsAppCall.transfer', () => {
     newLeg.disconnect('room-deleted');
     await flush();
     assert.equal(call.endReason, 'room_closed');
+  });
+
+  test('a new room that stays silent takes over when the crossover runs out', async () => {
+    const { bed, call, oldLeg } = await activeCall();
+    await call.transfer({ roomName: 'quiet' });
+    const newLeg = bed.rooms.last!;
+    await assert.rejects(
+      call.transfer({ roomName: 'third' }),
+      (err: Error) =>
+        err instanceof TransferNotPossibleError && err.reason === 'transfer_in_progress',
+    );
+    mock.timers.tick(1000);
+    await flush();
+    assert.equal(oldLeg.closedWith, 'transferred');
+    bed.media.audioSent.length = 0;
+    oldLeg.mix(A_FRAME);
+    newLeg.mix(B_FRAME);
+    assert.deepEqual(bed.media.audioSent, [B_FRAME]);
   });
 
   test('a failed join leaves the call where it was, still bridged to its room', async () => {
@@ -181,6 +208,13 @@ describe('WhatsAppCall.transfer', () => {
     );
     held.resolve();
     await moving;
+    await assert.rejects(
+      call.transfer({ roomName: 'other' }),
+      (err: Error) =>
+        err instanceof TransferNotPossibleError && err.reason === 'transfer_in_progress',
+      'refused until the new room took over the audio',
+    );
+    bed.rooms.last!.mix(B_FRAME);
     // Same room, another identity: a transfer (e.g. to take a reserved identity).
     await call.transfer({ roomName: 'humans', identity: 'caller-2' });
     assert.equal(call.participantIdentity, 'caller-2');
@@ -299,6 +333,7 @@ describe('transfer requests by data message', () => {
     call.once('transferred', () => moved.resolve());
     oldLeg.data(request({ room: 'humans', agents: [{ agentName: 'desk' }] }));
     await moved.promise;
+    bed.rooms.last!.mix(B_FRAME);
     await flush();
     assert.equal(call.roomName, 'humans');
     assert.deepEqual(
