@@ -65,7 +65,8 @@ export function registerTransferCommand(program: Command): void {
 Exit codes: 0 transferred, 1 refused or failed (the call stays where it was), 2 bad usage.
 
 Example:
-  $ whatsapp-connector transfer wacid.HBgLMTY1MDM4Nzk0MzkVAgARGBJ… --room humans --agent support-desk`,
+  $ whatsapp-connector transfer wacid.HBgLMTY1MDM4Nzk0MzkVAgARGBJ… --room humans --agent support-desk
+`,
     )
     .action(async (callId: string, opts: TransferOptions, cmd: Command) => {
       const { cliConfig, connectorUrl, postConnectorJson } = await import('./cli-context.js');
