@@ -15,6 +15,7 @@ import { AccessToken, RoomServiceClient } from 'livekit-server-sdk';
 import { dominantFrequency, rmsDbfs, toneEnergyShare } from '../../../src/media/tone.js';
 import type { HeardChunk } from '../../../src/simulator/simulated-phone.js';
 import type { SimulatedCall } from '../../../src/simulator/index.js';
+import { ConnectorApiActions } from '../../../src/console/connector-api-actions.js';
 import { runCli } from '../cli/cli-runner.js';
 import { about, startGatewayBridge, type GatewayBridge } from '../gateway/gateway-harness.js';
 import { RoomListener, eventually, sleep } from './bridge-harness.js';
@@ -460,6 +461,30 @@ test('the CLI transfers a call by id (exit 0) and explains a refusal (exit 1)', 
     const usage = await runCli(['transfer', call.id], env);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--room/);
+    call.hangUp();
+  } finally {
+    await listenerA.close();
+  }
+});
+
+test('the console’s transfer action moves a call through the same endpoint, and reports a refusal', async () => {
+  const actions = new ConnectorApiActions({
+    apiUrl: () => internalUrl,
+    apiKeys: { [bridge.lk.apiKey]: bridge.lk.apiSecret },
+    numbers: [],
+    phoneNumberIdOf: () => NUMBER_ID,
+  });
+  const operator = { apiKeyId: bridge.lk.apiKey };
+  const listenerA = await RoomListener.join(bridge.lk, `wa-${ADA.userId}`, 'agent-console');
+  try {
+    const call = await adaCalls(listenerA);
+    const roomB = `console-room-${Date.now()}`;
+    await actions.transfer(call.id, roomB, operator);
+    assert.equal(bridge.server.calls!.registry.get(call.id)?.roomName, roomB);
+    await assert.rejects(
+      actions.transfer('wacid.none', roomB, operator),
+      /whatsapp call not found/,
+    );
     call.hangUp();
   } finally {
     await listenerA.close();
