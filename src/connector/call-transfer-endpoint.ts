@@ -7,7 +7,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { CallNotFoundError, CallOwnerGoneError } from '../calls/call-errors.js';
 import type { CallOperations, TransferParams } from '../calls/call-params.js';
+import { validateTransferParams } from '../calls/call-params-validation.js';
 import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { BodyTooLargeError, readBody, type RouteHandler } from '../server/http-server.js';
@@ -83,9 +85,23 @@ export function describeBodyError(err: z.ZodError): string {
   return path ? `${path}: ${issue.message}` : issue.message;
 }
 
+/** The Twilio calls of this instance, as the endpoint needs them (`TwilioConnector`). */
+export interface TwilioTransfers {
+  /** Undefined when no active Twilio call with this call SID or session id is held here. */
+  transfer(
+    id: string,
+    target: Omit<TransferParams, 'callId'>,
+  ): Promise<{ roomName: string; identity: string } | undefined>;
+}
+
 export interface CallTransferEndpointOptions {
   /** The calls wherever they are held (the router: a call on a peer is transferred there). */
   calls: Pick<CallOperations, 'transfer'>;
+  /**
+   * Optional - Twilio calls of this instance, tried when no WhatsApp call has the id (a Twilio
+   * call SID `CA…`). Twilio calls are not shared in a cluster: ask the instance holding it.
+   */
+  twilio?: TwilioTransfers | undefined;
   /** LiveKit API key → secret; a request's token must be signed with one of them. */
   apiKeys: Readonly<Record<string, string>>;
   logger: Logger;
@@ -162,15 +178,27 @@ export function createCallTransferEndpoint(options: CallTransferEndpointOptions)
     });
     const requestId = randomUUID();
     const logger = log.child({ requestId, callId });
+    const params = transferParamsOf(callId, body);
     try {
-      const result = await options.calls.transfer(transferParamsOf(callId, body), {
-        logger,
-        signal: controller.signal,
-        origin: 'api',
-        requestId,
-        requester: apiKeyId,
-        deadline: Date.now() + TRANSFER_REQUEST_TIMEOUT_MS,
-      });
+      validateTransferParams(params);
+      let result;
+      try {
+        result = await options.calls.transfer(params, {
+          logger,
+          signal: controller.signal,
+          origin: 'api',
+          requestId,
+          requester: apiKeyId,
+          deadline: Date.now() + TRANSFER_REQUEST_TIMEOUT_MS,
+        });
+      } catch (err) {
+        const twilio =
+          err instanceof CallNotFoundError && !(err instanceof CallOwnerGoneError)
+            ? await options.twilio?.transfer(callId, params)
+            : undefined;
+        if (!twilio) throw err;
+        result = { callId, roomName: twilio.roomName, participantIdentity: twilio.identity };
+      }
       answer(res, 200, result);
     } catch (err) {
       const e = toTwirpError(err);

@@ -223,6 +223,10 @@ export class ConnectorServer {
       // public listener serves it with the Connector API (same credentials, same exposure).
       const transfers = createCallTransferEndpoint({
         calls: router,
+        // Twilio calls by call SID (created below; looked up per request).
+        twilio: {
+          transfer: (id, target) => this.twilio?.transfer(id, target) ?? Promise.resolve(undefined),
+        },
         apiKeys: this.config.apiKeys,
         logger: this.logger,
       });
