@@ -348,10 +348,16 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   }
 
   /**
-   * Join a room leg for `p` with the call's attributes in its token; `awaitRoomAudioMs` lets the
-   * join wait for the room's audio to be mixed. Rejects with RoomJoinError.
+   * Join a room leg for `p` with the call's attributes in its token (plus, for a transfer, where
+   * it comes from); `awaitRoomAudioMs` lets the join wait for the room's audio to be mixed.
+   * Rejects with RoomJoinError.
    */
-  async #joinLeg(p: ParticipantParams, awaitRoomAudioMs?: number): Promise<RoomLegPort> {
+  async #joinLeg(
+    p: ParticipantParams,
+    transfer?: { fromRoom: string; awaitRoomAudioMs: number },
+  ): Promise<RoomLegPort> {
+    const attributes = { ...p.attributes, ...this.attributes() };
+    if (transfer) attributes[CALL_ATTRIBUTE.transferredFrom] = transfer.fromRoom;
     try {
       return await this.#joinRoom({
         url: this.settings.livekit.url,
@@ -361,10 +367,10 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
         identity: p.identity,
         name: p.name || undefined,
         metadata: p.metadata || undefined,
-        attributes: { ...p.attributes, ...this.attributes() },
+        attributes,
         agents: p.agents.map((a) => new RoomAgentDispatch(a)),
         sampleRate: this.settings.sampleRate,
-        ...(awaitRoomAudioMs ? { awaitRoomAudioMs } : {}),
+        ...(transfer ? { awaitRoomAudioMs: transfer.awaitRoomAudioMs } : {}),
         logger: this.log,
       });
     } catch (err) {
@@ -442,9 +448,10 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
    * connector participant first (with the call's attributes plus `whatsapp.transferredFrom`),
    * then switch the caller's audio and DTMF to it in one step, then tell the old room the call
    * left (`whatsapp.callStatus` `hangup`, `whatsapp.endReason` `transferred`,
-   * `whatsapp.transferredTo`) and leave it. Until the switch the caller hears the old room, so
-   * the caller hears no gap beyond the frame in flight. A failed join leaves the call where it
-   * was (rejects with RoomJoinError).
+   * `whatsapp.transferredTo`) and leave it. The caller hears the old room until the new room's
+   * mix carries sound (at most {@link TRANSFER_CROSSOVER_MAX_MS} after the switch), so the
+   * switch itself adds no silence. A failed join leaves the call where it was (rejects with
+   * RoomJoinError).
    * @throws TransferNotPossibleError before the room leg exists, during another transfer, or to
    *   the room and identity the call is in already; CallEndedError once the call is closing.
    */
@@ -469,15 +476,15 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     }
     const transfer: { oldLegLost: CallEndReason | undefined } = { oldLegLost: undefined };
     this.#transfer = transfer;
-    const previousFrom = this.#transferredFrom;
-    this.#transferredFrom = from.roomName;
     const log = this.log.child({ toRoom: next.roomName });
     log.info({ fromRoom: from.roomName }, 'transferring the call');
     let room: RoomLegPort;
     try {
-      room = await this.#joinLeg(next, TRANSFER_ROOM_AUDIO_WAIT_MS);
+      room = await this.#joinLeg(next, {
+        fromRoom: from.roomName,
+        awaitRoomAudioMs: TRANSFER_ROOM_AUDIO_WAIT_MS,
+      });
     } catch (err) {
-      this.#transferredFrom = previousFrom;
       this.#transfer = undefined;
       log.warn({ err }, 'transfer failed: the call stays in its room');
       if (transfer.oldLegLost) void this.close(transfer.oldLegLost);
@@ -495,6 +502,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     const crossoverEnded = this.#startCrossover(old);
     this.#room = room;
     this.participant = next;
+    this.#transferredFrom = from.roomName;
     this.#wireRoom(room);
     const result: TransferResult = {
       callId: this.#callId,
