@@ -118,10 +118,13 @@ const churnRate = positive('churn-rate', parsed['churn-rate'], 20);
 const connectorEnv = envPairs(parsed['connector-env']);
 const outDir = parsed.out ?? join('bench', 'results');
 
-/** Does the connector read the room worker setting yet (another engineer is adding it)? */
+/**
+ * Does the connector run room legs in worker processes (builds with `roomWorkerCallsPerProcess`)?
+ * Since the native media path the setting is accepted but ignored: no second mode to compare.
+ */
 function roomWorkerSettingSupported(): boolean {
   try {
-    return readFileSync('src/config/config.ts', 'utf8').includes(ROOM_WORKER_SETTING);
+    return readFileSync('src/config/config.ts', 'utf8').includes('roomWorkerCallsPerProcess');
   } catch {
     return false;
   }
@@ -137,7 +140,8 @@ const compareEnv: Record<string, string> | undefined = parsed['no-compare']
 
 function modeName(env: Record<string, string>, effective: number | null): string {
   const how = env[ROOM_WORKER_SETTING] === undefined ? 'default' : 'set';
-  if (effective === null) return 'room legs in the connector process (build without room workers)';
+  if (effective === null)
+    return 'room legs in the connector process (native TypeScript participant, no room workers)';
   if (effective === 0)
     return `room legs in the connector process (${ROOM_WORKER_SETTING}=0, ${how})`;
   return `room legs in worker processes, ${effective} calls each (${ROOM_WORKER_SETTING}=${effective}, ${how})`;

@@ -4,8 +4,8 @@
  *   RUST_LOG=warn NODE_ENV=production node --import tsx bench/transfer-gap.ts [--transfers 10]
  *
  * Real parts: livekit-server, the simulator as Meta (the caller records what they hear), the
- * connector (`ConnectorServer`, room legs in room worker processes unless
- * `ROOM_WORKER_CALLS_PER_PROCESS=0`), and two rtc-node participants, one per room, speaking
+ * connector (`ConnectorServer` with its TypeScript room legs), and two rtc-node participants, one
+ * per room, speaking
  * 440 Hz (room A) and 660 Hz (room B). One call is moved A → B → A … through
  * `POST /api/calls/{id}/transfer`. Per transfer:
  * - the request's round trip (join of the new room included);
@@ -43,10 +43,7 @@ function summary(label: string, xs: number[], unit: string): string {
 }
 
 const bridge = await startBridge({
-  env: {
-    ROOM_WORKER_CALLS_PER_PROCESS: process.env.ROOM_WORKER_CALLS_PER_PROCESS ?? '6',
-    CALL_MEDIA_TIMEOUT_SECONDS: '10',
-  },
+  env: { CALL_MEDIA_TIMEOUT_SECONDS: '10' },
 });
 const internal = `http://127.0.0.1:${bridge.server.internalPort}`;
 const rooms = { A: `gap-a-${Date.now()}`, B: `gap-b-${Date.now()}` } as const;
@@ -110,9 +107,7 @@ for (let i = 0; i < transfers; i++) {
   from = to;
 }
 
-console.log(
-  `${transfers} transfers of one call between two rooms (${process.env.ROOM_WORKER_CALLS_PER_PROCESS === '0' ? 'in-process legs' : 'room workers'})`,
-);
+console.log(`${transfers} transfers of one call between two rooms`);
 console.log(summary('transfer request round trip', requestMs, 'ms'));
 console.log(summary('caller: toneless frames at the switch', gapFrames, '  '));
 console.log(summary('caller: longest toneless run, 2 s before', baselineFrames, '  '));

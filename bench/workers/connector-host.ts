@@ -29,7 +29,8 @@ serveRpc({
     return {
       url: `http://127.0.0.1:${port}`,
       pid: process.pid,
-      roomWorkerCallsPerProcess: config.calls.roomWorkerCallsPerProcess,
+      // Room legs no longer run in worker processes (the setting is deprecated).
+      roomWorkerCallsPerProcess: null,
     };
   },
   stats() {

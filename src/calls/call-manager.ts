@@ -5,7 +5,7 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { WhatsAppMediaLeg, type WhatsAppMediaLegOptions } from '../media/whatsapp-media-leg.js';
-import { joinRoomLegInProcess } from '../room/room-leg-factory.js';
+import { joinRoomLeg } from '../room/room-leg.js';
 import { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
 import { endReasonOfTerminate } from './call-end-reason.js';
 import { CallEndedError, CallNotFoundError, CapacityError, DrainingError } from './call-errors.js';
@@ -35,9 +35,9 @@ import { OutboundCall } from './outbound-call.js';
 import type { CallDependencies, CallSettings, WhatsAppCall } from './whatsapp-call.js';
 
 /**
- * PCM rate of the bridge, Hz. Meta sends 16 kHz content (Opus `maxplaybackrate=16000`), so
- * decoding, mixing and publishing at 16 kHz avoids resampling and halves the per-frame work;
- * livekit-server gets Opus from rtc-node either way.
+ * PCM rate of the bridge where it needs PCM at all (mixing two or more room speakers), Hz. Meta
+ * plays 16 kHz content (Opus `maxplaybackrate=16000`), so mixing at 16 kHz loses nothing and
+ * halves the per-frame work. The common path (one agent) carries Opus without decoding.
  */
 export const BRIDGE_SAMPLE_RATE = 16_000;
 
@@ -74,6 +74,7 @@ export type MediaLegSettings = Pick<
   | 'iceServers'
   | 'iceUseIpv6'
   | 'jitter'
+  | 'forwardedOpus'
 >;
 
 export interface CallManagerOptions {
@@ -85,10 +86,7 @@ export interface CallManagerOptions {
   media?: MediaLegSettings;
   /** Creates each call's media leg. Default: a `WhatsAppMediaLeg` with `media` settings. */
   mediaLegs?: MediaLegFactory;
-  /**
-   * Joins the LiveKit leg of each call. Default: in this process (`joinRoomLegInProcess`); the
-   * server passes a `RoomLegPool` factory to run legs in worker processes.
-   */
+  /** Joins the LiveKit leg of each call. Default `joinRoomLeg` (our TypeScript participant). */
   roomLegs?: RoomJoiner;
   /** Background retries of ending calls at Meta. Default {@link DEFAULT_META_END_RETRY}. */
   metaEndRetry?: CallSettings['metaEndRetry'];
@@ -119,12 +117,12 @@ export class CallManager implements CallOperations {
     this.graph =
       options.graph ??
       new WhatsAppGraphClient({ baseUrl: config.whatsapp.graphUrl, logger: options.logger });
-    const mediaSettings = options.media ?? {};
+    const mediaSettings = { forwardedOpus: config.media.forwardedOpus, ...options.media };
     this.mediaLegs =
       options.mediaLegs ??
       ((logger) =>
         WhatsAppMediaLeg.create({ sampleRate: BRIDGE_SAMPLE_RATE, ...mediaSettings, logger }));
-    this.roomLegs = options.roomLegs ?? joinRoomLegInProcess;
+    this.roomLegs = options.roomLegs ?? joinRoomLeg;
     this.maxConcurrentCalls = config.calls.maxConcurrentCalls;
     this.settings = {
       livekit: {
@@ -134,6 +132,7 @@ export class CallManager implements CallOperations {
       },
       sampleRate: BRIDGE_SAMPLE_RATE,
       hidePhoneNumber: config.calls.hidePhoneNumber,
+      playRingback: config.calls.playRingback,
       mediaTimeoutMs: config.calls.mediaTimeoutSeconds * 1000,
       maxDurationMs: config.calls.maxDurationSeconds * 1000,
       metaEndRetry: options.metaEndRetry ?? DEFAULT_META_END_RETRY,

@@ -1,12 +1,19 @@
 /**
  * What a call needs from its surroundings, as narrow interfaces: the WebRTC leg to Meta (satisfied
- * by `WhatsAppMediaLeg`), the LiveKit leg (satisfied by `RoomLeg` and the worker-hosted
- * `RemoteRoomLeg`), and the Graph API calls actions (satisfied by `WhatsAppGraphClient`). Unit
- * tests drive calls through in-memory fakes of these.
+ * by `WhatsAppMediaLeg`), the LiveKit leg (satisfied by `RoomLeg`, our TypeScript participant),
+ * and the Graph API calls actions (satisfied by `WhatsAppGraphClient`). Unit tests drive calls
+ * through in-memory fakes of these.
+ *
+ * Audio between the legs is Opus passthrough where it can be: Meta's packets go to the room
+ * unchanged (`opus` → `pushCallerOpus`), a single agent's packets go to Meta unchanged (`opus` →
+ * `sendOpus`); with two or more speakers the room leg mixes (`audio` → `sendAudio`), and
+ * `audioMode` tells the call which of the two the media leg must send.
  */
 import type { Logger } from '../log/index.js';
 import type { MediaQuality } from '../media/media-quality.js';
-import type { RoomLegOptions } from '../room/room-leg.js';
+import type { ReceivedOpusPacket } from '../media/rtp-receiver.js';
+import type { ForwardedOpusPacket, SendAudioSource } from '../media/rtp-sender.js';
+import type { RoomAudioMode, RoomLegOptions, RoomOpusPacket } from '../room/room-leg.js';
 import type {
   AcceptCallRequest,
   AnswerCallRequest,
@@ -20,8 +27,10 @@ import type { CallEndReason } from './call-end-reason.js';
 export interface MediaLegPortEvents {
   /** ICE and DTLS are up. */
   connected: [];
-  /** One 20 ms mono PCM frame from Meta. */
+  /** One 20 ms mono PCM frame from Meta (only while PCM output is on). */
   audio: [pcm: Int16Array];
+  /** One of Meta's Opus packets as it arrived, undecoded (never DTMF). */
+  opus: [packet: ReceivedOpusPacket];
   /** A DTMF digit the user pressed. */
   dtmf: [digit: string];
   /** The leg closed; `peer-closed` means Meta closed DTLS (the user side is gone). */
@@ -46,8 +55,17 @@ export interface MediaLegPort {
    * call itself never needs it. `WhatsAppMediaLeg` measures it; test fakes may leave it out.
    */
   quality?(): MediaQuality;
-  /** One 20 ms PCM frame towards Meta. */
+  /** One 20 ms PCM frame towards Meta (encoded by the leg; the `pcm` source). */
   sendAudio(pcm: Int16Array): void;
+  /**
+   * One already-encoded Opus packet towards Meta (the `opus` source): the leg gives it its own
+   * SSRC, sequence and timestamp on a steady 20 ms cadence, with keep-alives in between.
+   */
+  sendOpus(packet: ForwardedOpusPacket): void;
+  /** Which of `sendAudio` / `sendOpus` feeds Meta from now on (no timestamp jump). */
+  selectAudioSource(source: SendAudioSource): void;
+  /** Decode Meta's audio into `audio` frames (true) or only hand out `opus` packets (false). */
+  setPcmOutput(enabled: boolean): void;
   sendDtmf(digit: string): void;
   /** Idempotent; never rejects. */
   close(): Promise<void>;
@@ -83,11 +101,22 @@ export interface RoomDataMessage {
 
 /** Events of the room leg the call listens to. */
 export interface RoomLegPortEvents {
-  /** 20 ms mono mix of the other participants. */
+  /**
+   * How the room's audio comes from now on: `passthrough` (`opus` events: one speaker's packets)
+   * or `mixing` (`audio` events: 20 ms mixes). Emitted before the first of the new kind.
+   */
+  audioMode: [mode: RoomAudioMode];
+  /** Passthrough: one Opus packet of the only remote speaker. */
+  opus: [packet: RoomOpusPacket];
+  /** Mixing: 20 ms mono mix of the other participants, every 20 ms. */
   audio: [pcm: Int16Array];
   /** A DTMF digit sent into the room. */
   dtmf: [digit: string, fromIdentity: string | undefined];
-  /** The room side ended the leg (not emitted for `close()`). */
+  /** livekit-server was lost; the leg resumes or reconnects on its own. */
+  reconnecting: [];
+  /** Back in the room after `reconnecting` (same session or a new one). */
+  reconnected: [how: 'resumed' | 'reconnected'];
+  /** The room side ended the leg, or it could not recover (not emitted for `close()`). */
   disconnected: [reason: string, code: number];
   error: [err: Error];
   /**
@@ -99,7 +128,14 @@ export interface RoomLegPortEvents {
 
 /** The LiveKit leg of one call. */
 export interface RoomLegPort {
+  /** How the room's audio comes right now (see `audioMode` events). */
+  readonly audioMode: RoomAudioMode;
+  /** One of Meta's Opus packets, onto the caller track byte for byte. */
+  pushCallerOpus(packet: ReceivedOpusPacket): void;
+  /** One 20 ms PCM frame of the caller, encoded onto the caller track. */
   pushCallerAudio(pcm: Int16Array): void;
+  /** Play a ringback tone into the room instead of the caller's audio, or stop it at once. */
+  setRingback(on: boolean): void;
   sendDtmf(digit: string): Promise<void>;
   setAttributes(attributes: Record<string, string>): Promise<void>;
   /**
@@ -108,8 +144,8 @@ export interface RoomLegPort {
    */
   sendData?(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void>;
   /**
-   * Leave the room. `reason` is why the call ended: a leg that can tell LiveKit (a
-   * DisconnectReason) maps it; the rtc-node leg ignores it. Idempotent; never rejects.
+   * Leave the room. `reason` is why the call ended, mapped to the LiveKit DisconnectReason the
+   * room reads (`DISCONNECT_REASON_OF_END`). Idempotent; never rejects.
    */
   close(reason?: CallEndReason): Promise<void>;
   on<K extends keyof RoomLegPortEvents & string>(
@@ -118,7 +154,7 @@ export interface RoomLegPort {
   ): unknown;
 }
 
-/** Joins a call's room leg (`RoomLegFactory` of `src/room/`). Rejects when the join fails. */
+/** Joins a call's room leg (`joinRoomLeg` of `src/room/`). Rejects when the join fails. */
 export type RoomJoiner = (options: RoomLegOptions) => Promise<RoomLegPort>;
 
 /** The Graph API calls actions a call uses (`WhatsAppGraphClient`). */

@@ -76,6 +76,11 @@ export interface CallSettings {
   /** Leave `whatsapp.phoneNumber` out of the participant attributes. */
   hidePhoneNumber: boolean;
   /**
+   * Play a ringback tone into the room while a business-initiated call rings (until the user
+   * answers). Optional; default false (`CALL_PLAY_RINGBACK`).
+   */
+  playRingback?: boolean;
+  /**
    * No RTP from Meta for this long ends an answered call as `media_timeout`, ms. Armed when the
    * call is answered: Meta's relay stops sending when the user is gone, and its DTLS close is
    * not guaranteed to reach us.
@@ -344,6 +349,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     }
     this.#room = room;
     this.#wireRoom(room);
+    this.#updateRingback();
     void this.#publishStatus();
   }
 
@@ -379,28 +385,46 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   }
 
   /**
-   * The wiring between the call and one room leg: the room's mix and DTMF go to Meta, and the leg
-   * ending ends the call. Every handler first checks that `room` is still the call's leg, so a
-   * transfer only has to swap `#room`: the old leg's late frames, digits and its own departure
-   * are ignored from that moment on, without removing listeners. (Kept in this one function so a
-   * room leg of a different kind only has to be wired here.)
+   * The wiring between the call and one room leg: the room's audio (one speaker's Opus, or a
+   * mix) and DTMF go to Meta, its data messages to the call, and the leg ending ends the call.
+   * Every handler first checks that `room` is still the call's leg, so a transfer only has to
+   * swap `#room`: the old leg's late packets, digits and its own departure are ignored from that
+   * moment on, without removing listeners — except that during a transfer's crossover the old
+   * leg keeps feeding Meta until the new one carries sound. (Kept in this one function so a room
+   * leg of a different kind only has to be wired here.)
    */
   #wireRoom(room: RoomLegPort): void {
     const current = () => this.#room === room && !this.isClosed;
-    room.on('audio', (pcm) => {
-      if (this.isClosed) return;
+    const sourceOf = (mode: string) => (mode === 'passthrough' ? 'opus' : 'pcm');
+    /** Whether this leg's audio goes to Meta now; `sounding`: this packet or frame has sound. */
+    const feedsMeta = (sounding: boolean): boolean => {
+      if (this.isClosed) return false;
       const crossover = this.#crossover;
       if (this.#room === room) {
-        if (crossover) {
-          if (isSilentFrame(pcm) && Date.now() < crossover.until) return;
-          crossover.end();
-        }
-        this.media.sendAudio(pcm);
-      } else if (crossover?.from === room) {
-        // The old room until the new one sounds (see TRANSFER_CROSSOVER_MAX_MS).
-        this.media.sendAudio(pcm);
+        if (!crossover) return true;
+        if (!sounding && Date.now() < crossover.until) return false;
+        crossover.end();
+        this.media.selectAudioSource(sourceOf(room.audioMode));
+        return true;
       }
+      return crossover?.from === room;
+    };
+    // Room → Meta: the room leg says whether it forwards one speaker's Opus or mixes.
+    if (!this.#crossover) this.media.selectAudioSource(sourceOf(room.audioMode));
+    room.on('audioMode', (mode) => {
+      if (this.isClosed) return;
+      const feeding = this.#crossover ? this.#crossover.from === room : this.#room === room;
+      if (feeding) this.media.selectAudioSource(sourceOf(mode));
     });
+    room.on('opus', (packet) => {
+      // DTX packets (a byte or three) are silence.
+      if (feedsMeta(packet.payload.byteLength > 3)) this.media.sendOpus(packet);
+    });
+    room.on('audio', (pcm) => {
+      if (feedsMeta(!isSilentFrame(pcm))) this.media.sendAudio(pcm);
+    });
+    room.on('reconnecting', () => this.log.info('room leg reconnecting'));
+    room.on('reconnected', (how) => this.log.info({ how }, 'room leg back'));
     room.on('dtmf', (digit) => {
       if (current()) this.media.sendDtmf(digit);
     });
@@ -544,6 +568,21 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       .catch((err: unknown) => this.log.warn({ err }, 'leaving the old room failed'));
   }
 
+  /**
+   * Ringback plays while a business-initiated call rings (the setting on) and stops the moment
+   * the call is answered or ends.
+   */
+  #updateRingback(): void {
+    const room = this.#room;
+    if (!room) return;
+    const on =
+      this.settings.playRingback === true &&
+      this.direction === 'outbound' &&
+      this.#state === 'ringing' &&
+      this.#answeredAt === undefined;
+    room.setRingback(on);
+  }
+
   /** Tell the room why the call ended (status `hangup` and `whatsapp.endReason`), then leave. */
   async #leaveRoom(room: RoomLegPort): Promise<void> {
     await room.setAttributes(this.attributes('hangup')).catch(() => undefined);
@@ -563,13 +602,14 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   // ---- media leg and pumps ---------------------------------------------------------------------
 
   #wireMedia(): void {
+    // Meta → room is Opus passthrough: the media leg does not decode at all.
+    this.media.setPcmOutput(false);
+    this.media.on('opus', (packet) => {
+      this.#callerMedia();
+      this.#room?.pushCallerOpus(packet);
+    });
     this.media.on('audio', (pcm) => {
-      if (!this.#callerMediaSeen) {
-        this.#callerMediaSeen = true;
-        this.onFirstCallerAudio();
-        for (const w of this.#mediaWaiters) w.resolve();
-        this.#mediaWaiters.clear();
-      }
+      this.#callerMedia();
       this.#room?.pushCallerAudio(pcm);
     });
     this.media.on('dtmf', (digit) => {
@@ -585,6 +625,14 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       else void this.close('failed');
     });
     this.media.on('error', (err) => this.log.warn({ err }, 'media leg error'));
+  }
+
+  #callerMedia(): void {
+    if (this.#callerMediaSeen) return;
+    this.#callerMediaSeen = true;
+    this.onFirstCallerAudio();
+    for (const w of this.#mediaWaiters) w.resolve();
+    this.#mediaWaiters.clear();
   }
 
   /** The first frame of the caller's audio arrived. */
@@ -800,6 +848,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     if (this.#state === state) return;
     this.#state = state;
     this.log.debug({ state }, 'call state');
+    this.#updateRingback();
     if (!this.isClosed) void this.#publishStatus();
     this.emit('state', state);
   }

@@ -140,8 +140,6 @@ export function registerDevCommand(program: Command): void {
         console.log(`\n${signal}: stopping the dev stack ...`);
         const stack = await starting.catch(() => undefined);
         await stack?.stop();
-        const { dispose } = await import('@livekit/rtc-node');
-        await dispose().catch(() => undefined);
         console.log('stopped.');
         process.exit(0);
       };

@@ -174,7 +174,9 @@ const fileSchema = z
         max_duration_seconds: z.coerce.number().nonnegative().optional(),
         hide_phone_number: z.boolean().optional(),
         transfer_data_messages: z.boolean().optional(),
+        /** Deprecated, ignored (room legs no longer run in worker processes). */
         room_worker_calls_per_process: z.coerce.number().int().nonnegative().optional(),
+        play_ringback: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -183,6 +185,7 @@ const fileSchema = z
         ice_addresses: z.array(z.string()).optional(),
         ice_port_range: z.string().optional(),
         allowed_candidate_networks: z.array(z.string()).optional(),
+        forwarded_opus: z.enum(['auto', 'passthrough', 'reencode']).optional(),
       })
       .strict()
       .optional(),
@@ -335,6 +338,13 @@ export interface Config {
      * `public`. Undefined: public addresses, plus loopback when `iceAddresses` has loopback.
      */
     allowedCandidateNetworks: string[] | undefined;
+    /**
+     * What happens to an agent's Opus forwarded to Meta (one speaker in the room): `auto`
+     * forwards it unchanged unless, over a full 5 s window, it averages above 64 kbit/s or is not
+     * in 20 ms packets, and re-encodes at Meta's 20 kbit/s then; `passthrough` never re-encodes;
+     * `reencode` always does. Default `auto` (`MEDIA_FORWARDED_OPUS`; see the README).
+     */
+    forwardedOpus: 'auto' | 'passthrough' | 'reencode';
   };
   calls: {
     /** Ringing timeout when a request leaves it unset, in seconds. Default 30. */
@@ -356,12 +366,16 @@ export interface Config {
      */
     transferDataMessages: boolean;
     /**
-     * Calls whose LiveKit leg shares one room worker process; 0 runs every leg in the main
-     * process. rtc-node's per-process cost grows with the square of the calls it hosts, so
-     * workers keep CPU linear in calls. Default 6 (`ROOM_WORKER_CALLS_PER_PROCESS`).
+     * Play a ringback tone into the room while a business-initiated call rings; it stops the
+     * moment the user answers. Default false (`CALL_PLAY_RINGBACK`).
      */
-    roomWorkerCallsPerProcess: number;
+    playRingback: boolean;
   };
+  /**
+   * Settings that were given but no longer do anything (e.g. `ROOM_WORKER_CALLS_PER_PROCESS`):
+   * the server warns about each at start.
+   */
+  deprecatedSettings: string[];
 }
 
 export interface LoadConfigOptions {
@@ -487,17 +501,39 @@ function parseKeyList(setting: string, raw: string): Record<string, string> {
   return out;
 }
 
-function roomWorkerCallsPerProcess(env: NodeJS.ProcessEnv, file: ConfigFile): number {
-  const raw = env.ROOM_WORKER_CALLS_PER_PROCESS;
-  if (raw === undefined || raw === '') return file.calls?.room_worker_calls_per_process ?? 6;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new ConfigError(
-      'ROOM_WORKER_CALLS_PER_PROCESS',
-      `expected an integer >= 0 (0 = in-process), got ${JSON.stringify(raw)}`,
-    );
+/**
+ * Settings still accepted but ignored. `ROOM_WORKER_CALLS_PER_PROCESS`: room legs ran in worker
+ * processes while they were rtc-node participants; the TypeScript participant needs none.
+ */
+function deprecatedSettings(env: NodeJS.ProcessEnv, file: ConfigFile): string[] {
+  const out: string[] = [];
+  if (
+    (env.ROOM_WORKER_CALLS_PER_PROCESS !== undefined && env.ROOM_WORKER_CALLS_PER_PROCESS !== '') ||
+    file.calls?.room_worker_calls_per_process !== undefined
+  ) {
+    out.push('ROOM_WORKER_CALLS_PER_PROCESS');
   }
-  return n;
+  return out;
+}
+
+function forwardedOpus(
+  env: NodeJS.ProcessEnv,
+  file: ConfigFile,
+): 'auto' | 'passthrough' | 'reencode' {
+  const raw = env.MEDIA_FORWARDED_OPUS;
+  if (raw === undefined || raw === '') return file.media?.forwarded_opus ?? 'auto';
+  if (raw === 'auto' || raw === 'passthrough' || raw === 'reencode') return raw;
+  throw new ConfigError(
+    'MEDIA_FORWARDED_OPUS',
+    `expected auto, passthrough or reencode, got ${JSON.stringify(raw)}`,
+  );
+}
+
+function booleanSetting(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(name, `expected true or false, got ${JSON.stringify(raw)}`);
 }
 
 function instanceId(env: NodeJS.ProcessEnv, file: ConfigFile): string {
@@ -733,7 +769,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       numbers: file.whatsapp?.numbers ?? [],
       raw: (file.whatsapp ?? {}) as Record<string, unknown>,
     },
-    media: { iceAddresses, icePortRange, allowedCandidateNetworks },
+    media: {
+      iceAddresses,
+      icePortRange,
+      allowedCandidateNetworks,
+      forwardedOpus: forwardedOpus(env, file),
+    },
     calls: {
       ringingTimeoutSeconds: num(
         'CALL_RINGING_TIMEOUT_SECONDS',
@@ -768,7 +809,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         : (file.calls?.hide_phone_number ?? false),
       transferDataMessages:
         envBoolean(env, 'TRANSFER_DATA_MESSAGES') ?? file.calls?.transfer_data_messages ?? false,
-      roomWorkerCallsPerProcess: roomWorkerCallsPerProcess(env, file),
+      playRingback: booleanSetting(
+        'CALL_PLAY_RINGBACK',
+        env.CALL_PLAY_RINGBACK,
+        file.calls?.play_ringback ?? false,
+      ),
     },
+    deprecatedSettings: deprecatedSettings(env, file),
   };
 }

@@ -4,36 +4,29 @@
  * without writing an agent. It publishes as soon as it joins, which is also what a ready-gated
  * accept (`accept: when_agent_ready`) waits for.
  */
-import {
-  AudioFrame,
-  AudioSource,
-  AudioStream,
-  LocalAudioTrack,
-  ParticipantKind,
-  Room,
-  RoomEvent,
-  TrackKind,
-  TrackPublishOptions,
-  TrackSource,
-  type RemoteParticipant,
-  type RemoteTrack,
-} from '@livekit/rtc-node';
 import { AccessToken } from 'livekit-server-sdk';
 import type { LiveKitConfig } from '../config/index.js';
+import {
+  LiveKitParticipant,
+  ParticipantKind,
+  type LocalAudioTrack,
+  type RemoteAudioTrack,
+} from '../livekit/index.js';
 import type { Logger } from '../log/index.js';
+import { FrameClock } from '../media/frame-clock.js';
 import { ToneGenerator } from '../media/tone.js';
+import { CallerTrackWriter } from '../room/caller-track-writer.js';
 
 const SAMPLE_RATE = 48_000;
-const FRAME_SAMPLES = 480;
+const FRAME_SAMPLES = 960;
 
 export const DEMO_IDENTITY = 'demo-echo-agent';
 
-/** One room the demo sits in. */
+/** One room the demo sits in: our TypeScript participant, echoing Opus without decoding it. */
 class DemoRoomSession {
-  private readonly room = new Room();
-  private source: AudioSource | undefined;
-  /** The source takes one frame at a time: echo frames are dropped until the greeting is over. */
-  private greeting = true;
+  private participant: LiveKitParticipant | undefined;
+  private writer: CallerTrackWriter | undefined;
+  private greeting: FrameClock | undefined;
   private closed = false;
 
   constructor(
@@ -47,60 +40,75 @@ class DemoRoomSession {
       name: 'Demo echo agent',
     });
     token.addGrant({ roomJoin: true, room: this.roomName, canPublish: true, canSubscribe: true });
-    this.room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
-      if (track.kind === TrackKind.KIND_AUDIO && participant.kind === ParticipantKind.CONNECTOR) {
-        void this.echo(track, participant);
-      }
+    const url = livekit.url.replace(/^http/, 'ws');
+    const loopback = /^wss?:\/\/(127\.|localhost[:/])/.test(url);
+    const participant = await LiveKitParticipant.join({
+      url,
+      token: await token.toJwt(),
+      ...(loopback ? { ice: { hostAddresses: ['127.0.0.1'] } } : {}),
+      audioTracks: [{ name: 'demo-echo' }],
     });
-    await this.room.connect(livekit.url.replace(/^http/, 'ws'), await token.toJwt(), {
-      autoSubscribe: true,
-      dynacast: false,
-    });
-    this.source = new AudioSource(SAMPLE_RATE, 1, 200);
-    const track = LocalAudioTrack.createAudioTrack('demo-echo', this.source);
-    const options = new TrackPublishOptions();
-    options.source = TrackSource.SOURCE_MICROPHONE;
-    await this.room.localParticipant!.publishTrack(track, options);
+    this.participant = participant;
+    if (this.closed) {
+      await participant.leave();
+      return;
+    }
+    const track: LocalAudioTrack | undefined = participant.localTracks[0];
+    if (!track) throw new Error('the demo track was not published');
+    this.writer = new CallerTrackWriter(track, { sampleRate: SAMPLE_RATE });
+    for (const remote of participant.remoteTracks.values()) this.echo(remote);
+    participant.on('trackSubscribed', (remote) => this.echo(remote));
     this.logger.info(
       { room: this.roomName },
       'demo agent joined; greeting, then echoing the caller',
     );
-    void this.greet().catch((err: unknown) => {
-      this.greeting = false;
-      if (!this.closed) this.logger.warn({ err }, 'demo greeting failed');
-    });
+    this.greet();
   }
 
   /** Two short beeps (660 Hz), so the caller hears the agent before saying anything. */
-  private async greet(): Promise<void> {
+  private greet(): void {
     const tone = new ToneGenerator(660, SAMPLE_RATE, 0.25);
     const silence = new Int16Array(FRAME_SAMPLES);
-    for (const part of [tone, null, tone]) {
-      for (let i = 0; i < 25 && !this.closed; i++) {
-        const pcm = part ? part.next(FRAME_SAMPLES) : silence;
-        await this.source?.captureFrame(new AudioFrame(pcm, SAMPLE_RATE, 1, FRAME_SAMPLES));
-      }
-    }
-    this.greeting = false;
+    let frame = 0;
+    const clock = new FrameClock({
+      onTick: () => {
+        // 500 ms beep, 500 ms pause, 500 ms beep.
+        const part = Math.floor(frame / 25);
+        frame++;
+        if (part >= 3) {
+          clock.stop();
+          this.greeting = undefined;
+          return;
+        }
+        this.writer?.writePcm(part === 1 ? silence : tone.next(FRAME_SAMPLES));
+      },
+      onError: (err) => this.logger.warn({ err }, 'demo greeting failed'),
+    });
+    this.greeting = clock;
+    clock.start();
   }
 
-  private async echo(track: RemoteTrack, participant: RemoteParticipant): Promise<void> {
-    this.logger.info({ room: this.roomName, participant: participant.identity }, 'echoing caller');
-    const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1 });
-    try {
-      for await (const frame of stream) {
-        if (this.closed || !this.source) break;
-        if (this.greeting) continue;
-        await this.source.captureFrame(frame);
-      }
-    } catch (err) {
-      if (!this.closed) this.logger.warn({ err }, 'demo echo stopped');
-    }
+  private echo(track: RemoteAudioTrack): void {
+    if (track.participant.kind !== ParticipantKind.CONNECTOR) return;
+    this.logger.info(
+      { room: this.roomName, participant: track.participant.identity },
+      'echoing caller',
+    );
+    track.on('rtp', (packet) => {
+      if (this.closed || this.greeting) return;
+      this.writer?.writeOpus({
+        payload: Uint8Array.from(packet.payload),
+        sequenceNumber: packet.header.sequenceNumber,
+        timestamp: packet.header.timestamp,
+        ssrc: packet.header.ssrc,
+        marker: packet.header.marker,
+      });
+    });
   }
 
   /** Whether a connector participant is (still) in the room. */
   get hasConnector(): boolean {
-    return [...this.room.remoteParticipants.values()].some(
+    return [...(this.participant?.remoteParticipants.values() ?? [])].some(
       (p) => p.kind === ParticipantKind.CONNECTOR,
     );
   }
@@ -108,8 +116,8 @@ class DemoRoomSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.source?.close().catch(() => undefined);
-    await this.room.disconnect().catch(() => undefined);
+    this.greeting?.stop();
+    await this.participant?.leave().catch(() => undefined);
   }
 }
 

@@ -24,6 +24,8 @@ export interface LiveKitServerOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Print the server's output to stderr. */
   echo?: boolean;
+  /** Optional - URLs livekit-server posts its webhooks to (signed with the API key). Default none. */
+  webhookUrls?: string[];
 }
 
 export interface LiveKitServerHandle {
@@ -86,6 +88,7 @@ async function startOnce(options: LiveKitServerOptions): Promise<LiveKitServerHa
     logging: { level: options.logLevel ?? 'info', json: true },
   };
   if (options.redisAddress) config.redis = { address: options.redisAddress };
+  if (options.webhookUrls?.length) config.webhook = { api_key: apiKey, urls: options.webhookUrls };
   const proc = startProcess(bin, ['--config-body', toYaml(config)], {
     name: 'livekit-server',
     echo: options.echo ?? false,

@@ -67,8 +67,12 @@ const DEFAULT_RETRYABLE: Record<LiveKitErrorReason, boolean> = {
 /** The error for an HTTP status answering the signal WebSocket upgrade. */
 export function errorForUpgradeStatus(status: number, body: string): LiveKitError {
   // livekit-server writes a one-line reason in the body ("invalid token", "room not found"...);
-  // it never echoes the token, so it is safe to put into the message.
-  const detail = body.trim().slice(0, 200) || `HTTP ${status}`;
+  // v1.13 appends the token it refused ("invalid token: eyJ..."): a secret, so it is cut out.
+  const detail =
+    body
+      .trim()
+      .replace(/eyJ[\w-]*\.[\w-]*(\.[\w-]*)?/g, '<token>')
+      .slice(0, 200) || `HTTP ${status}`;
   if (status === 401 || status === 403) {
     return new LiveKitError('not-allowed', `livekit-server refused the token: ${detail}`, {
       httpStatus: status,

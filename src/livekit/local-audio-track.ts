@@ -25,6 +25,13 @@ export interface OutgoingOpusPacket {
   timestamp: number;
   /** Optional - RTP marker: set on the first packet after a silence (DTX) gap. Default false. */
   marker?: boolean | undefined;
+  /**
+   * Optional - the RTP sequence number, for a forwarder that keeps its own continuous numbering:
+   * a loss then stays a gap (subscribers can use the next packet's in-band FEC) and a reordered
+   * packet keeps its place. The track's own numbering carries on after it. Default: the track
+   * numbers packets itself, +1 per packet written.
+   */
+  sequenceNumber?: number | undefined;
 }
 
 /** Counters of a local track (since it was published). */
@@ -119,13 +126,19 @@ export class LocalAudioTrack extends SafeEventEmitter<LocalAudioTrackEvents> {
     const payload = Buffer.isBuffer(packet.payload)
       ? packet.payload
       : Buffer.from(packet.payload.buffer, packet.payload.byteOffset, packet.payload.byteLength);
+    let sequenceNumber = this.#sequence;
+    if (packet.sequenceNumber !== undefined) {
+      sequenceNumber = packet.sequenceNumber & 0xffff;
+      // A reordered (older) packet must not pull the track's own numbering back.
+      if (((sequenceNumber - this.#sequence) & 0xffff) < 0x8000) this.#sequence = sequenceNumber;
+    }
     const header = new RtpHeader({
       payloadType: OPUS_PAYLOAD_TYPE,
-      sequenceNumber: this.#sequence,
+      sequenceNumber,
       timestamp: packet.timestamp >>> 0,
       marker: packet.marker ?? false,
     });
-    this.#sequence = (this.#sequence + 1) & 0xffff;
+    if (sequenceNumber === this.#sequence) this.#sequence = (this.#sequence + 1) & 0xffff;
     this.#stats.packetsSent += 1;
     this.#stats.payloadBytesSent += payload.length;
     sender.sendRtp(new RtpPacket(header, payload)).catch((err: unknown) => {

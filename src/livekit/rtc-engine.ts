@@ -308,6 +308,8 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
       publisher.addRecvTransceivers(INITIAL_RECEIVE_SECTIONS);
       for (const track of tracks) publications.push(this.#addPublication(publisher, track));
       published = publications.map((p) => this.#awaitPublished(p.cid));
+      // A failed join rejects these before anyone awaits them: mark them handled.
+      for (const p of published) p.catch(() => undefined);
       const offer = await publisher.createOffer();
       if (!offer) throw new LiveKitError('protocol', 'first offer could not be created');
       try {
@@ -343,6 +345,7 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
           const publisher = this.#createPublisher(servers);
           for (const track of tracks) publications.push(this.#addPublication(publisher, track));
           published = publications.map((p) => this.#awaitPublished(p.cid));
+          for (const p of published) p.catch(() => undefined);
           for (const p of publications) {
             this.signal.sendNow({ case: 'addTrack', value: addTrackRequest(p) });
           }

@@ -57,8 +57,15 @@ export type SendAudioSource = 'pcm' | 'opus';
  * What happens to forwarded Opus packets:
  * - `passthrough`: sent unchanged (never decoded);
  * - `reencode`: decoded and re-encoded at Meta's limits (`opusBitrate`, the leg's PCM rate);
- * - `auto`: sent unchanged while they fit Meta's fmtp — 20 ms packets, average bitrate over the
- *   last second at most `maxAverageBitrate` (+10 %) — and re-encoded otherwise.
+ * - `auto`: sent unchanged while they are 20 ms packets whose average bitrate, judged over a full
+ *   window of {@link AUTO_WINDOW_PACKETS} (5 s), stays within {@link AUTO_FORWARD_MAX_BITRATE}
+ *   (or the receiver's `maxAverageBitrate` if higher) +10 %; re-encoded at Meta's limits above
+ *   that, and forwarded again after a whole window back within the limit. Why not Meta's
+ *   `maxaveragebitrate=20000`: in RFC 7587 it is the receiver's preference and `maxplaybackrate`
+ *   only a hint (any Opus decoder plays any Opus), and Meta's own FAQ budgets "Opus 20-50 kbps"
+ *   per call. So a normal 24-48 kbit/s agent goes through untouched; music-rate or stereo
+ *   streams (64 kbit/s and up) are brought down. Judging whole windows (not single packets or one
+ *   second) keeps a VBR speech stream from flapping between the two.
  */
 export type ForwardedOpusPolicy = 'auto' | 'passthrough' | 'reencode';
 
@@ -150,9 +157,15 @@ const TRIM_WINDOW_SLOTS = 10;
 const STANDING_QUEUE_FRAMES = 2;
 /** A forwarded sequence gap longer than this is a discontinuity, not loss: no slots are skipped. */
 const MAX_FORWARD_GAP = 5;
-/** `auto`: packets in the bitrate window (1 s), and compliant windows before passthrough resumes. */
-const BITRATE_WINDOW = 50;
-const COMPLIANT_PACKETS_TO_RESUME = 250;
+/** `auto`: packets in the bitrate window (5 s of 20 ms packets), judged only once full. */
+export const AUTO_WINDOW_PACKETS = 250;
+/**
+ * `auto`: the most a forwarded stream may average and still go out unchanged, bits/s — the top of
+ * Meta's "Opus 20-50 kbps" bandwidth budget (reference: whatsapp-calling-api.md, "Bandwidth").
+ */
+export const AUTO_FORWARD_MAX_BITRATE = 50_000;
+const BITRATE_WINDOW = AUTO_WINDOW_PACKETS;
+const COMPLIANT_PACKETS_TO_RESUME = AUTO_WINDOW_PACKETS;
 
 /** A forwarded packet waiting for its slot, or a slot lost in the forwarded sequence. */
 type ForwardEntry = { lost: false; payload: Uint8Array; marker: boolean } | { lost: true };
@@ -517,13 +530,14 @@ export class RtpSender {
     this.sizeNext = (this.sizeNext + 1) % BITRATE_WINDOW;
     const bitsPerSecond = (this.sizeSum * 8 * 1000) / (this.sizeCount * OPUS_FRAME_MS);
     const fitsPtime = readOpusPacketInfo(payload)?.durationMs === OPUS_FRAME_MS;
+    const limit = Math.max(this.maxAverageBitrate, AUTO_FORWARD_MAX_BITRATE);
     if (this.passthrough) {
-      if (this.sizeCount >= 10 && bitsPerSecond > this.maxAverageBitrate * 1.1) {
+      if (this.sizeCount >= BITRATE_WINDOW && bitsPerSecond > limit * 1.1) {
         this.passthrough = false;
         this.compliantRun = 0;
         this.counters.reencodeSwitches++;
       }
-    } else if (bitsPerSecond <= this.maxAverageBitrate) {
+    } else if (bitsPerSecond <= limit) {
       if (++this.compliantRun >= COMPLIANT_PACKETS_TO_RESUME) {
         this.passthrough = true;
         this.counters.reencodeSwitches++;

@@ -32,6 +32,7 @@ import {
   assertOpusPcmRate,
   OPUS_FRAME_MS,
   OPUS_RTP_CLOCK_RATE,
+  OpusFrameDecoder,
   type OpusPcmRate,
 } from './opus-codec.js';
 import { dtmfDigitToEvent, type DtmfDigit } from './rtp-dtmf.js';
@@ -154,6 +155,9 @@ export interface WhatsAppMediaLegStats
   disallowedCandidates: number;
 }
 
+/** How long levels are measured on the passthrough path after each `quality()` call, ms. */
+const METER_WINDOW_MS = 5000;
+
 /** One WebRTC leg to Meta for one call. Create with {@link WhatsAppMediaLeg.create}. */
 export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
   readonly sampleRate: OpusPcmRate;
@@ -173,6 +177,16 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
   private readonly receivedLevel = new AudioLevelMeter();
   private readonly sentLevel = new AudioLevelMeter();
   private lastReport: ReceiverReportBlock | undefined;
+  /**
+   * On the Opus passthrough path nothing is decoded, so the levels are measured on demand: for
+   * {@link METER_WINDOW_MS} after each `quality()` call (an operator watching), the packets in
+   * both directions are decoded for the meters only. Until then (and when nobody asks), no CPU.
+   */
+  private meteringUntil = Number.NEGATIVE_INFINITY;
+  private meterIn: OpusFrameDecoder | undefined;
+  private meterOut: OpusFrameDecoder | undefined;
+  private meteredIn = false;
+  private meteredOut = false;
 
   private constructor(options: WhatsAppMediaLegOptions) {
     super((event, err) =>
@@ -201,7 +215,17 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
       sampleRate: this.sampleRate,
       ...(options.jitter ? { jitter: options.jitter } : {}),
       pcm: options.pcmOutput ?? true,
-      onOpus: (packet) => this.emit('opus', packet),
+      onOpus: (packet) => {
+        if (!this.receiver.pcm && this.metering()) {
+          this.meterIn ??= new OpusFrameDecoder({ sampleRate: 16000 });
+          const pcm = this.meterIn.decode(packet.payload);
+          if (pcm) {
+            this.receivedLevel.push(pcm);
+            this.meteredIn = true;
+          }
+        }
+        this.emit('opus', packet);
+      },
       onDtmf: (dtmf) => this.emit('dtmf', dtmf.digit),
     });
     this.transport = new WeriftRtpTransport(this.negotiator.pc, {
@@ -338,7 +362,19 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
    */
   sendOpus(packet: ForwardedOpusPacket): void {
     if (this.currentState !== 'connected') return;
+    if (this.sender.source === 'opus' && this.metering()) {
+      this.meterOut ??= new OpusFrameDecoder({ sampleRate: 16000 });
+      const pcm = this.meterOut.decode(packet.payload);
+      if (pcm) {
+        this.sentLevel.push(pcm);
+        this.meteredOut = true;
+      }
+    }
     this.sender.sendOpus(packet);
+  }
+
+  private metering(): boolean {
+    return performance.now() < this.meteringUntil;
   }
 
   /**
@@ -392,14 +428,18 @@ export class WhatsAppMediaLeg extends SafeEventEmitter<WhatsAppMediaLegEvents> {
 
   /**
    * Live quality of both directions for operators: packets, loss, jitter (ours measured, Meta's
-   * reported) and audio levels.
+   * reported) and audio levels. On the Opus passthrough path the levels are measured from the
+   * first call on, for 5 s after each call (decoding only while someone watches); until then they
+   * are undefined.
    */
   quality(): MediaQuality {
+    this.meteringUntil = performance.now() + METER_WINDOW_MS;
+    const forwarding = this.sender.source === 'opus';
     return mediaQuality({
       received: this.receiver.stats(),
       sent: this.sender.stats(),
-      receivedLevelDbfs: this.receiver.pcm ? this.receivedLevel.dbfs : undefined,
-      sentLevelDbfs: this.sender.source === 'pcm' ? this.sentLevel.dbfs : undefined,
+      receivedLevelDbfs: this.receiver.pcm || this.meteredIn ? this.receivedLevel.dbfs : undefined,
+      sentLevelDbfs: !forwarding || this.meteredOut ? this.sentLevel.dbfs : undefined,
       report: this.lastReport,
       clockRate: OPUS_RTP_CLOCK_RATE,
     });

@@ -1,46 +1,91 @@
+/**
+ * The LiveKit side of one call, on our own TypeScript participant (`src/livekit`): a CONNECTOR
+ * participant that publishes the caller's voice as one track and hands the call the room's audio.
+ * Modelled on LiveKit SIP's room participant (one published track, DTMF as SipDTMF packets,
+ * `sip.*`-style attributes), without its codec on the common path:
+ * - caller → room: Meta's Opus goes onto the track byte for byte ({@link CallerTrackWriter});
+ * - room → caller: one speaker's Opus is forwarded, two or more are decoded and mixed
+ *   ({@link RoomAudioRouter}).
+ * PCM in and out is there too, for Twilio's μ-law leg and the ringback tone.
+ */
+import { isIP } from 'node:net';
 import type { RoomAgentDispatch } from '@livekit/protocol';
-import {
-  AudioSource,
-  AudioStream,
-  ConnectError,
-  DisconnectReason,
-  LocalAudioTrack,
-  ParticipantKind as RtcParticipantKind,
-  Room,
-  RoomEvent,
-  TrackKind,
-  TrackPublishOptions,
-  TrackSource,
-  type AudioFrame,
-  type LocalTrackPublication,
-  type ParticipantKind,
-  type RemoteParticipant,
-  type RemoteTrack,
-  type RemoteTrackPublication,
-} from '@livekit/rtc-node';
-import type { RoomDataMessage, RoomParticipantKind } from '../calls/call-ports.js';
+import type { CallEndReason } from '../calls/call-end-reason.js';
 import { ConnectorError } from '../errors/connector-error.js';
+import type { RoomDataMessage, RoomParticipantKind } from '../calls/call-ports.js';
+import { ParticipantKind as ParticipantKindEnum, type ParticipantKind } from '../livekit/index.js';
+import {
+  DisconnectReason,
+  LiveKitError,
+  LiveKitParticipant,
+  type LocalAudioTrack,
+  type RemoteAudioTrack,
+} from '../livekit/index.js';
 import type { Logger } from '../log/logger.js';
-import { CallerAudioPublisher } from './caller-audio-publisher.js';
+import { FrameClock } from '../media/frame-clock.js';
+import { assertOpusPcmRate, type OpusPcmRate } from '../media/opus-codec.js';
+import { ToneGenerator } from '../media/tone.js';
+import { SafeEventEmitter, logListenerErrors } from '../util/typed-emitter.js';
+import {
+  CallerTrackWriter,
+  type CallerOpusPacket,
+  type CallerTrackWriterStats,
+} from './caller-track-writer.js';
 import { createConnectorToken, type ConnectorKindDetail } from './connector-token.js';
 import { dtmfCodeOfDigit, dtmfDigitOfCode } from './dtmf-digit.js';
-import { FrameClock } from './frame-clock.js';
-import { FrameMixer, type FrameMixerInput } from './frame-mixer.js';
 import { RoomAgentDispatcher } from './room-agent-dispatcher.js';
-import { detachDisconnectedRoom } from './rtc-ffi-listeners.js';
-import { SafeEventEmitter, logListenerErrors } from '../util/typed-emitter.js';
+import {
+  RoomAudioRouter,
+  type RoomAudioMode,
+  type RoomAudioRouterStats,
+  type RoomOpusPacket,
+} from './room-audio-router.js';
 
-/** Sample rates the bridge exchanges with the leg (Opus wideband and fullband). */
+export type { CallerOpusPacket } from './caller-track-writer.js';
+export type { RoomAudioMode, RoomOpusPacket } from './room-audio-router.js';
+
+/** Sample rates of the PCM the leg exchanges (Opus wideband and fullband). */
 export const ROOM_LEG_SAMPLE_RATES = [16_000, 48_000] as const;
-/** Frame duration of all PCM exchanged with the bridge. */
+/** Frame duration of all PCM exchanged with the leg. */
 export const ROOM_LEG_FRAME_MS = 20;
 /** Name of the track carrying the WhatsApp caller's voice. */
 export const CALLER_TRACK_NAME = 'whatsapp';
 /**
- * Native AudioSource queue. rtc-node's default is 1000 ms, which lets latency grow to a second;
- * the publisher keeps its own (smaller) limit and drops above it, so this only has to be larger.
+ * Default of {@link RoomLegOptions.reconnectTimeoutMs}: long enough for a livekit-server restart
+ * (a few seconds) plus a full reconnect, short of Meta's 20-30 s media rules (the media leg
+ * keeps Meta fed meanwhile, but the user hears nothing).
  */
-const AUDIO_SOURCE_QUEUE_MS = 100;
+export const ROOM_LEG_RECONNECT_TIMEOUT_MS = 15_000;
+
+/**
+ * The LiveKit DisconnectReason the connector leaves with, by why the call ended. LiveKit SIP's
+ * mapping for the same situations: a user who declined → USER_REJECTED; busy, unreachable or not
+ * answering → USER_UNAVAILABLE; a normal end → CLIENT_INITIATED. livekit-server v1.13.5 passes
+ * only CLIENT_INITIATED, USER_UNAVAILABLE, USER_REJECTED and AGENT_ERROR on to the room (and
+ * webhooks); anything else reaches them as CLIENT_INITIATED. `room_closed` and
+ * `participant_removed` come from the room itself, which ended the session: no leave is sent.
+ */
+export const DISCONNECT_REASON_OF_END: Readonly<Record<CallEndReason, DisconnectReason>> = {
+  user_hangup: DisconnectReason.CLIENT_INITIATED,
+  business_hangup: DisconnectReason.CLIENT_INITIATED,
+  rejected: DisconnectReason.USER_REJECTED,
+  no_answer: DisconnectReason.USER_UNAVAILABLE,
+  busy: DisconnectReason.USER_UNAVAILABLE,
+  unavailable: DisconnectReason.USER_UNAVAILABLE,
+  media_timeout: DisconnectReason.CLIENT_INITIATED,
+  failed: DisconnectReason.CLIENT_INITIATED,
+  room_closed: DisconnectReason.ROOM_CLOSED,
+  participant_removed: DisconnectReason.PARTICIPANT_REMOVED,
+  max_duration: DisconnectReason.CLIENT_INITIATED,
+  shutdown: DisconnectReason.CLIENT_INITIATED,
+  transferred: DisconnectReason.CLIENT_INITIATED,
+};
+
+/** Ringback: 425 Hz, 1 s on / 4 s off (ITU-T E.180's common cadence), at −16 dBFS. */
+const RINGBACK_HZ = 425;
+const RINGBACK_ON_FRAMES = 50;
+const RINGBACK_CYCLE_FRAMES = 250;
+const RINGBACK_AMPLITUDE = 0.22;
 
 export interface RoomLegOptions {
   /** Required - livekit-server URL; ws(s):// or http(s):// (both are derived from it). */
@@ -57,7 +102,7 @@ export interface RoomLegOptions {
   name?: string | undefined;
   /** Optional - participant metadata. */
   metadata?: string | undefined;
-  /** Optional - initial participant attributes (e.g. from {@link buildCallAttributes}). */
+  /** Optional - initial participant attributes (e.g. from `buildCallAttributes`). */
   attributes?: Record<string, string> | undefined;
   /** Optional - agents to dispatch into the room, each exactly once. */
   agents?: RoomAgentDispatch[] | undefined;
@@ -70,24 +115,59 @@ export interface RoomLegOptions {
   hidden?: boolean | undefined;
   /** Optional - name of the published caller track. Default {@link CALLER_TRACK_NAME}. */
   callerTrackName?: string | undefined;
-  /** Required - PCM rate in Hz of audio exchanged with the bridge: 16000 or 48000. */
+  /** Required - PCM rate in Hz of `pushCallerAudio` and `audio` frames: 16000 or 48000. */
   sampleRate: number;
   /**
-   * Optional - most caller audio (ms) allowed to queue before pushCallerAudio drops frames.
-   * Default 60 ms.
+   * Optional - forward a single remote speaker's Opus undecoded (`opus` events) instead of
+   * mixing it (`audio` events). Default true; Twilio's leg sets false (it needs PCM).
    */
-  maxCallerQueueMs?: number | undefined;
+  forwardSingleSpeaker?: boolean | undefined;
   /**
-   * Optional - after joining, wait up to this long (ms) until every audio track already published
-   * in the room is subscribed and mixed, so the first mix frames carry the room rather than
-   * silence (a transfer switches the caller over at once). Default 0: no wait.
+   * Optional - host addresses for the LiveKit peer connection's ICE candidates. Default:
+   * `127.0.0.1` when `url` names a loopback host (livekit-server on this machine), else every
+   * non-loopback interface.
+   */
+  iceHostAddresses?: string[] | undefined;
+  /**
+   * Optional - how long the leg tries to resume or reconnect after losing livekit-server before
+   * it gives up (`disconnected` with `connection-lost`), ms. Default
+   * {@link ROOM_LEG_RECONNECT_TIMEOUT_MS}.
+   */
+  reconnectTimeoutMs?: number | undefined;
+  /**
+   * Optional - after joining, wait up to this long (ms) until every unmuted audio track already
+   * published in the room has delivered a few packets, so the room's audio flows from the first
+   * moment the leg is used (a transfer switches the caller over at once). Default 0: no wait.
    */
   awaitRoomAudioMs?: number | undefined;
   /** Optional - logger; a child with the room name is used. */
   logger?: Logger | undefined;
 }
 
-/** Why the room side ended the leg. The bridge ends the call at Meta on any of them. */
+/** Packets a remote track must have delivered before the room's audio counts as flowing. */
+const ROOM_AUDIO_READY_PACKETS = 2;
+
+/** The protocol's participant kind in the call layer's words. */
+export function roomParticipantKind(kind: ParticipantKind): RoomParticipantKind {
+  switch (kind) {
+    case ParticipantKindEnum.STANDARD:
+      return 'standard';
+    case ParticipantKindEnum.AGENT:
+      return 'agent';
+    case ParticipantKindEnum.SIP:
+      return 'sip';
+    case ParticipantKindEnum.INGRESS:
+      return 'ingress';
+    case ParticipantKindEnum.EGRESS:
+      return 'egress';
+    case ParticipantKindEnum.CONNECTOR:
+      return 'connector';
+    default:
+      return 'unknown';
+  }
+}
+
+/** Why the room side ended the leg. The call ends at Meta on any of them. */
 export type RoomLegDisconnectReason =
   | 'room-deleted'
   | 'room-closed'
@@ -102,57 +182,39 @@ export interface RoomLegParticipant {
   identity: string;
   sid: string;
   name: string;
-  /** rtc-node's participant kind (its own enum, not the protocol numbers). */
   kind: ParticipantKind;
 }
 
 export interface RoomLegEvents {
-  /** 20 ms mono mix of all other participants at `sampleRate`, on a steady clock (silence too). */
+  /**
+   * How the room's audio comes now: `passthrough` → `opus` events, `mixing` → `audio` events.
+   * Emitted before the first packet or frame of the new mode.
+   */
+  audioMode: [mode: RoomAudioMode];
+  /** Passthrough: one Opus packet of the only speaker, as it arrived. */
+  opus: [packet: RoomOpusPacket];
+  /** Mixing: a 20 ms mono mix of the other participants at `sampleRate`, every 20 ms. */
   audio: [pcm: Int16Array];
   /** A DTMF digit sent into the room (SipDTMF packet); identity undefined when server-sent. */
   dtmf: [digit: string, fromIdentity: string | undefined];
   /** Remote participants joined or left; the full current list. */
   participantsChanged: [participants: RoomLegParticipant[]];
-  /** The room side ended the leg (not emitted for `close()`). */
+  /** livekit-server was lost; the leg resumes or reconnects (media to the room pauses). */
+  reconnecting: [];
+  /** Back in the room: `resumed` (same session) or `reconnected` (a new one). */
+  reconnected: [how: 'resumed' | 'reconnected'];
+  /** The room side ended the leg, or it could not recover (not emitted for `close()`). */
   disconnected: [reason: RoomLegDisconnectReason, code: DisconnectReason];
   error: [error: Error];
-  /** A data packet from another participant (or the server API). */
+  /** A user data packet from another participant (or the server API). */
   data: [message: RoomDataMessage];
-}
-
-/** rtc-node's participant kind in the call layer's words. */
-export function roomParticipantKind(kind: RtcParticipantKind | undefined): RoomParticipantKind {
-  switch (kind) {
-    case RtcParticipantKind.STANDARD:
-      return 'standard';
-    case RtcParticipantKind.AGENT:
-      return 'agent';
-    case RtcParticipantKind.SIP:
-      return 'sip';
-    case RtcParticipantKind.INGRESS:
-      return 'ingress';
-    case RtcParticipantKind.EGRESS:
-      return 'egress';
-    case RtcParticipantKind.CONNECTOR:
-      return 'connector';
-    default:
-      return 'unknown';
-  }
 }
 
 /** Counters for metrics and tests. */
 export interface RoomLegStats {
-  /** Caller frames dropped to keep latency bounded. */
-  callerFramesDropped: number;
-  /** Caller frames handed to the AudioSource. */
-  callerFramesCaptured: number;
-  /** Caller audio (ms) waiting to be sent right now: AudioSource queue estimate plus pending. */
-  callerQueuedMs: number;
-  /** Mix frames emitted. */
-  mixFramesEmitted: number;
-  /** Remote samples dropped because a participant ran ahead of the mix clock. */
-  remoteSamplesDropped: number;
-  /** Remote audio tracks currently mixed. */
+  caller: CallerTrackWriterStats;
+  room: RoomAudioRouterStats;
+  /** Remote audio tracks subscribed. */
   remoteTracks: number;
 }
 
@@ -181,7 +243,9 @@ function toDisconnectReason(code: DisconnectReason): RoomLegDisconnectReason {
   }
 }
 
-function validate(options: RoomLegOptions): void {
+function validate(options: RoomLegOptions): asserts options is RoomLegOptions & {
+  sampleRate: OpusPcmRate;
+} {
   const bad = (message: string) => new ConnectorError('invalid_argument', message);
   if (!/^(wss?|https?):\/\//.test(options.url ?? ''))
     throw bad('url must be ws(s):// or http(s)://');
@@ -191,79 +255,77 @@ function validate(options: RoomLegOptions): void {
   if (!(ROOM_LEG_SAMPLE_RATES as readonly number[]).includes(options.sampleRate)) {
     throw bad('sampleRate must be 16000 or 48000');
   }
+  assertOpusPcmRate(options.sampleRate);
 }
 
-interface RemoteAudioInput {
-  input: FrameMixerInput;
-  reader: ReadableStreamDefaultReader<AudioFrame>;
-  /**
-   * Frames read from the track so far that were not digital silence (the decoder yields zeros
-   * until the track's first packets arrive).
-   */
-  soundingFrames: number;
-}
-
-/** Sounding frames a remote track must have delivered before the room's audio counts as mixed. */
-const ROOM_AUDIO_READY_FRAMES = 2;
-
-/** Whether a frame carries anything but (near) digital silence. */
-function sounds(pcm: Int16Array): boolean {
-  for (let i = 0; i < pcm.length; i += 4) {
-    const v = pcm[i] ?? 0;
-    if (v > 8 || v < -8) return true;
+/** Loopback livekit-server → gather on loopback only (werift never gathers it otherwise). */
+function defaultHostAddresses(url: string): string[] | undefined {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
   }
-  return false;
+  if (host === 'localhost' || (isIP(host) === 4 && host.startsWith('127.'))) return ['127.0.0.1'];
+  return undefined;
 }
 
 /**
- * The LiveKit side of one WhatsApp call: a CONNECTOR participant (kind detail WhatsApp) that
- * publishes the caller's voice as track `whatsapp` and hands the bridge a 20 ms mix of everyone
- * else. Modelled on LiveKit SIP's room participant (one published track, all remote audio mixed
- * on a 20 ms ticker, DTMF as SipDTMF data packets).
- *
- * rtc-node runs one native client per process and delivers every FFI event to every listener, so
- * the leg adds no FFI listeners of its own beyond what rtc-node needs (the Room, one AudioStream
- * per remote audio track, one transient listener per captured frame).
+ * One call's participant in its LiveKit room. Join with {@link RoomLeg.join}; leave with
+ * {@link RoomLeg.close} and the call's end reason (mapped by {@link DISCONNECT_REASON_OF_END}).
  */
 export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
   readonly roomName: string;
   readonly participantIdentity: string;
-  readonly sampleRate: number;
-  readonly #room: Room;
+  readonly sampleRate: OpusPcmRate;
+  readonly #participant: LiveKitParticipant;
+  readonly #track: LocalAudioTrack;
+  readonly #writer: CallerTrackWriter;
+  readonly #router: RoomAudioRouter;
   readonly #log: Logger | undefined;
-  readonly #samplesPerFrame: number;
-  readonly #mixer: FrameMixer;
-  readonly #clock: FrameClock;
-  readonly #remoteInputs = new Map<string, RemoteAudioInput>();
-  #source: AudioSource | undefined;
-  #publisher: CallerAudioPublisher | undefined;
-  #publication: LocalTrackPublication | undefined;
-  #mixFramesEmitted = 0;
-  #remoteSamplesDropped = 0;
+  readonly #remote = new Set<string>();
+  /** RTP packets received per remote track, counted up to {@link ROOM_AUDIO_READY_PACKETS}. */
+  readonly #remotePackets = new Map<string, number>();
+  #ringback: { clock: FrameClock; tone: ToneGenerator; frame: number } | undefined;
   #closing: Promise<void> | undefined;
-  #ended = false;
 
-  private constructor(options: RoomLegOptions, room: Room) {
-    super(logListenerErrors(options.logger));
+  private constructor(
+    options: RoomLegOptions & { sampleRate: OpusPcmRate },
+    participant: LiveKitParticipant,
+    log: Logger | undefined,
+  ) {
+    super(logListenerErrors(log));
     this.roomName = options.roomName;
     this.participantIdentity = options.identity;
     this.sampleRate = options.sampleRate;
-    this.#room = room;
-    this.#log = options.logger?.child({ room: options.roomName, component: 'room-leg' });
-    this.#samplesPerFrame = (options.sampleRate * ROOM_LEG_FRAME_MS) / 1000;
-    this.#mixer = new FrameMixer(this.#samplesPerFrame);
-    this.#clock = new FrameClock(ROOM_LEG_FRAME_MS, () => this.#tick());
+    this.#participant = participant;
+    this.#log = log;
+    const track = participant.localTracks[0];
+    if (!track) throw new ConnectorError('internal', 'the caller track was not published');
+    this.#track = track;
+    this.#writer = new CallerTrackWriter(track, { sampleRate: options.sampleRate });
+    this.#router = new RoomAudioRouter({
+      sampleRate: options.sampleRate,
+      passthrough: options.forwardSingleSpeaker ?? true,
+      onListenerError: (event, err) => log?.error({ err, event }, 'room audio listener threw'),
+    });
+    this.#router.on('mode', (mode) => {
+      this.#log?.debug({ mode }, 'room audio mode');
+      this.emit('audioMode', mode);
+    });
+    this.#router.on('opus', (packet) => this.emit('opus', packet));
+    this.#router.on('audio', (pcm) => this.emit('audio', pcm));
   }
 
   /**
-   * Join the room as the WhatsApp connector participant, publish the caller track and make sure
+   * Join the room as the connector participant with the caller track published, and make sure
    * the requested agents are dispatched once. Rejects with a ConnectorError (`invalid_argument`
    * for bad options, `unavailable` when livekit-server cannot be reached or refuses the join);
    * nothing is left connected on failure.
    */
   static async join(options: RoomLegOptions): Promise<RoomLeg> {
     validate(options);
-    const wsUrl = options.url.replace(/^http/, 'ws');
+    const log = options.logger?.child({ room: options.roomName, component: 'room-leg' });
     const httpUrl = options.url.replace(/^ws/, 'http');
     const dispatcher = new RoomAgentDispatcher(httpUrl, options.apiKey, options.apiSecret);
     const plan = await dispatcher.plan(options.roomName, options.agents);
@@ -279,113 +341,161 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
       kindDetail: options.kindDetail,
       hidden: options.hidden,
     });
-
-    const room = new Room();
-    const leg = new RoomLeg(options, room);
+    const hostAddresses = options.iceHostAddresses ?? defaultHostAddresses(options.url);
+    let participant: LiveKitParticipant;
+    try {
+      participant = await LiveKitParticipant.join({
+        url: options.url.replace(/^http/, 'ws'),
+        token,
+        ice: hostAddresses ? { hostAddresses } : {},
+        timeouts: { reconnectMs: options.reconnectTimeoutMs ?? ROOM_LEG_RECONNECT_TIMEOUT_MS },
+        logger: log,
+        audioTracks: [{ name: options.callerTrackName ?? CALLER_TRACK_NAME }],
+      });
+    } catch (err) {
+      throw new ConnectorError(
+        'unavailable',
+        'could not join the LiveKit room',
+        { reason: err instanceof LiveKitError ? err.reason : 'connect failed' },
+        { cause: err },
+      );
+    }
+    const leg = new RoomLeg(options, participant, log);
     leg.#attach();
     try {
-      try {
-        await room.connect(wsUrl, token, { autoSubscribe: true, dynacast: false });
-      } catch (err) {
-        const message = err instanceof ConnectError ? err.message : 'connect failed';
-        throw new ConnectorError(
-          'unavailable',
-          'could not join the LiveKit room',
-          { reason: message },
-          { cause: err },
-        );
-      }
-      await leg.#publish(options.maxCallerQueueMs, options.callerTrackName);
       await dispatcher.complete(options.roomName, plan);
     } catch (err) {
       await leg.close();
       throw err;
     }
-    if (leg.#ended) {
-      // The room ended the session while we were publishing or dispatching.
-      await leg.close();
+    if (leg.#closing) {
+      // The room ended the session while agents were being dispatched.
       throw new ConnectorError('unavailable', 'the room ended the session during join');
     }
-    // Tracks subscribed before our listeners ran (defensive: rtc-node normally replays them).
-    for (const participant of room.remoteParticipants.values()) {
-      for (const pub of participant.trackPublications.values()) {
-        if (pub.track) leg.#addRemoteTrack(pub.track, pub, participant);
-      }
-    }
-    leg.#clock.start();
     if (options.awaitRoomAudioMs) await leg.#awaitRoomAudio(options.awaitRoomAudioMs);
-    leg.#log?.debug({ participantSid: leg.participantSid, agentDispatch: plan.mode }, 'joined');
+    log?.debug({ participantSid: participant.sid, agentDispatch: plan.mode }, 'joined the room');
     return leg;
   }
 
-  /**
-   * Resolves once each audio track published in the room delivers sound into the mix (a
-   * subscription alone is not enough: its first frames are silence until its packets flow), or
-   * after `timeoutMs` (a participant who is silent just makes the join take that long).
-   */
+  /** Resolves once each unmuted audio track of the room delivers packets, or after `timeoutMs`. */
   async #awaitRoomAudio(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (!this.#ended && Date.now() < deadline) {
+    while (!this.#closing && Date.now() < deadline) {
       let pending = 0;
-      for (const participant of this.#room.remoteParticipants.values()) {
-        for (const pub of participant.trackPublications.values()) {
-          if (pub.kind !== TrackKind.KIND_AUDIO) continue;
-          const entry = this.#remoteInputs.get(pub.sid ?? '');
-          if (!entry || entry.soundingFrames < ROOM_AUDIO_READY_FRAMES) pending++;
+      for (const p of this.#participant.remoteParticipants.values()) {
+        for (const track of p.audioTracks) {
+          if (track.muted) continue;
+          if ((this.#remotePackets.get(track.sid) ?? 0) < ROOM_AUDIO_READY_PACKETS) pending++;
         }
       }
       if (pending === 0) return;
       await new Promise((resolve) => setTimeout(resolve, ROOM_LEG_FRAME_MS / 2));
     }
-    this.#log?.debug({ timeoutMs }, 'room audio not all subscribed in time; going on');
+    this.#log?.debug({ timeoutMs }, 'room audio not all flowing in time; going on');
   }
 
-  /** Server-assigned sid of the connector participant ('' before join completes). */
+  /** Server-assigned sid of the connector participant (changes after a full reconnect). */
   get participantSid(): string {
-    return this.#room.localParticipant?.sid ?? '';
+    return this.#participant.sid;
   }
 
-  /** Whether the leg is still in the room. */
+  /** Whether the leg is still in the room (also while reconnecting). */
   get connected(): boolean {
-    return !this.#ended && this.#room.isConnected;
+    return this.#closing === undefined && !this.#participant.closed;
+  }
+
+  /** How the room's audio reaches the caller right now. */
+  get audioMode(): RoomAudioMode {
+    return this.#router.mode;
   }
 
   /** Identities and kinds of the other participants. */
   get participants(): RoomLegParticipant[] {
-    return [...this.#room.remoteParticipants.values()].map((p) => ({
+    return [...this.#participant.remoteParticipants.values()].map((p) => ({
       identity: p.identity,
-      sid: p.sid ?? '',
-      name: p.name ?? '',
+      sid: p.sid,
+      name: p.name,
       kind: p.kind,
     }));
   }
 
   get stats(): RoomLegStats {
-    let dropped = this.#remoteSamplesDropped;
-    for (const { input } of this.#remoteInputs.values()) dropped += input.droppedSamples;
     return {
-      callerFramesDropped: this.#publisher?.droppedFrames ?? 0,
-      callerFramesCaptured: this.#publisher?.capturedFrames ?? 0,
-      callerQueuedMs: this.#publisher?.queuedMs ?? 0,
-      mixFramesEmitted: this.#mixFramesEmitted,
-      remoteSamplesDropped: dropped,
-      remoteTracks: this.#remoteInputs.size,
+      caller: this.#writer.stats,
+      room: this.#router.stats(),
+      remoteTracks: this.#remote.size,
     };
   }
 
+  /** The published caller track's sid (undefined while re-publishing after a reconnect). */
+  get callerTrackSid(): string | undefined {
+    return this.#track.sid;
+  }
+
   /**
-   * Publish one 20 ms mono frame of the caller's voice (Int16 at `sampleRate`). Never blocks:
-   * when the queue towards the room is full the frame is dropped rather than delayed.
+   * Forward one of Meta's Opus packets onto the caller track, byte for byte. Never blocks;
+   * dropped while the track is not connected. Ignored while the ringback plays.
    */
+  pushCallerOpus(packet: CallerOpusPacket): void {
+    if (this.#closing || this.#ringback) return;
+    this.#writer.writeOpus(packet);
+  }
+
+  /** Encode one 20 ms mono frame at `sampleRate` onto the caller track (Twilio's path). */
   pushCallerAudio(pcm: Int16Array): void {
-    this.#publisher?.push(pcm);
+    if (this.#closing || this.#ringback) return;
+    this.#writer.writePcm(pcm);
+  }
+
+  /**
+   * Play a ringback tone on the caller track (an outbound call ringing), or stop it. While it
+   * plays, caller audio is ignored; it stops the moment it is turned off.
+   */
+  setRingback(on: boolean): void {
+    if (!on) {
+      this.#ringback?.clock.stop();
+      this.#ringback = undefined;
+      return;
+    }
+    if (this.#ringback || this.#closing) return;
+    const frameSamples = (this.sampleRate * ROOM_LEG_FRAME_MS) / 1000;
+    const silence = new Int16Array(frameSamples);
+    const ringback = {
+      tone: new ToneGenerator(RINGBACK_HZ, this.sampleRate, RINGBACK_AMPLITUDE),
+      frame: 0,
+      clock: new FrameClock({
+        onTick: () => {
+          const inTone = ringback.frame % RINGBACK_CYCLE_FRAMES < RINGBACK_ON_FRAMES;
+          ringback.frame++;
+          this.#writer.writePcm(inTone ? ringback.tone.next(frameSamples) : silence);
+        },
+        onError: (err) => this.#log?.warn({ err }, 'ringback frame failed'),
+      }),
+    };
+    this.#ringback = ringback;
+    ringback.clock.start();
+  }
+
+  /** Whether the ringback tone is playing. */
+  get ringbackPlaying(): boolean {
+    return this.#ringback !== undefined;
   }
 
   /** Send a DTMF digit into the room as LiveKit SIP does (SipDTMF data packet, reliable). */
   async sendDtmf(digit: string): Promise<void> {
     const code = dtmfCodeOfDigit(digit);
-    const local = this.#requireConnected();
-    await local.publishDtmf(code, digit.toUpperCase());
+    this.#requireConnected();
+    await this.#participant.sendDtmf(code, digit.toUpperCase());
+  }
+
+  /** Send a reliable user data packet on `topic` to one participant. */
+  async sendData(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void> {
+    this.#requireConnected();
+    await this.#participant.publishData(payload, {
+      reliable: true,
+      topic,
+      destinationIdentities: [destinationIdentity],
+    });
   }
 
   /** Set (merge) attributes of the connector participant; an empty value deletes a key. */
@@ -398,59 +508,67 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
         );
       }
     }
-    await this.#requireConnected().setAttributes(attrs);
+    this.#requireConnected();
+    await this.#participant.setAttributes(attrs);
   }
 
-  /** Send a reliable data packet on `topic` to one participant. */
-  async sendData(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void> {
-    await this.#requireConnected().publishData(payload, {
-      reliable: true,
-      topic,
-      destination_identities: [destinationIdentity],
-    });
-  }
-
-  /** Leave the room: stop the mix clock, unpublish, disconnect. Idempotent; never rejects. */
-  close(): Promise<void> {
-    this.#closing ??= this.#shutdown(true);
+  /**
+   * Leave the room with the DisconnectReason `reason` maps to ({@link DISCONNECT_REASON_OF_END};
+   * CLIENT_INITIATED without one). Idempotent; never rejects.
+   */
+  close(reason?: CallEndReason): Promise<void> {
+    this.#closing ??= this.#shutdown(
+      reason ? DISCONNECT_REASON_OF_END[reason] : DisconnectReason.CLIENT_INITIATED,
+    );
     return this.#closing;
   }
 
-  #requireConnected() {
-    const local = this.#room.localParticipant;
-    if (this.#ended || !local || !this.#room.isConnected) {
+  #requireConnected(): void {
+    if (this.#closing || this.#participant.closed) {
       throw new ConnectorError('failed_precondition', 'room leg is not connected');
     }
-    return local;
   }
 
   #attach(): void {
-    const room = this.#room;
-    room.on(RoomEvent.TrackSubscribed, (track, pub, participant) =>
-      this.#addRemoteTrack(track, pub, participant),
-    );
-    room.on(RoomEvent.TrackUnsubscribed, (track) => this.#removeRemoteTrack(track.sid ?? ''));
-    room.on(RoomEvent.ParticipantConnected, () => this.#participantsChanged());
-    room.on(RoomEvent.ParticipantDisconnected, () => this.#participantsChanged());
-    room.on(RoomEvent.DtmfReceived, (code, digit, participant) => {
+    const participant = this.#participant;
+    for (const track of participant.remoteTracks.values()) this.#addTrack(track);
+    participant.on('trackSubscribed', (track) => this.#addTrack(track));
+    participant.on('trackUnsubscribed', (track) => this.#removeTrack(track.sid));
+    participant.on('participantConnected', () => this.#participantsChanged());
+    participant.on('participantDisconnected', () => this.#participantsChanged());
+    participant.on('dtmfReceived', (code, digit, from) => {
       const d = digit || dtmfDigitOfCode(code);
-      if (d) this.emit('dtmf', d, participant?.identity);
+      if (d) this.emit('dtmf', d, from?.identity);
     });
-    room.on(RoomEvent.DataReceived, (payload, participant, _kind, topic) => {
+    participant.on('dataReceived', (payload, topic, from) => {
       this.emit('data', {
         topic: topic || undefined,
         payload,
-        from: participant
-          ? { identity: participant.identity, kind: roomParticipantKind(participant.kind) }
-          : undefined,
+        from: from ? { identity: from.identity, kind: roomParticipantKind(from.kind) } : undefined,
       });
     });
-    room.on(RoomEvent.Disconnected, (code) => {
+    participant.on('reconnecting', () => {
+      this.#log?.info('lost livekit-server; reconnecting');
+      this.emit('reconnecting');
+    });
+    participant.on('resumed', () => {
+      this.#log?.info('room session resumed');
+      this.emit('reconnected', 'resumed');
+    });
+    participant.on('reconnected', () => {
+      this.#log?.info('room session reconnected');
+      this.emit('reconnected', 'reconnected');
+    });
+    participant.on('disconnected', (code, err) => {
       if (this.#closing) return;
-      const reason = toDisconnectReason(code);
-      this.#log?.info({ reason, code }, 'room leg disconnected by the room');
-      this.#closing = this.#shutdown(false).then(() => {
+      const reason = err ? 'connection-lost' : toDisconnectReason(code);
+      this.#log?.info(
+        { reason, code: DisconnectReason[code], err: err?.message },
+        'room leg disconnected by the room',
+      );
+      this.#closing = this.#shutdown(undefined).then(() => {
         this.emit('disconnected', reason, code);
+        this.removeAllListeners();
       });
     });
   }
@@ -459,107 +577,43 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
     this.emit('participantsChanged', this.participants);
   }
 
-  async #publish(maxCallerQueueMs: number | undefined, trackName?: string): Promise<void> {
-    const source = new AudioSource(this.sampleRate, 1, AUDIO_SOURCE_QUEUE_MS);
-    this.#source = source;
-    this.#publisher = new CallerAudioPublisher(source, {
-      maxQueuedMs: maxCallerQueueMs,
-      onError: (err) => this.emit('error', err),
+  #addTrack(track: RemoteAudioTrack): void {
+    if (this.#closing || this.#remote.has(track.sid)) return;
+    this.#remote.add(track.sid);
+    const sid = track.sid;
+    track.on('rtp', (packet) => {
+      const seen = this.#remotePackets.get(sid) ?? 0;
+      if (seen < ROOM_AUDIO_READY_PACKETS) this.#remotePackets.set(sid, seen + 1);
+      this.#router.receive(sid, packet);
     });
-    const track = LocalAudioTrack.createAudioTrack(trackName ?? CALLER_TRACK_NAME, source);
-    const opts = new TrackPublishOptions();
-    opts.source = TrackSource.SOURCE_MICROPHONE;
-    try {
-      this.#publication = await this.#room.localParticipant!.publishTrack(track, opts);
-    } catch (err) {
-      throw new ConnectorError(
-        'unavailable',
-        'could not publish the caller track',
-        {},
-        {
-          cause: err,
-        },
-      );
-    }
+    track.on('muted', (muted) => this.#router.setMuted(sid, muted));
+    track.on('ended', () => this.#removeTrack(sid));
+    this.#log?.debug({ trackSid: sid, participant: track.participant.identity }, 'remote audio');
+    this.#router.addTrack(sid, track.muted);
   }
 
-  #addRemoteTrack(
-    track: RemoteTrack,
-    pub: RemoteTrackPublication,
-    participant: RemoteParticipant,
-  ): void {
-    if (this.#ended || track.kind !== TrackKind.KIND_AUDIO) return;
-    const sid = pub.sid ?? track.sid ?? '';
-    if (sid === '' || this.#remoteInputs.has(sid)) return;
-    const stream = new AudioStream(track, {
-      sampleRate: this.sampleRate,
-      numChannels: 1,
-      frameSizeMs: ROOM_LEG_FRAME_MS,
-    });
-    const entry: RemoteAudioInput = {
-      input: this.#mixer.addInput(),
-      reader: stream.getReader(),
-      soundingFrames: 0,
-    };
-    this.#remoteInputs.set(sid, entry);
-    this.#log?.debug({ trackSid: sid, participant: participant.identity }, 'mixing remote track');
-    void this.#readRemote(sid, entry);
+  #removeTrack(sid: string): void {
+    if (!this.#remote.delete(sid)) return;
+    this.#remotePackets.delete(sid);
+    this.#router.removeTrack(sid);
   }
 
-  async #readRemote(sid: string, entry: RemoteAudioInput): Promise<void> {
-    try {
-      for (;;) {
-        const { done, value } = await entry.reader.read();
-        if (done) break;
-        if (entry.soundingFrames < ROOM_AUDIO_READY_FRAMES && sounds(value.data)) {
-          entry.soundingFrames++;
-        }
-        entry.input.push(value.data);
-      }
-    } catch (err) {
-      if (!this.#ended) this.#log?.warn({ err, trackSid: sid }, 'remote audio stream failed');
-    } finally {
-      this.#removeRemoteTrack(sid, entry);
-    }
-  }
-
-  #removeRemoteTrack(sid: string, only?: RemoteAudioInput): void {
-    const entry = this.#remoteInputs.get(sid);
-    if (!entry || (only && entry !== only)) return;
-    this.#remoteInputs.delete(sid);
-    this.#remoteSamplesDropped += entry.input.droppedSamples;
-    this.#mixer.removeInput(entry.input);
-    entry.reader.cancel().catch(() => undefined);
-  }
-
-  #tick(): void {
-    const pcm = this.#mixer.mix();
-    this.#mixFramesEmitted++;
-    this.emit('audio', pcm);
-  }
-
-  async #shutdown(clientInitiated: boolean): Promise<void> {
-    this.#ended = true;
-    this.#clock.stop();
-    this.#publisher?.close();
-    for (const sid of [...this.#remoteInputs.keys()]) this.#removeRemoteTrack(sid);
-    if (clientInitiated && this.#room.isConnected) {
-      const local = this.#room.localParticipant;
-      if (local && this.#publication?.sid) {
-        await local.unpublishTrack(this.#publication.sid).catch((err: unknown) => {
-          this.#log?.debug({ err }, 'unpublish failed');
-        });
-      }
-      await this.#room.disconnect().catch((err: unknown) => {
-        this.#log?.warn({ err }, 'disconnect failed');
+  /** `leaveReason` undefined: the room already ended the session. */
+  async #shutdown(leaveReason: DisconnectReason | undefined): Promise<void> {
+    this.setRingback(false);
+    this.#router.close();
+    this.#remote.clear();
+    if (leaveReason !== undefined) {
+      await this.#participant.leave(leaveReason).catch((err: unknown) => {
+        this.#log?.warn({ err }, 'leaving the room failed');
       });
-    } else {
-      // The server ended the session: rtc-node keeps the Room on the process-wide FFI client.
-      detachDisconnectedRoom(this.#room);
-      this.#room.removeAllListeners();
+      this.removeAllListeners();
     }
-    await this.#source?.close().catch(() => undefined);
-    this.#source = undefined;
-    if (clientInitiated) this.removeAllListeners();
   }
 }
+
+/** Joins a room leg; rejects like {@link RoomLeg.join}. */
+export type RoomLegFactory = (options: RoomLegOptions) => Promise<RoomLeg>;
+
+/** The default factory. */
+export const joinRoomLeg: RoomLegFactory = (options) => RoomLeg.join(options);

@@ -13,7 +13,6 @@ import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
 import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
-import { RoomLegPool } from '../room/room-leg-pool.js';
 import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-endpoint.js';
 import { RoomTransferRequests } from '../connector/room-transfer-requests.js';
@@ -90,7 +89,6 @@ export class ConnectorServer {
   /** The built-in webhook gateway (with the call bridge only). */
   readonly gateway: WebhookGateway | undefined;
   /** Room worker processes hosting the calls' LiveKit legs (unless configured in-process). */
-  readonly roomLegPool: RoomLegPool | undefined;
   /** Membership of the cluster sharing `redisUrl` (with the call bridge and Redis only). */
   readonly cluster: ClusterNode | undefined;
   /** The operator console and its JSON endpoints on the internal listener (with the gateway). */
@@ -128,13 +126,11 @@ export class ConnectorServer {
       const body = await this.metrics.scrape();
       res.writeHead(200, { 'Content-Type': this.metrics.contentType }).end(body);
     });
-    if (!options.backend && this.config.calls.roomWorkerCallsPerProcess > 0) {
-      this.roomLegPool = new RoomLegPool({
-        callsPerProcess: this.config.calls.roomWorkerCallsPerProcess,
-        logLevel: this.config.logLevel,
-        redactPhoneNumbers: this.config.redactPhoneNumbers,
-        logger: this.logger,
-      });
+    for (const setting of this.config.deprecatedSettings) {
+      this.logger.warn(
+        { setting },
+        'deprecated setting ignored: room legs are TypeScript participants in this process now',
+      );
     }
     let backend = options.backend;
     if (!backend) {
@@ -148,7 +144,6 @@ export class ConnectorServer {
         logger: this.logger,
         graph,
         media: mediaSettings(this.config),
-        roomLegs: this.roomLegPool?.factory,
         ...(options.metaEndRetry ? { metaEndRetry: options.metaEndRetry } : {}),
       });
       this.calls = calls;
@@ -251,7 +246,6 @@ export class ConnectorServer {
         connectUrlTtlMs: this.config.twilio.connectUrlTtlSeconds * 1000,
         streamTimeoutMs: this.config.twilio.streamTimeoutSeconds * 1000,
         maxCalls: this.config.calls.maxConcurrentCalls,
-        roomLegs: this.roomLegPool?.factory,
         logger: this.logger,
       });
       // Twilio reaches the public listener. The internal one serves the endpoint too, so a URL
@@ -358,14 +352,13 @@ export class ConnectorServer {
       await this.twilio?.close();
       await this.calls?.close();
       await this.cluster?.close();
-      await this.roomLegPool?.close();
       await Promise.all([this.http.close(), this.internalHttp.close()]);
     })();
     return this.closing;
   }
 }
 
-/** ICE settings of the media legs from the configuration. */
+/** Settings of the media legs from the configuration (ICE, forwarded Opus). */
 export function mediaSettings(config: Config): MediaLegSettings {
   const settings: MediaLegSettings = {};
   if (config.media.iceAddresses.length > 0) {
@@ -378,5 +371,6 @@ export function mediaSettings(config: Config): MediaLegSettings {
   if (config.media.allowedCandidateNetworks) {
     settings.allowedCandidateNetworks = config.media.allowedCandidateNetworks;
   }
+  settings.forwardedOpus = config.media.forwardedOpus;
   return settings;
 }

@@ -1,7 +1,6 @@
 import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { RoomLegDisconnectReason } from '../room/room-leg.js';
-import type { RoomLegHandle } from '../room/room-leg-factory.js';
+import type { RoomLegDisconnectReason, RoomLegEvents } from '../room/room-leg.js';
 import { SafeEventEmitter, logListenerErrors } from '../util/typed-emitter.js';
 import {
   CLOSE_CODE,
@@ -28,10 +27,35 @@ import {
  */
 export type TwilioCallState = 'waiting' | 'connected' | 'active' | 'ended';
 
+/**
+ * The room leg as a Twilio call uses it: PCM both ways (μ-law ↔ PCM here, PCM ↔ Opus in the
+ * leg, which always mixes for Twilio). `RoomLeg` satisfies it.
+ */
+export interface TwilioRoomLeg {
+  /** PCM rate of `pushCallerAudio` and `audio` frames, Hz. */
+  readonly sampleRate: number;
+  /** Still in the room (also while reconnecting). */
+  readonly connected: boolean;
+  /** One 20 ms mono frame of the caller. */
+  pushCallerAudio(pcm: Int16Array): void;
+  sendDtmf(digit: string): Promise<void>;
+  setAttributes(attrs: Record<string, string>): Promise<void>;
+  /** Leave (idempotent, never rejects). */
+  close(): Promise<void>;
+  on<K extends keyof RoomLegEvents & string>(
+    event: K,
+    listener: (...args: RoomLegEvents[K]) => void,
+  ): unknown;
+  off<K extends keyof RoomLegEvents & string>(
+    event: K,
+    listener: (...args: RoomLegEvents[K]) => void,
+  ): unknown;
+}
+
 /** What the call needs from the room side. */
 export interface TwilioCallRoom {
   /** The connector participant's leg (joined hidden). */
-  leg: RoomLegHandle;
+  leg: TwilioRoomLeg;
   /** Make the participant visible (see `ParticipantReveal`). */
   reveal: () => Promise<void>;
 }
@@ -54,7 +78,7 @@ export type TwilioTransferJoiner = (
   target: TwilioTransferTarget & { identity: string },
   attributes: Record<string, string>,
   logger: Logger,
-) => Promise<RoomLegHandle>;
+) => Promise<TwilioRoomLeg>;
 
 export interface TwilioCallInit {
   /** The connect URL's session id. */
@@ -312,7 +336,7 @@ export class TwilioCall extends SafeEventEmitter<TwilioCallEvents> {
       [TWILIO_ATTRIBUTE.transferredFrom]: from,
     };
     this.#transferring = true;
-    let leg: RoomLegHandle;
+    let leg: TwilioRoomLeg;
     try {
       leg = await this.#joinForTransfer(
         {
@@ -354,7 +378,7 @@ export class TwilioCall extends SafeEventEmitter<TwilioCallEvents> {
   }
 
   /** Move the mix, DTMF and departure listeners from `old` to `leg` (one step, no await). */
-  #switchLeg(old: RoomLegHandle, leg: RoomLegHandle): void {
+  #switchLeg(old: TwilioRoomLeg, leg: TwilioRoomLeg): void {
     old.off('audio', this.#onMix);
     old.off('dtmf', this.#onRoomDtmf);
     old.off('disconnected', this.#onRoomDisconnected);

@@ -10,11 +10,7 @@ import type { TwilioCallBackend } from '../connector/twilio-call-backend.js';
 import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { LiveKitConfig } from '../config/index.js';
-import {
-  joinRoomLegInProcess,
-  type RoomLegFactory,
-  type RoomLegHandle,
-} from '../room/room-leg-factory.js';
+import { joinRoomLeg, type RoomLeg, type RoomLegFactory } from '../room/room-leg.js';
 import {
   ConnectUrlSigner,
   connectUrl,
@@ -82,7 +78,7 @@ export class TwilioConnector implements TwilioCallBackend {
     this.#options = options;
     this.#log = options.logger.child({ component: 'twilio' });
     this.#signer = options.signer ?? new ConnectUrlSigner(options.livekit.apiSecret);
-    this.#roomLegs = options.roomLegs ?? joinRoomLegInProcess;
+    this.#roomLegs = options.roomLegs ?? joinRoomLeg;
     const { url, apiKey, apiSecret } = options.livekit;
     this.#reveal = new ParticipantReveal(url, apiKey, apiSecret);
     this.registry = new TwilioCallRegistry({ maxCalls: options.maxCalls });
@@ -115,7 +111,7 @@ export class TwilioConnector implements TwilioCallBackend {
     const log = ctx.logger.child({ component: 'twilio', sessionId, direction });
 
     this.#pending++;
-    let leg: RoomLegHandle;
+    let leg: RoomLeg;
     try {
       leg = await this.#joinHidden(req, direction, requestTimeMs, log);
     } finally {
@@ -195,7 +191,7 @@ export class TwilioConnector implements TwilioCallBackend {
     target: TwilioTransferTarget & { identity: string },
     attributes: Record<string, string>,
     log: Logger,
-  ): Promise<RoomLegHandle> {
+  ): Promise<RoomLeg> {
     const { url, apiKey, apiSecret } = this.#options.livekit;
     try {
       return await this.#roomLegs({
@@ -211,6 +207,7 @@ export class TwilioConnector implements TwilioCallBackend {
         sampleRate: TWILIO_LEG_SAMPLE_RATE,
         kindDetail: 'connector_twilio',
         callerTrackName: TWILIO_TRACK_NAME,
+        forwardSingleSpeaker: false,
         awaitRoomAudioMs: 1500,
         logger: log,
       });
@@ -230,7 +227,7 @@ export class TwilioConnector implements TwilioCallBackend {
     direction: TwilioCallDirection,
     requestTimeMs: number,
     log: Logger,
-  ): Promise<RoomLegHandle> {
+  ): Promise<RoomLeg> {
     const { url, apiKey, apiSecret } = this.#options.livekit;
     try {
       return await this.#roomLegs({
@@ -254,6 +251,8 @@ export class TwilioConnector implements TwilioCallBackend {
         kindDetail: 'connector_twilio',
         hidden: true,
         callerTrackName: TWILIO_TRACK_NAME,
+        // Twilio speaks μ-law: the room's audio is always mixed to PCM for it.
+        forwardSingleSpeaker: false,
         logger: log,
       });
     } catch (err) {

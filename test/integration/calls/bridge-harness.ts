@@ -55,6 +55,8 @@ export interface BridgeOptions {
   graph?: ConnectorServerOptions['graph'];
   /** How the connector retries ending calls at Meta. */
   metaEndRetry?: ConnectorServerOptions['metaEndRetry'];
+  /** The livekit-server URL the connector uses (e.g. a proxy a test can cut). Default its own. */
+  liveKitUrl?: (lk: LiveKitServerHandle) => Promise<string>;
 }
 
 export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> {
@@ -68,15 +70,13 @@ export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> 
   });
   const config = loadConfig({
     env: {
-      LIVEKIT_URL: lk.wsUrl,
+      LIVEKIT_URL: options.liveKitUrl ? await options.liveKitUrl(lk) : lk.wsUrl,
       LIVEKIT_API_KEY: lk.apiKey,
       LIVEKIT_API_SECRET: lk.apiSecret,
       WHATSAPP_GRAPH_URL: simulator.graphUrl,
       MEDIA_ICE_ADDRESSES: '127.0.0.1',
       CALL_MEDIA_TIMEOUT_SECONDS: '2',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      // In-process room legs unless a run asks for workers (tests of the pool set it themselves).
-      ROOM_WORKER_CALLS_PER_PROCESS: process.env.TEST_ROOM_WORKER_CALLS_PER_PROCESS ?? '0',
       ...options.env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },

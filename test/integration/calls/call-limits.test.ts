@@ -74,7 +74,10 @@ test('an answered call that reaches CALL_MAX_DURATION_SECONDS is ended at Meta, 
     assert.ok(lasted >= 2500 && lasted < 10_000, `the call lasted ${lasted} ms`);
     assert.equal(userCall.endReason, 'business_terminate');
     await eventually(() => reasons.includes('max_duration'), 5000, 'whatsapp.endReason');
-    assert.equal(bridge.server.calls!.registry.get(userCall.id)?.endReason, 'max_duration');
+    const call = bridge.server.calls!.registry.get(userCall.id);
+    assert.equal(call?.endReason, 'max_duration');
+    // The call counts as ended once Meta confirmed the terminate (it is `ending` until then).
+    await call!.whenEnded();
     // Operators see it too: the end reason and the time to answer, in the metrics.
     const metrics = await (
       await fetch(`http://127.0.0.1:${bridge.server.internalPort}/metrics`)

@@ -97,10 +97,12 @@ test('with 5% packet loss and 30 ms jitter on the WhatsApp leg the tone still ar
     assert.ok(share > 0.7, `440 Hz share ${share.toFixed(2)} in 100 ms windows`);
     const call = bridge.server.calls!.registry.get(userCall.id)!;
     const stats = (
-      call.media as unknown as { stats(): { framesConcealed: number; packetsLost: number } }
+      call.media as unknown as { stats(): { sequenceGaps: number; framesDecoded: number } }
     ).stats();
-    assert.ok(stats.packetsLost > 0, 'the fault injection dropped packets');
-    assert.ok(stats.framesConcealed > 0, 'lost frames were concealed');
+    assert.ok(stats.sequenceGaps > 0, 'the fault injection dropped packets');
+    // Passthrough: the connector forwards Meta's packets with the gaps and reordering as they
+    // were; the room's decoder (libwebrtc here) conceals the losses.
+    assert.equal(stats.framesDecoded, 0, 'the connector decoded nothing');
   } finally {
     bridge.simulator.setFaults({ packetLossPercent: 0, jitterMs: 0 });
     await bridge.client

@@ -40,7 +40,7 @@ test('the package holds the build (with the console assets), the bin, the exampl
     'bin/whatsapp-connector.js',
     'dist/cli/main.js',
     'dist/server/connector-server.js',
-    'dist/room/room-worker-main.js',
+    'dist/room/room-leg.js',
     'dist/devstack/livekit-server.js',
     'examples/whatsapp-connector.yaml',
     // The operator console's stylesheet, page script and icon, served by `serve` from the build.

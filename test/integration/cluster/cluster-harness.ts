@@ -67,7 +67,6 @@ export async function startClusterBed(): Promise<ClusterBed> {
           MEDIA_ICE_ADDRESSES: '127.0.0.1',
           CALL_MEDIA_TIMEOUT_SECONDS: '2',
           LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-          ROOM_WORKER_CALLS_PER_PROCESS: '0',
           REDIS_URL: redis.url,
           REDIS_KEY_PREFIX: KEY_PREFIX,
           INSTANCE_ID: id,

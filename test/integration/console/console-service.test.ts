@@ -32,7 +32,6 @@ async function startServer(env: Record<string, string>): Promise<ConnectorServer
       WHATSAPP_GRAPH_URL: 'http://127.0.0.1:9',
       WHATSAPP_VERIFY_TOKEN: 'console-verify-token',
       WHATSAPP_APP_SECRET: 'console-app-secret',
-      ROOM_WORKER_CALLS_PER_PROCESS: '0',
       STATE_DIR: join(dir, `state-${servers.length}`),
       ...env,
     },

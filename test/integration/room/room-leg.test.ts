@@ -18,12 +18,19 @@ import {
   type RemoteTrack,
 } from '@livekit/rtc-node';
 import { RoomAgentDispatch } from '@livekit/protocol';
-import { AccessToken, AgentDispatchClient, RoomServiceClient } from 'livekit-server-sdk';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  AccessToken,
+  AgentDispatchClient,
+  RoomServiceClient,
+  WebhookReceiver,
+  type WebhookEvent,
+} from 'livekit-server-sdk';
 import { startLiveKitServer, type LiveKitServerHandle } from '../../../testbed/livekit-server.js';
 import { RoomLeg, type RoomLegOptions } from '../../../src/room/room-leg.js';
 import { buildCallAttributes, CALL_ATTRIBUTE } from '../../../src/room/call-attributes.js';
 import { ConnectorError } from '../../../src/errors/connector-error.js';
-import { rtcFfiListenerCount } from '../../../src/room/rtc-ffi-listeners.js';
 import {
   ToneGenerator,
   analyseTone,
@@ -39,8 +46,25 @@ let roomCounter = 0;
 const openRooms: Room[] = [];
 const openLegs: RoomLeg[] = [];
 
+/** livekit-server's webhooks, as received (verified with the API key). */
+const webhooks: WebhookEvent[] = [];
+let webhookServer: Server;
+
 before(async () => {
-  lk = await startLiveKitServer();
+  webhookServer = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      void new WebhookReceiver(lk.apiKey, lk.apiSecret)
+        .receive(body, req.headers.authorization)
+        .then((event) => webhooks.push(event))
+        .catch(() => undefined)
+        .finally(() => res.writeHead(200).end());
+    });
+  });
+  await new Promise<void>((resolve) => webhookServer.listen(0, '127.0.0.1', resolve));
+  const { port } = webhookServer.address() as AddressInfo;
+  lk = await startLiveKitServer({ webhookUrls: [`http://127.0.0.1:${port}/livekit`] });
   rooms = new RoomServiceClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
   dispatches = new AgentDispatchClient(lk.httpUrl, lk.apiKey, lk.apiSecret);
 });
@@ -50,6 +74,7 @@ after(async () => {
   for (const room of openRooms) await room.disconnect().catch(() => undefined);
   await dispose();
   await lk?.stop();
+  await new Promise((resolve) => webhookServer?.close(resolve));
 });
 
 function newRoomName(): string {
@@ -208,12 +233,10 @@ describe('RoomLeg', () => {
       frames++;
       if (frames <= 30) return new Int16Array(960);
       if (toneStartedAt === 0) toneStartedAt = performance.now();
-      else queued.push(leg.stats.callerQueuedMs);
       return tone.next(960);
     });
     const chunks: Int16Array[] = [];
     let heardAt = 0;
-    const queued: number[] = [];
     try {
       while (chunks.length < 100) {
         const { done, value } = await reader.read();
@@ -235,9 +258,7 @@ describe('RoomLeg', () => {
     assert.ok(analysis.toneShare > 0.8, `tone share ${analysis.toneShare}`);
     console.log(
       `[measure] pushCallerAudio → heard by another participant: ${(heardAt - toneStartedAt).toFixed(1)} ms ` +
-        `(loopback, Opus, receiver 10 ms frames); caller queue before each push: mean ` +
-        `${(queued.reduce((a, b) => a + b, 0) / queued.length).toFixed(1)} ms, max ` +
-        `${Math.max(...queued).toFixed(1)} ms; stats ${JSON.stringify(leg.stats)}`,
+        `(loopback, Opus, receiver 10 ms frames); stats ${JSON.stringify(leg.stats)}`,
     );
     await leg.close();
   });
@@ -279,9 +300,10 @@ describe('RoomLeg', () => {
     await leg.close();
   });
 
-  test('the mix is silence on a steady clock when nobody speaks', async () => {
+  test('a mixing-only leg (Twilio) gives silence on a steady clock when nobody speaks', async () => {
     const roomName = newRoomName();
-    const leg = await joinLeg({ roomName, sampleRate: 48_000 });
+    const leg = await joinLeg({ roomName, sampleRate: 48_000, forwardSingleSpeaker: false });
+    assert.equal(leg.audioMode, 'mixing');
     const frames: Int16Array[] = [];
     leg.on('audio', (pcm) => frames.push(pcm));
     await new Promise((r) => setTimeout(r, 300));
@@ -318,7 +340,6 @@ describe('RoomLeg', () => {
 
   test('deleting the room emits disconnected with reason room-deleted', async () => {
     const roomName = newRoomName();
-    const listenersBefore = rtcFfiListenerCount();
     const leg = await joinLeg({ roomName });
     const disconnected = waitFor<[string, DisconnectReason]>((resolve) =>
       leg.on('disconnected', (reason, code) => resolve([reason, code])),
@@ -330,8 +351,6 @@ describe('RoomLeg', () => {
       return e instanceof ConnectorError && e.code === 'failed_precondition';
     });
     await leg.close();
-    // rtc-node keeps a server-closed Room on its process-wide FFI client; the leg detaches it.
-    assert.equal(rtcFfiListenerCount(), listenersBefore);
   });
 
   test('removing the participant emits disconnected with reason participant-removed', async () => {
@@ -345,8 +364,7 @@ describe('RoomLeg', () => {
     await leg.close();
   });
 
-  test('a refused join rejects with unavailable and leaves nothing attached', async () => {
-    const listenersBefore = rtcFfiListenerCount();
+  test('a refused join rejects with unavailable', async () => {
     await assert.rejects(
       RoomLeg.join({
         url: lk.wsUrl,
@@ -358,7 +376,6 @@ describe('RoomLeg', () => {
       }),
       (e: unknown) => e instanceof ConnectorError && e.code === 'unavailable',
     );
-    assert.equal(rtcFfiListenerCount(), listenersBefore);
   });
 
   test('agents are dispatched exactly once when the join creates the room (token dispatch)', async () => {
@@ -431,5 +448,84 @@ describe('RoomLeg', () => {
     leg.pushCallerAudio(new Int16Array(960)); // ignored, no throw
     await assert.rejects(leg.setAttributes({ a: 'b' }), ConnectorError);
     assert.equal(disconnectedEvents, 0);
+  });
+
+  test('the leave carries the DisconnectReason of the end reason, readable by rtc-node', async () => {
+    const roomName = newRoomName();
+    const observer = await joinPeer(roomName, 'observer');
+    const left = new Map<string, DisconnectReason | undefined>();
+    observer.on(RoomEvent.ParticipantDisconnected, (p) => left.set(p.identity, p.disconnectReason));
+    const cases = [
+      ['rejected', DisconnectReason.USER_REJECTED],
+      ['no_answer', DisconnectReason.USER_UNAVAILABLE],
+      ['busy', DisconnectReason.USER_UNAVAILABLE],
+      ['user_hangup', DisconnectReason.CLIENT_INITIATED],
+    ] as const;
+    for (const [reason] of cases) {
+      const leg = await joinLeg({ roomName, identity: `leg-${reason}` });
+      await firstAudioTrackOf(observer, `leg-${reason}`);
+      await leg.close(reason);
+    }
+    await waitFor<void>((resolve) => {
+      const check = setInterval(() => {
+        if (left.size === cases.length) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 50);
+    });
+    for (const [reason, code] of cases) {
+      assert.equal(left.get(`leg-${reason}`), code, `${reason} → ${DisconnectReason[code]}`);
+    }
+    // LiveKit's participant_left webhook carries the same reason.
+    const leftEvent = (identity: string) =>
+      webhooks.find((e) => e.event === 'participant_left' && e.participant?.identity === identity);
+    await waitFor<void>((resolve) => {
+      const check = setInterval(() => {
+        if (cases.every(([reason]) => leftEvent(`leg-${reason}`))) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 50);
+    });
+    for (const [reason, code] of cases) {
+      assert.equal(
+        leftEvent(`leg-${reason}`)?.participant?.disconnectReason,
+        code,
+        `webhook: ${reason} → ${DisconnectReason[code]}`,
+      );
+    }
+  });
+
+  test('ringback: a 425 Hz tone on the caller track while on; caller audio is ignored meanwhile', async () => {
+    const roomName = newRoomName();
+    const listener = await joinPeer(roomName, 'listener');
+    const leg = await joinLeg({ roomName, sampleRate: 16_000 });
+    const track = await firstAudioTrackOf(listener, 'wa-caller');
+    const stream = new AudioStream(track, { sampleRate: 48_000, numChannels: 1 });
+    const reader = stream.getReader();
+    leg.setRingback(true);
+    assert.equal(leg.ringbackPlaying, true);
+    leg.pushCallerAudio(new Int16Array(320).fill(8000)); // ignored while ringing
+    const chunks: Int16Array[] = [];
+    try {
+      let loud = 0;
+      while (loud < 40) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (rmsDbfs(value.data) > -30) {
+          loud++;
+          chunks.push(new Int16Array(value.data));
+        }
+      }
+    } finally {
+      await reader.cancel();
+    }
+    const analysis = analyseTone(concatPcm(chunks), 48_000, 425);
+    assert.ok(Math.abs(analysis.frequencyHz - 425) < 15, `${analysis.frequencyHz} Hz`);
+    assert.equal(leg.stats.caller.encoded > 0, true);
+    leg.setRingback(false);
+    assert.equal(leg.ringbackPlaying, false);
+    await leg.close();
   });
 });

@@ -26,7 +26,6 @@ async function startServer(env: Record<string, string> = {}): Promise<ConnectorS
       WHATSAPP_GRAPH_URL: 'http://127.0.0.1:9',
       WHATSAPP_VERIFY_TOKEN: 'listeners-verify-token',
       WHATSAPP_APP_SECRET: 'listeners-app-secret',
-      ROOM_WORKER_CALLS_PER_PROCESS: '0',
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: `listeners-${servers.length}:`,
       ...env,

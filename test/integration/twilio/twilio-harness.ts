@@ -24,7 +24,6 @@ export async function startTwilioStack(env: Record<string, string> = {}): Promis
       LIVEKIT_API_KEY: lk.apiKey,
       LIVEKIT_API_SECRET: lk.apiSecret,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-      ROOM_WORKER_CALLS_PER_PROCESS: process.env.TEST_ROOM_WORKER_CALLS_PER_PROCESS ?? '0',
       ...env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },

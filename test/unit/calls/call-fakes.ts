@@ -84,6 +84,22 @@ export class FakeMediaLeg extends SafeEventEmitter<MediaLegPortEvents> implement
     this.dtmfSent.push(digit);
   }
 
+  readonly opusSent: { payload: Uint8Array }[] = [];
+  source: 'pcm' | 'opus' = 'pcm';
+  pcmOutput = true;
+
+  sendOpus(packet: { payload: Uint8Array }): void {
+    this.opusSent.push(packet);
+  }
+
+  selectAudioSource(source: 'pcm' | 'opus'): void {
+    this.source = source;
+  }
+
+  setPcmOutput(enabled: boolean): void {
+    this.pcmOutput = enabled;
+  }
+
   async close(): Promise<void> {
     this.closeCalls++;
     this.end('closed');
@@ -95,10 +111,16 @@ export class FakeMediaLeg extends SafeEventEmitter<MediaLegPortEvents> implement
     this.emit('connected');
   }
 
-  /** `packets` RTP packets from Meta, with a decoded frame. */
+  /** `packets` RTP packets from Meta, the last one handed out as Opus. */
   receive(packets = 1): void {
     this.packetsReceived += packets;
-    this.emit('audio', FRAME);
+    this.emit('opus', {
+      payload: Uint8Array.of(0xf8, 0xff, 0xfe),
+      sequenceNumber: this.packetsReceived & 0xffff,
+      timestamp: (this.packetsReceived * 960) >>> 0,
+      ssrc: 1,
+      marker: false,
+    });
   }
 
   /** The transport closed on its own (`peer-closed`: Meta closed DTLS). */
@@ -114,6 +136,9 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
   readonly attributeUpdates: Record<string, string>[] = [];
   readonly attributes: Record<string, string> = {};
   callerFrames = 0;
+  audioMode: 'passthrough' | 'mixing' = 'passthrough';
+  /** Every setRingback call, in order. */
+  readonly ringback: boolean[] = [];
   closedWith: CallEndReason | 'not closed' | undefined = 'not closed';
   /** Set by a test to let the leg send data packets. */
   sendData?: RoomLegPort['sendData'];
@@ -125,6 +150,25 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
 
   pushCallerAudio(): void {
     this.callerFrames++;
+  }
+
+  pushCallerOpus(): void {
+    this.callerFrames++;
+  }
+
+  setRingback(on: boolean): void {
+    if (this.ringback.at(-1) !== on) this.ringback.push(on);
+  }
+
+  /** The room switched between forwarding one speaker and mixing. */
+  switchAudio(mode: 'passthrough' | 'mixing'): void {
+    this.audioMode = mode;
+    this.emit('audioMode', mode);
+  }
+
+  /** One Opus packet of the only speaker. */
+  agentOpus(sequenceNumber: number): void {
+    this.emit('opus', { payload: Uint8Array.of(0xf8, 0xff, 0xfe), sequenceNumber, marker: false });
   }
 
   async sendDtmf(): Promise<void> {}

@@ -237,3 +237,52 @@ describe('pumps between the legs', () => {
     assert.equal(bed.media.audioSent.length, 1);
   });
 });
+
+describe('the native audio path', () => {
+  test("Meta's Opus goes to the room undecoded; the room's mode picks what the media leg sends", async () => {
+    const bed = callBed();
+    const call = new OutboundCall(dialParams(), bed.deps);
+    await call.dial(() => undefined);
+    const room = bed.rooms.last!;
+    assert.equal(bed.media.pcmOutput, false, 'the media leg never decodes for the room');
+    assert.equal(bed.media.source, 'opus', 'one agent (or none): forwarded Opus');
+    bed.media.receive();
+    assert.equal(room.callerFrames, 1);
+    room.agentOpus(7);
+    assert.equal(bed.media.opusSent.length, 1);
+    room.switchAudio('mixing');
+    assert.equal(bed.media.source, 'pcm');
+    room.mix(FRAME);
+    assert.equal(bed.media.audioSent.length, 1);
+    room.switchAudio('passthrough');
+    assert.equal(bed.media.source, 'opus');
+    await call.close('business_hangup');
+    room.agentOpus(8);
+    assert.equal(bed.media.opusSent.length, 1, 'nothing forwarded after close');
+  });
+
+  test('ringback plays while a dialled call rings (setting on) and stops when the user answers', async () => {
+    const bed = callBed({ playRingback: true });
+    const call = new OutboundCall(dialParams(), bed.deps);
+    await call.dial(() => undefined);
+    const room = bed.rooms.last!;
+    assert.deepEqual(room.ringback, [false], 'not while Meta has not answered the offer');
+    await call.applyAnswer('v=0 meta-answer');
+    assert.deepEqual(room.ringback, [false, true]);
+    call.applyStatus('ACCEPTED');
+    assert.deepEqual(room.ringback, [false, true, false]);
+    await call.close('business_hangup');
+  });
+
+  test('ringback is off by default, and never plays for a user-initiated call', async () => {
+    const bed = callBed();
+    const call = new OutboundCall(dialParams(), bed.deps);
+    await call.dial(() => undefined);
+    await call.applyAnswer('v=0 meta-answer');
+    assert.ok(!bed.rooms.last!.ringback.includes(true));
+    await call.close('business_hangup');
+    const { bed: inbound, call: answered } = await answeredCall({ playRingback: true });
+    assert.ok(!inbound.rooms.last!.ringback.includes(true));
+    await answered.close('business_hangup');
+  });
+});

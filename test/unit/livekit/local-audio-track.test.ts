@@ -83,3 +83,17 @@ test('a track without a name is refused', () => {
     (err: unknown) => err instanceof LiveKitError && err.reason === 'invalid-argument',
   );
 });
+
+test('a forwarder may number packets itself: gaps and reordering kept, own numbering carries on after', () => {
+  const track = new LocalAudioTrack({ name: 'caller' });
+  const { sender, packets } = fakeSender();
+  track.attach(sender, 'TR_1', () => {});
+  track.writeRtp({ payload: opus(1), timestamp: 0, sequenceNumber: 65534 });
+  track.writeRtp({ payload: opus(3), timestamp: 1920, sequenceNumber: 0 }); // 65535 late
+  track.writeRtp({ payload: opus(2), timestamp: 960, sequenceNumber: 65535 });
+  track.writeRtp({ payload: opus(4), timestamp: 2880 }); // the track's own numbering
+  assert.deepEqual(
+    packets.map((p) => p.header.sequenceNumber),
+    [65534, 0, 65535, 1],
+  );
+});

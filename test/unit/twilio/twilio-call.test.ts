@@ -1,17 +1,15 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DisconnectReason } from '@livekit/rtc-node';
+import { DisconnectReason } from '@livekit/protocol';
 import { silentLogger } from '../../../src/log/index.js';
-import type {
-  RoomLegDisconnectReason,
-  RoomLegEvents,
-  RoomLegParticipant,
-  RoomLegStats,
-} from '../../../src/room/room-leg.js';
-import type { RoomLegHandle } from '../../../src/room/room-leg-factory.js';
+import type { RoomLegDisconnectReason, RoomLegEvents } from '../../../src/room/room-leg.js';
 import { SafeEventEmitter } from '../../../src/util/typed-emitter.js';
 import type { MediaStreamTransport } from '../../../src/twilio/media-stream-session.js';
-import { TwilioCall, type TwilioCallState } from '../../../src/twilio/twilio-call.js';
+import {
+  TwilioCall,
+  type TwilioCallState,
+  type TwilioRoomLeg,
+} from '../../../src/twilio/twilio-call.js';
 import { TwilioCallRegistry } from '../../../src/twilio/twilio-call-registry.js';
 import type { TwilioEndReason } from '../../../src/twilio/twilio-call-attributes.js';
 
@@ -19,20 +17,10 @@ const STREAM = 'MZ00000000000000000000000000000002';
 const CALL = 'CA00000000000000000000000000000002';
 
 /** The room leg's PCM interface in memory: records what the call does to it, in order. */
-class FakeLeg extends SafeEventEmitter<RoomLegEvents> implements RoomLegHandle {
+class FakeLeg extends SafeEventEmitter<RoomLegEvents> implements TwilioRoomLeg {
   readonly roomName = 'room-1';
   readonly participantIdentity = 'twilio-caller';
   readonly sampleRate = 16_000;
-  readonly participantSid = 'PA_fake';
-  readonly participants: RoomLegParticipant[] = [];
-  readonly stats: RoomLegStats = {
-    callerFramesDropped: 0,
-    callerFramesCaptured: 0,
-    callerQueuedMs: 0,
-    mixFramesEmitted: 0,
-    remoteSamplesDropped: 0,
-    remoteTracks: 0,
-  };
   connected = true;
   readonly ops: string[] = [];
   readonly attributes: Array<Record<string, string>> = [];
