@@ -206,6 +206,12 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
    * leg's mix sounds or `until` (epoch ms) passes; `end()` stops it (idempotent).
    */
   #crossover: { from: RoomLegPort; until: number; end: () => void } | undefined;
+  /**
+   * The leg whose Opus packets go to Meta, and the offset that continues its sequence numbers
+   * from the previous leg's: the media leg drops packets whose sequence goes backwards, and each
+   * room leg numbers its own.
+   */
+  #opusSequence: { room: RoomLegPort; offset: number; last: number } | undefined;
 
   protected constructor(init: WhatsAppCallInit, deps: CallDependencies) {
     super((event, err) => deps.logger.error({ err, event }, 'call listener threw'));
@@ -418,7 +424,17 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     });
     room.on('opus', (packet) => {
       // DTX packets (a byte or three) are silence.
-      if (feedsMeta(packet.payload.byteLength > 3)) this.media.sendOpus(packet);
+      if (!feedsMeta(packet.payload.byteLength > 3)) return;
+      let sequence = this.#opusSequence;
+      if (sequence?.room !== room) {
+        // A new leg's packets continue the numbering Meta's stream had (first leg: unchanged).
+        const next = sequence ? (sequence.last + 1) & 0xffff : packet.sequenceNumber;
+        sequence = { room, offset: next - packet.sequenceNumber, last: next };
+        this.#opusSequence = sequence;
+      }
+      const sequenceNumber = (packet.sequenceNumber + sequence.offset) & 0xffff;
+      sequence.last = sequenceNumber;
+      this.media.sendOpus({ ...packet, sequenceNumber });
     });
     room.on('audio', (pcm) => {
       if (feedsMeta(!isSilentFrame(pcm))) this.media.sendAudio(pcm);
@@ -534,7 +550,13 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       participantIdentity: next.identity,
     };
     log.info({ fromRoom: from.roomName }, 'call transferred');
-    void crossoverEnded.then(() => this.#leaveTransferredRoom(old, next.roomName));
+    void crossoverEnded.then(() => {
+      // Ended by time with the new room silent: its kind of audio feeds Meta from now on.
+      if (!this.isClosed && this.#room === room) {
+        this.media.selectAudioSource(room.audioMode === 'passthrough' ? 'opus' : 'pcm');
+      }
+      return this.#leaveTransferredRoom(old, next.roomName);
+    });
     this.emit('transferred', from, result);
     return result;
   }

@@ -167,8 +167,8 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
   }
 
   /** One Opus packet of the only speaker. */
-  agentOpus(sequenceNumber: number): void {
-    this.emit('opus', { payload: Uint8Array.of(0xf8, 0xff, 0xfe), sequenceNumber, marker: false });
+  agentOpus(sequenceNumber: number, payload = Uint8Array.of(0xf8, 0xff, 0xfe)): void {
+    this.emit('opus', { payload, sequenceNumber, marker: false });
   }
 
   async sendDtmf(): Promise<void> {}

@@ -120,6 +120,24 @@ describe('WhatsAppCall.transfer', () => {
     assert.equal(call.endReason, 'room_closed');
   });
 
+  test('with Opus passthrough the new room’s packets continue the sequence Meta’s stream had, from its first sounding packet on', async () => {
+    const { bed, call, oldLeg } = await activeCall();
+    const SPEECH = Uint8Array.of(0x78, 1, 2, 3, 4, 5, 6, 7);
+    for (const seq of [100, 101, 102]) oldLeg.agentOpus(seq, SPEECH);
+    await call.transfer({ roomName: 'humans' });
+    const newLeg = bed.rooms.last!;
+    newLeg.agentOpus(7); // a silence packet: the old room goes on meanwhile
+    oldLeg.agentOpus(103, SPEECH);
+    newLeg.agentOpus(8, SPEECH);
+    newLeg.agentOpus(9, SPEECH);
+    oldLeg.agentOpus(104, SPEECH);
+    const sent = bed.media.opusSent.map((p) => (p as { sequenceNumber?: number }).sequenceNumber);
+    assert.deepEqual(sent, [100, 101, 102, 103, 104, 105]);
+    assert.equal(bed.media.source, 'opus');
+    await flush();
+    assert.equal(oldLeg.closedWith, 'transferred');
+  });
+
   test('a new room that stays silent takes over when the crossover runs out', async () => {
     const { bed, call, oldLeg } = await activeCall();
     await call.transfer({ roomName: 'quiet' });
