@@ -544,6 +544,8 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     this.participant = next;
     this.#transferredFrom = from.roomName;
     this.#wireRoom(room);
+    // A dialled call transferred while it rings keeps its ringback, now in the new room.
+    this.#updateRingback();
     const result: TransferResult = {
       callId: this.#callId,
       roomName: next.roomName,
