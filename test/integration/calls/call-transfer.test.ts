@@ -492,9 +492,14 @@ test('the console’s transfer action moves a call through the same endpoint, an
 });
 
 /** A participant of `roomName` with token kind `kind` that can send and receive data. */
-async function dataParticipant(roomName: string, identity: string, kind: 'agent' | 'standard') {
+async function dataParticipant(
+  roomName: string,
+  identity: string,
+  kind: 'agent' | 'standard',
+  lk: GatewayBridge['lk'] = bridge.lk,
+) {
   const room = new Room();
-  const token = new AccessToken(bridge.lk.apiKey, bridge.lk.apiSecret, { identity });
+  const token = new AccessToken(lk.apiKey, lk.apiSecret, { identity });
   token.kind = kind;
   token.addGrant({ roomJoin: true, room: roomName, canPublishData: true, canSubscribe: true });
   const answers: unknown[] = [];
@@ -503,7 +508,7 @@ async function dataParticipant(roomName: string, identity: string, kind: 'agent'
       answers.push(JSON.parse(new TextDecoder().decode(payload)));
     }
   });
-  await room.connect(bridge.lk.wsUrl, await token.toJwt(), {
+  await room.connect(lk.wsUrl, await token.toJwt(), {
     autoSubscribe: false,
     dynacast: false,
   });
@@ -554,5 +559,54 @@ test('a data message from an agent of the call’s room moves the call; a standa
     await agent.room.disconnect();
     await listenerA.close();
     await listenerB.close();
+  }
+});
+
+test('off by default: without TRANSFER_DATA_MESSAGES an agent’s request is answered `disabled` and the call stays', async () => {
+  const plain = await startGatewayBridge(
+    {
+      numbers: [
+        {
+          phone_number_id: NUMBER_ID,
+          access_token: 'test-meta-access-token',
+          api_version: '24.0',
+          inbound: { room: 'plain-{callerId}' },
+        },
+      ],
+    },
+    {
+      simulator: {
+        phoneNumbers: [{ id: NUMBER_ID, displayPhoneNumber: '15550001234' }],
+        users: [ADA],
+      },
+    },
+  );
+  const roomName = `plain-${ADA.userId}`;
+  const agent = await dataParticipant(roomName, 'voice-agent', 'agent', plain.lk);
+  try {
+    const call = await plain.simulator.placeUserCall({
+      from: ADA.userId,
+      phoneNumberId: NUMBER_ID,
+    });
+    const accepted = await plain.waitForProcessed(about(call.id, 'call_connect'), 20_000);
+    assert.equal(accepted.outcome, 'accepted', accepted.error?.message);
+    await eventually(
+      () => [...agent.room.remoteParticipants.values()].length > 0,
+      15_000,
+      'the connector in the room',
+    );
+    await agent.ask({ room: 'elsewhere', requestId: 'd1' });
+    await eventually(() => agent.answers.length > 0, 10_000, 'the answer');
+    assert.deepEqual(agent.answers[0], {
+      ok: false,
+      requestId: 'd1',
+      code: 'disabled',
+      msg: 'transfer by data message is off (TRANSFER_DATA_MESSAGES)',
+    });
+    assert.equal(plain.server.calls!.registry.get(call.id)?.roomName, roomName);
+    call.hangUp();
+  } finally {
+    await agent.room.disconnect();
+    await plain.stop();
   }
 });
