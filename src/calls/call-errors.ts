@@ -254,3 +254,25 @@ export class CallMovedError extends ServiceError {
     super('the call changed owner while the request was forwarded between instances; retry');
   }
 }
+
+/**
+ * A transfer cannot run on this call now: it has no room leg yet (still being set up), another
+ * transfer is under way, or the target is the room and identity the call is in already.
+ */
+export class TransferNotPossibleError extends ServiceError {
+  override readonly name = 'TransferNotPossibleError';
+  readonly retryable = false;
+
+  constructor(
+    readonly callId: string,
+    readonly reason: 'not_in_a_room' | 'transfer_in_progress' | 'same_room',
+  ) {
+    super(
+      reason === 'not_in_a_room'
+        ? `call ${callId} is not in a room yet; transfer it once it is`
+        : reason === 'transfer_in_progress'
+          ? `call ${callId} is being transferred already`
+          : `call ${callId} is in that room already`,
+    );
+  }
+}

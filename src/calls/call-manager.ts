@@ -20,8 +20,14 @@ import type {
   DisconnectParams,
   HangupParams,
   OperationContext,
+  TransferParams,
+  TransferResult,
 } from './call-params.js';
-import { validateAcceptParams, validateDialParams } from './call-params-validation.js';
+import {
+  validateAcceptParams,
+  validateDialParams,
+  validateTransferParams,
+} from './call-params-validation.js';
 import type { AdmissionPort, GraphCallsPort, MediaLegFactory, RoomJoiner } from './call-ports.js';
 import { CallRegistry } from './call-registry.js';
 import { InboundCall } from './inbound-call.js';
@@ -260,6 +266,15 @@ export class CallManager implements CallOperations {
     if (!(call instanceof OutboundCall)) return false;
     call.applyStatus(params.status);
     return true;
+  }
+
+  async transfer(params: TransferParams, ctx: OperationContext): Promise<TransferResult> {
+    validateTransferParams(params);
+    const call = this.findForRequest(params.callId);
+    if (call.isClosed) throw call.endedError();
+    ctx.logger.info({ callId: call.callId, requester: ctx.requester }, 'transfer requested');
+    const { callId: _callId, ...target } = params;
+    return call.transfer(target);
   }
 
   /**

@@ -131,6 +131,37 @@ export interface DisconnectParams {
   accessToken?: string | undefined;
 }
 
+/**
+ * Move a call into another room (the Meta leg stays): HTTP `POST /api/calls/{id}/transfer`, the
+ * CLI's `transfer`, or a data message from a participant of the call's room. Fields left out keep
+ * the current participant's values; `agents` defaults to none.
+ */
+export interface TransferParams {
+  callId: string;
+  /** Required - the room to move the call into; created by the join when it does not exist. */
+  roomName: string;
+  /** Optional - identity of the connector participant there. Default: the current one. */
+  identity?: string | undefined;
+  /** Optional - display name there. Default: the current one. */
+  name?: string | undefined;
+  /** Optional - participant metadata there. Default: the current one. */
+  metadata?: string | undefined;
+  /**
+   * Optional - attributes set at join there (the call's `whatsapp.*` attributes take precedence).
+   * Default: the current participant's own attributes.
+   */
+  attributes?: Record<string, string> | undefined;
+  /** Optional - agents to dispatch into the new room, each once. Default none. */
+  agents?: AgentDispatch[] | undefined;
+}
+
+/** Where a transferred call is now. */
+export interface TransferResult {
+  callId: string;
+  roomName: string;
+  participantIdentity: string;
+}
+
 /** Meta ended a call (terminate webhook). */
 export interface HangupParams {
   callId: string;
@@ -195,4 +226,6 @@ export interface CallOperations {
   userHangup(params: HangupParams, ctx: OperationContext): Promise<boolean>;
   /** A status of a dialled call. Resolves whether a call was found. Idempotent, order-tolerant. */
   callStatus(params: CallStatusParams, ctx: OperationContext): Promise<boolean>;
+  /** Move a live call into another room (its Meta leg stays). */
+  transfer(params: TransferParams, ctx: OperationContext): Promise<TransferResult>;
 }

@@ -83,6 +83,23 @@ export interface MediaLegPort {
 /** Creates the media leg of a new call. */
 export type MediaLegFactory = (logger: Logger) => MediaLegPort;
 
+/** Kinds of LiveKit participants, as a room leg reports the sender of a data message. */
+export type RoomParticipantKind =
+  'standard' | 'agent' | 'sip' | 'ingress' | 'egress' | 'connector' | 'unknown';
+
+/** A data packet (`publishData`) another participant sent into the call's room. */
+export interface RoomDataMessage {
+  /** The packet's topic; undefined when it has none. */
+  topic: string | undefined;
+  payload: Uint8Array;
+  /**
+   * Who sent it, as livekit-server forwarded it (the identity and kind come from the sender's
+   * token, which only the holder of the API secret can issue); undefined when sent by the server
+   * API rather than by a participant.
+   */
+  from: { identity: string; kind: RoomParticipantKind } | undefined;
+}
+
 /** Events of the room leg the call listens to. */
 export interface RoomLegPortEvents {
   /**
@@ -103,6 +120,11 @@ export interface RoomLegPortEvents {
   /** The room side ended the leg, or it could not recover (not emitted for `close()`). */
   disconnected: [reason: string, code: number];
   error: [err: Error];
+  /**
+   * Optional for a leg - a data packet from another participant (transfer requests travel this
+   * way). A leg that never emits it just cannot take such requests.
+   */
+  data: [message: RoomDataMessage];
 }
 
 /** The LiveKit leg of one call. */
@@ -117,6 +139,11 @@ export interface RoomLegPort {
   setRingback(on: boolean): void;
   sendDtmf(digit: string): Promise<void>;
   setAttributes(attributes: Record<string, string>): Promise<void>;
+  /**
+   * Optional - send a reliable data packet on `topic` to one participant of the room (answers to
+   * transfer requests). A leg without it cannot answer.
+   */
+  sendData?(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void>;
   /**
    * Leave the room. `reason` is why the call ended, mapped to the LiveKit DisconnectReason the
    * room reads (`DISCONNECT_REASON_OF_END`). Idempotent; never rejects.

@@ -23,6 +23,8 @@ import type {
   DisconnectParams,
   HangupParams,
   OperationContext,
+  TransferParams,
+  TransferResult,
 } from './call-params.js';
 import type { CallPlacements } from './call-placement.js';
 import { InMemoryDialRecords, type DialRecords } from './dial-records.js';
@@ -35,6 +37,7 @@ export interface CallOperationTypes {
   disconnect: { params: DisconnectParams; result: void };
   'user-hangup': { params: HangupParams; result: boolean };
   'call-status': { params: CallStatusParams; result: boolean };
+  transfer: { params: TransferParams; result: TransferResult };
 }
 export type CallOperationName = keyof CallOperationTypes;
 export const CALL_OPERATION_NAMES: readonly CallOperationName[] = [
@@ -44,6 +47,7 @@ export const CALL_OPERATION_NAMES: readonly CallOperationName[] = [
   'disconnect',
   'user-hangup',
   'call-status',
+  'transfer',
 ];
 
 /** Another instance of the cluster. */
@@ -259,6 +263,13 @@ export class CallRouter implements CallOperations {
     return this.forCall(params.callId, 'call-status', params, ctx, () => false);
   }
 
+  /** Runs on the instance that holds the call: the media never moves between instances. */
+  transfer(params: TransferParams, ctx: OperationContext): Promise<TransferResult> {
+    return this.forCall(params.callId, 'transfer', params, ctx, () => {
+      throw new CallNotFoundError(params.callId);
+    });
+  }
+
   /**
    * Serve an operation another instance forwarded here: on this instance only (an accept still
    * takes the cluster-wide claim). `ctx.origin` must be `peer`.
@@ -448,7 +459,7 @@ export class CallRouter implements CallOperations {
       case 'peer':
         return this.peers.send(where.peer, op, params, ctx);
       case 'gone':
-        if (op === 'connect' || op === 'disconnect') {
+        if (op === 'connect' || op === 'disconnect' || op === 'transfer') {
           throw new CallOwnerGoneError(callId, where.instanceId);
         }
         return absent();
@@ -488,6 +499,8 @@ export class CallRouter implements CallOperations {
         return target.userHangup(params as HangupParams, ctx) as Result;
       case 'call-status':
         return target.callStatus(params as CallStatusParams, ctx) as Result;
+      case 'transfer':
+        return target.transfer(params as TransferParams, ctx) as Result;
     }
     this.logger.error({ op }, 'unknown call operation');
     return Promise.reject(new Error(`unknown call operation ${String(op)}`));

@@ -96,9 +96,19 @@ interface HttpAnswer {
 
 /** A GET with node's own client (fetch would load undici, a tenth of a second the CLI can keep). */
 function httpGet(url: string, headers: Record<string, string>): Promise<HttpAnswer> {
+  return httpSend(url, 'GET', headers, undefined, 10_000);
+}
+
+function httpSend(
+  url: string,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const send = url.startsWith('https:') ? httpsRequest : request;
-    const req = send(url, { headers, timeout: 10_000 }, (res) => {
+    const req = send(url, { method, headers, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -106,10 +116,52 @@ function httpGet(url: string, headers: Record<string, string>): Promise<HttpAnsw
       );
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('timeout', () =>
+      req.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)),
+    );
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+/** What a connector endpoint answered: its HTTP status and parsed JSON body (or undefined). */
+export interface ConnectorJsonAnswer {
+  status: number;
+  body: Record<string, unknown> | undefined;
+}
+
+/**
+ * An authenticated JSON `POST` to one of the running connector's endpoints (e.g.
+ * `/api/calls/{id}/transfer`); any HTTP status is returned for the command to explain.
+ */
+export async function postConnectorJson(
+  config: Config,
+  url: string,
+  path: string,
+  body: unknown,
+  timeoutMs = 30_000,
+): Promise<ConnectorJsonAnswer> {
+  const token = await apiAccessToken(config);
+  let res: HttpAnswer;
+  try {
+    res = await httpSend(
+      `${url}${path}`,
+      'POST',
+      { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      JSON.stringify(body),
+      timeoutMs,
+    );
+  } catch (err) {
+    throw unreachable(url, err);
+  }
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    const value: unknown = JSON.parse(res.body);
+    parsed = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed };
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   PeerUnreachableError,
   RoomJoinError,
   RoomNotReadyError,
+  TransferNotPossibleError,
 } from '../calls/call-errors.js';
 import { isCallEndReason } from '../calls/call-end-reason.js';
 import { ConnectorError, InvalidArgumentError, isTwirpCode } from '../errors/index.js';
@@ -82,6 +83,9 @@ export function encodeError(err: unknown): EncodedError {
     });
   }
   if (err instanceof RoomJoinError) return encoded('RoomJoinError', { roomName: err.roomName });
+  if (err instanceof TransferNotPossibleError) {
+    return encoded('TransferNotPossibleError', { callId: err.callId, reason: err.reason });
+  }
   if (err instanceof RoomNotReadyError)
     return encoded('RoomNotReadyError', { roomName: err.roomName });
   if (err instanceof MediaConnectError) return encoded('MediaConnectError', { reason: err.reason });
@@ -158,6 +162,13 @@ export function decodeError(encoded: EncodedError): Error {
       );
     case 'RoomJoinError':
       return new RoomJoinError(str('roomName'));
+    case 'TransferNotPossibleError':
+      return new TransferNotPossibleError(
+        str('callId'),
+        f.reason === 'transfer_in_progress' || f.reason === 'same_room'
+          ? f.reason
+          : 'not_in_a_room',
+      );
     case 'RoomNotReadyError':
       return new RoomNotReadyError(str('roomName'));
     case 'MediaConnectError':

@@ -179,6 +179,7 @@ const fileSchema = z
         media_timeout_seconds: z.coerce.number().positive().optional(),
         max_duration_seconds: z.coerce.number().nonnegative().optional(),
         hide_phone_number: z.boolean().optional(),
+        transfer_data_messages: z.boolean().optional(),
         /** Deprecated, ignored (room legs no longer run in worker processes). */
         room_worker_calls_per_process: z.coerce.number().int().nonnegative().optional(),
         play_ringback: z.boolean().optional(),
@@ -373,6 +374,12 @@ export interface Config {
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
     hidePhoneNumber: boolean;
+    /**
+     * Honour transfer requests sent as data messages (topic `whatsapp-connector.transfer`) by
+     * agent participants of a call's room. Default false (`TRANSFER_DATA_MESSAGES`,
+     * `calls.transfer_data_messages`).
+     */
+    transferDataMessages: boolean;
     /**
      * Play a ringback tone into the room while a business-initiated call rings; it stops the
      * moment the user answers. Default false (`CALL_PLAY_RINGBACK`).
@@ -827,6 +834,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       hidePhoneNumber: env.HIDE_PHONE_NUMBER
         ? env.HIDE_PHONE_NUMBER === 'true'
         : (file.calls?.hide_phone_number ?? false),
+      transferDataMessages:
+        envBoolean(env, 'TRANSFER_DATA_MESSAGES') ?? file.calls?.transfer_data_messages ?? false,
       playRingback: booleanSetting(
         'CALL_PLAY_RINGBACK',
         env.CALL_PLAY_RINGBACK,

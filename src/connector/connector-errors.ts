@@ -16,6 +16,7 @@ import {
   PeerUnreachableError,
   RoomJoinError,
   RoomNotReadyError,
+  TransferNotPossibleError,
 } from '../calls/call-errors.js';
 import { ConnectorError, InvalidArgumentError } from '../errors/index.js';
 import { GraphApiError } from '../whatsapp/graph-api-error.js';
@@ -202,6 +203,9 @@ export function toTwirpError(err: unknown): ConnectorError {
     return new ConnectorError('unavailable', err.message, {}, { cause: err });
   }
   if (err instanceof RoomNotReadyError) return connectorErrors.roomNotReady();
+  if (err instanceof TransferNotPossibleError) {
+    return new ConnectorError('failed_precondition', err.message, { reason: err.reason });
+  }
   if (err instanceof DialInProgressError) return new ConnectorError('unavailable', err.message);
   if (err instanceof DirectoryUnavailableError || err instanceof PeerUnreachableError) {
     const meta: Record<string, string> =

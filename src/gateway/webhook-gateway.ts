@@ -536,8 +536,11 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     rule: PhoneNumberRule,
     inbound: InboundRule,
   ): AcceptParams {
+    const caller = callerOf(event);
     const values: CallTemplateValues = {
-      caller: event.from ?? event.contact?.waId,
+      caller: caller?.phoneNumber,
+      callerUserId: caller?.userId ?? caller?.parentUserId,
+      callerUsername: caller?.username,
       callerName: event.contact?.name,
       callId: event.callId,
       phoneNumberId: rule.phoneNumberId,
@@ -568,7 +571,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
           agentDispatch(a.name, a.metadata ? render(a.metadata) : ''),
         ),
       },
-      caller: callerOf(event),
+      caller,
       ringingTimeoutMs: this.config.calls.ringingTimeoutSeconds * 1000,
       waitUntilAnswered: false,
     };

@@ -17,6 +17,12 @@ import { attachRegionalTwilio } from '../cluster/twilio-placement.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-endpoint.js';
+import { RoomTransferRequests } from '../connector/room-transfer-requests.js';
+import {
+  CALL_ACTIONS_PATH_PREFIX,
+  createCallTransferEndpoint,
+  MAX_TRANSFER_BODY_BYTES,
+} from '../connector/call-transfer-endpoint.js';
 import { loadGatewaySettings, type GatewaySettings } from '../gateway/gateway-config.js';
 import { PermissionCheckingCalls } from '../gateway/permission-checking-calls.js';
 import { WebhookGateway } from '../gateway/webhook-gateway.js';
@@ -82,6 +88,8 @@ export class ConnectorServer {
   readonly twilio: TwilioConnector | undefined;
   /** The calls wherever they are held (here or on a peer), unless a custom backend was given. */
   readonly router: CallRouter | undefined;
+  /** Transfer requests by data message from calls' rooms (with the call bridge only). */
+  readonly roomTransfers: RoomTransferRequests | undefined;
   /** The built-in webhook gateway (with the call bridge only). */
   readonly gateway: WebhookGateway | undefined;
   /** Room worker processes hosting the calls' LiveKit legs (unless configured in-process). */
@@ -231,6 +239,32 @@ export class ConnectorServer {
           peerCredentials: credentials,
         }),
       );
+      // Transfers go through the router, so a call held by a peer is transferred there. The
+      // public listener serves it with the Connector API (same credentials, same exposure).
+      const transfers = createCallTransferEndpoint({
+        calls: router,
+        // Twilio calls by call SID (created below; looked up per request).
+        twilio: {
+          transfer: (id, target) => this.twilio?.transfer(id, target) ?? Promise.resolve(undefined),
+        },
+        apiKeys: this.config.apiKeys,
+        logger: this.logger,
+      });
+      this.internalHttp.route(CALL_ACTIONS_PATH_PREFIX, transfers, {
+        maxBodyBytes: MAX_TRANSFER_BODY_BYTES,
+      });
+      if (this.config.connectorApiEnabled) {
+        this.http.route(CALL_ACTIONS_PATH_PREFIX, transfers, {
+          maxBodyBytes: MAX_TRANSFER_BODY_BYTES,
+        });
+      }
+      // Always listening, so a request while it is off is answered (refused) rather than lost.
+      this.roomTransfers = new RoomTransferRequests({
+        registry,
+        calls: router,
+        enabled: this.config.calls.transferDataMessages,
+        logger: this.logger,
+      });
       this.twilio = new TwilioConnector({
         livekit: this.config.livekit,
         publicUrl: this.config.publicUrl,

@@ -96,6 +96,7 @@ const calls: CallOperations = {
   disconnect: async () => undefined,
   userHangup: async () => false,
   callStatus: async () => false,
+  transfer: async () => ({ callId: 'wacid.fuzz', roomName: 'room', participantIdentity: 'p' }),
 };
 
 interface Answer {

@@ -140,6 +140,55 @@ test('an inbound call accepted through A is disconnected through B: Meta sees th
   }
 });
 
+test('a transfer requested through B moves a call held by A: A joins the new room, the media stays on A', async () => {
+  const userCall = await bed.simulator.placeUserCall({
+    from: '15550002222',
+    voice: { kind: 'tone', frequencyHz: 440 },
+  });
+  const roomName = `cluster-transfer-a-${Date.now()}`;
+  const target = `cluster-transfer-b-${Date.now()}`;
+  const listener = await RoomListener.join(bed.lk, roomName);
+  const other = await RoomListener.join(bed.lk, target, 'human');
+  try {
+    await a.client.acceptWhatsAppCall({
+      whatsappPhoneNumberId: bed.phoneNumberId,
+      whatsappApiKey: bed.accessToken,
+      whatsappCloudApiVersion: '24.0',
+      whatsappCallId: userCall.id,
+      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
+      roomName,
+      participantIdentity: 'wa-caller',
+      waitUntilAnswered: true,
+    });
+    await listener.waitForConnectorTrack();
+    const token = new AccessToken(bed.lk.apiKey, bed.lk.apiSecret, { ttl: 60 });
+    token.addGrant({ roomCreate: true });
+    const res = await fetch(
+      `${b.internalUrl}/api/calls/${encodeURIComponent(userCall.id)}/transfer`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${await token.toJwt()}`,
+          'Content-Type': 'application/json',
+        },
+        body: JSON.stringify({ room: target }),
+      },
+    );
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as { roomName: string }).roomName, target);
+    assert.equal(a.server.calls!.registry.get(userCall.id)?.roomName, target);
+    assert.equal(b.server.calls!.registry.get(userCall.id), undefined);
+    const connector = await other.waitForConnectorTrack();
+    assert.equal(connector.attributes['whatsapp.transferredFrom'], roomName);
+    await sleep(1500);
+    assertTone(other.heard(1000), other.sampleRate, 440, 'the new room hears the caller');
+  } finally {
+    await hangUpQuietly(userCall.id);
+    await listener.close();
+    await other.close();
+  }
+});
+
 test('an outbound call dialled through A is connected through B with Meta answer, and audio flows both ways', async () => {
   let callId: string | undefined;
   const roomName = `cluster-outbound-${Date.now()}`;

@@ -6,6 +6,7 @@ import type {
   DialParams,
   DialResult,
   OperationContext,
+  TransferResult,
 } from '../../../src/calls/call-params.js';
 import { CallPlacements } from '../../../src/calls/call-placement.js';
 import {
@@ -59,6 +60,9 @@ class FakeLocal implements LocalCalls {
   }
   async callStatus(): Promise<boolean> {
     return false;
+  }
+  async transfer(): Promise<TransferResult> {
+    return { callId: 'wacid.here', roomName: 'room', participantIdentity: 'p' };
   }
 }
 

@@ -137,6 +137,24 @@ test('a YAML file that does not parse is reported as such', () => {
   assert.throws(() => loadConfig({ configFile: path, env: base }), /not valid YAML/);
 });
 
+test('transfer by data message is off unless TRANSFER_DATA_MESSAGES or calls.transfer_data_messages turns it on', () => {
+  assert.equal(loadConfig({ env: base }).calls.transferDataMessages, false);
+  assert.equal(
+    loadConfig({ env: { ...base, TRANSFER_DATA_MESSAGES: 'true' } }).calls.transferDataMessages,
+    true,
+  );
+  const path = yamlFile(`calls:\n  transfer_data_messages: true\n`);
+  assert.equal(loadConfig({ configFile: path, env: base }).calls.transferDataMessages, true);
+  assert.equal(
+    loadConfig({ configFile: path, env: { ...base, TRANSFER_DATA_MESSAGES: 'no' } }).calls
+      .transferDataMessages,
+    false,
+  );
+  assert.throws(() => loadConfig({ env: { ...base, TRANSFER_DATA_MESSAGES: 'sometimes' } }), {
+    message: /TRANSFER_DATA_MESSAGES.*expected true or false/,
+  });
+});
+
 test('the operator console is off unless CONSOLE_ENABLED or console.enabled turns it on', () => {
   assert.equal(loadConfig({ env: base }).console.enabled, false);
   assert.equal(loadConfig({ env: { ...base, CONSOLE_ENABLED: 'true' } }).console.enabled, true);
