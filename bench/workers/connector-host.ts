@@ -7,6 +7,9 @@
  * this file from an older checkout (the peer row), so the RPC shape stays backward compatible.
  */
 import { EventEmitter } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/log/index.js';
 import { ConnectorServer } from '../../src/server/connector-server.js';
@@ -50,7 +53,11 @@ function liveListeners(): number {
   return total;
 }
 
-const config = loadConfig({ overrides: { port: 0, bindAddress: '127.0.0.1' } });
+// A state store of its own unless STATE_DIR names one (benches run several connectors at once).
+const config = loadConfig({
+  env: { STATE_DIR: mkdtempSync(join(tmpdir(), 'wac-bench-state-')), ...process.env },
+  overrides: { port: 0, bindAddress: '127.0.0.1' },
+});
 const server = new ConnectorServer({
   config,
   logger: createLogger({ level: config.logLevel, name: 'bench-connector' }),

@@ -154,6 +154,19 @@ export class CallManager implements CallOperations {
     return this.underLimit() && this.admission?.overload() === undefined;
   }
 
+  /**
+   * Shutting down: new calls are refused with `DrainingError` (the router places them on a peer
+   * when there is one), the calls held here go on. Irreversible.
+   */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  /** Whether {@link startDraining} (or {@link close}) was called. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   /** Whether this instance holds `callId`, in any state (ending and recently ended included). */
   holds(callId: string): boolean {
     return this.registry.get(callId) !== undefined;

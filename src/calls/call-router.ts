@@ -11,6 +11,7 @@ import {
   CapacityError,
   DialInProgressError,
   DirectoryUnavailableError,
+  DrainingError,
 } from './call-errors.js';
 import type {
   AcceptParams,
@@ -110,6 +111,8 @@ export interface LocalCalls extends CallOperations {
   holds(callId: string): boolean;
   /** Whether this instance can take one more call. */
   hasCapacity(): boolean;
+  /** Whether this instance is shutting down (new calls it cannot place elsewhere: `DrainingError`). */
+  readonly isDraining?: boolean;
 }
 
 /** Default time a webhook event for an unknown call waits for its holder to be published, ms. */
@@ -410,12 +413,15 @@ export class CallRouter implements CallOperations {
     ctx: OperationContext,
   ): Promise<CallOperationTypes[Op]['result']> {
     const peers = this.peers!;
+    // Nobody took it: a draining instance says so (`unavailable`: retry, another instance
+    // takes it), a full one that it is full.
+    const refusal = () => (this.local.isDraining ? new DrainingError() : new CapacityError());
     let candidates: PeerRef[];
     try {
       candidates = await peers.withCapacity();
     } catch (err) {
       ctx.logger.warn({ err }, 'no peer lookup possible; refusing the call');
-      throw new CapacityError();
+      throw refusal();
     }
     for (const peer of candidates) {
       try {
@@ -425,7 +431,7 @@ export class CallRouter implements CallOperations {
         ctx.logger.info({ peer: peer.id, reason: (err as Error).name }, 'peer declined the call');
       }
     }
-    throw new CapacityError();
+    throw refusal();
   }
 
   /** Send to the instance holding the call; a forwarded request must not travel further. */

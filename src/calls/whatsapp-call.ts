@@ -295,6 +295,14 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     return this.#meta;
   }
 
+  /**
+   * The Meta credentials the call runs with, for its crash-recovery record only: the record seals
+   * the token (or names the configured one) so another process can end the call. Secret.
+   */
+  recoveryCredentials(): Readonly<MetaContext> {
+    return this.#meta;
+  }
+
   /** Mark the call as disconnected through the API (see {@link isDisconnected}). */
   markDisconnected(): void {
     this.#disconnected = true;

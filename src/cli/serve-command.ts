@@ -85,11 +85,15 @@ export function registerServeCommand(program: Command): void {
         { loadGatewaySettings },
         { createLogger },
         { ConnectorServer },
+        { GracefulShutdown },
+        { StateDirLockedError },
       ] = await Promise.all([
         import('../config/index.js'),
         import('../gateway/gateway-config.js'),
         import('../log/index.js'),
         import('../server/connector-server.js'),
+        import('../server/graceful-shutdown.js'),
+        import('../store/index.js'),
       ]);
       let config: Config;
       let numbers: string[];
@@ -118,16 +122,16 @@ export function registerServeCommand(program: Command): void {
         port = await server.start();
       } catch (err) {
         await server.close();
+        if (err instanceof StateDirLockedError) throw new CliError(err.message);
         throw new CliError(
           `cannot listen on ${config.bindAddress}:${config.port} / ${config.internal.bindAddress}:${config.internal.port}: ${(err as Error).message}`,
         );
       }
       console.error(listeningSummary(config, port, server.internalPort, numbers));
-      const shutdown = async () => {
-        await server.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void shutdown());
-      process.once('SIGTERM', () => void shutdown());
+      new GracefulShutdown({
+        service: server,
+        drainMs: config.shutdownDrainSeconds * 1000,
+        logger,
+      }).install();
     });
 }

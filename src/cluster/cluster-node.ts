@@ -61,6 +61,7 @@ export class ClusterNode {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private advertisedUrl = '';
   private redisUp = false;
+  private draining = false;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly forwardedCounter: Counter<'operation' | 'outcome'> | undefined;
@@ -206,7 +207,30 @@ export class ClusterNode {
       // Twilio connects to the URL the issuing instance built: only one with its own PUBLIC_URL
       // can take Twilio calls placed by a peer.
       ...(this.config.publicUrl ? { twilio: true } : {}),
+      ...(this.draining ? { draining: true } : {}),
     };
+  }
+
+  /**
+   * Shutting down: peers stop placing new calls (and inbound connects) here. Published at once,
+   * then with every heartbeat.
+   */
+  async setDraining(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    await this.heartbeat();
+  }
+
+  /**
+   * Ids of the live (heartbeating) instances, this one included.
+   * @throws RedisUnavailableError when Redis cannot be asked.
+   */
+  async liveInstanceIds(): Promise<Set<string>> {
+    try {
+      return new Set((await this.instances.list()).map((i) => i.id));
+    } catch (err) {
+      throw new RedisUnavailableError('listing live instances', err);
+    }
   }
 
   /**
@@ -284,7 +308,11 @@ export class ClusterNode {
     }
     return all
       .filter(
-        (i) => i.id !== this.instanceId && i.activeCalls < i.maxCalls && i.accepting !== false,
+        (i) =>
+          i.id !== this.instanceId &&
+          !i.draining &&
+          i.activeCalls < i.maxCalls &&
+          i.accepting !== false,
       )
       .sort((a, b) => a.activeCalls / a.maxCalls - b.activeCalls / b.maxCalls);
   }

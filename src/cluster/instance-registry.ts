@@ -22,6 +22,8 @@ export interface InstanceInfo {
   /** Epoch ms of start and of this heartbeat. */
   startedAt: number;
   updatedAt: number;
+  /** Shutting down: serves its live calls, takes no new ones. */
+  draining?: boolean;
 }
 
 export interface InstanceRegistryOptions {
@@ -98,6 +100,7 @@ function parseInfo(raw: string | null): InstanceInfo | undefined {
       ...(typeof v.region === 'string' && v.region ? { region: v.region } : {}),
       ...(typeof v.accepting === 'boolean' ? { accepting: v.accepting } : {}),
       ...(v.twilio === true ? { twilio: true } : {}),
+      ...(v.draining === true ? { draining: true } : {}),
     };
   } catch {
     return undefined;

@@ -139,6 +139,7 @@ const fileSchema = z
       .strict()
       .optional(),
     state_dir: z.string().min(1).optional(),
+    shutdown_drain_seconds: z.number().min(0).optional(),
     log_level: z.enum(logLevels).optional(),
     redis_url: z.string().optional(),
     public_url: z.string().optional(),
@@ -237,6 +238,9 @@ export interface LiveKitConfig {
 export const DEFAULT_MAX_CONNECTIONS = 512;
 /** Default connection cap of the internal listener (`INTERNAL_MAX_CONNECTIONS`). */
 export const DEFAULT_INTERNAL_MAX_CONNECTIONS = 64;
+/** Default `SHUTDOWN_DRAIN_SECONDS`: long enough for most calls to end on their own. */
+export const DEFAULT_SHUTDOWN_DRAIN_SECONDS = 300;
+
 /** Default `STATE_DIR`, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.whatsapp-connector';
 
@@ -277,6 +281,11 @@ export interface Config {
    * absolute. Default `.whatsapp-connector/` in the working directory (`STATE_DIR`).
    */
   stateDir: string;
+  /**
+   * On SIGTERM/SIGINT, how long live calls may go on before the leftovers are ended at Meta, in
+   * seconds; a second signal cuts the drain short. Default 300 (`SHUTDOWN_DRAIN_SECONDS`).
+   */
+  shutdownDrainSeconds: number;
   logLevel: (typeof logLevels)[number];
   /** Replace phone numbers in logs with a redacted form. Default true. */
   redactPhoneNumbers: boolean;
@@ -739,6 +748,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     stateDir: resolve(
       options.cwd ?? process.cwd(),
       env.STATE_DIR || file.state_dir || DEFAULT_STATE_DIR,
+    ),
+    shutdownDrainSeconds: num(
+      'SHUTDOWN_DRAIN_SECONDS',
+      env.SHUTDOWN_DRAIN_SECONDS,
+      file.shutdown_drain_seconds ?? DEFAULT_SHUTDOWN_DRAIN_SECONDS,
     ),
     logLevel: logLevelRaw as Config['logLevel'],
     redactPhoneNumbers: env.LOG_REDACT_PHONE_NUMBERS

@@ -32,6 +32,15 @@ import { WhatsAppGraphClient, type WhatsAppGraphClientOptions } from '../whatsap
 import { ConnectorMetrics } from '../metrics/index.js';
 import { AdmissionControl, admittedTwilioCalls } from './admission-control.js';
 import { attachCallTelemetry } from './call-telemetry.js';
+import { CallJournal } from '../recovery/call-journal.js';
+import { OrphanCallCleaner, roomServiceRemover } from '../recovery/orphan-call-cleaner.js';
+import {
+  FORWARD_QUEUE,
+  TokenSealer,
+  WEBHOOK_QUEUE,
+  openStateStore,
+  type StateStore,
+} from '../store/index.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
 
 /** Largest webhook body accepted, bytes: Meta's call and message events are a few KiB. */
@@ -66,6 +75,13 @@ export interface ConnectorServerOptions {
   twilio?: TwilioCallBackend;
   /** Optional - API key pre-filled on the console's sign-in form (`dev`; never a secret). */
   consoleSignInHint?: string;
+  /**
+   * Call records and webhook queues (with the real calls only). Default: opened at `start()` from
+   * the configuration (Redis with `REDIS_URL`, else SQLite in `STATE_DIR`, whose lock it holds).
+   */
+  stateStore?: StateStore;
+  /** Period of the scan for orphaned calls, ms. Default 5000; tests shorten it. */
+  orphanScanIntervalMs?: number;
 }
 
 /**
@@ -102,12 +118,23 @@ export class ConnectorServer {
   private detachTelemetry: (() => void) | undefined;
   /** ConnectTwilioCall's backend: the Twilio calls here, placed by region in a cluster. */
   private twilioBackend: TwilioCallBackend | undefined;
+  /** Call records and durable queues, once started (with the real calls only). */
+  stateStore: StateStore | undefined;
+  /** Persists the records of this instance's calls (with the real calls only, once started). */
+  journal: CallJournal | undefined;
+  /** Ends calls left behind by dead processes (with the real calls only, once started). */
+  orphans: OrphanCallCleaner | undefined;
+  private readonly options: ConnectorServerOptions;
+  private readonly graphClient: WhatsAppGraphClient | undefined;
+  private readonly gatewaySettings: GatewaySettings | undefined;
   private closing: Promise<void> | undefined;
   private isReady = false;
+  private isDraining = false;
 
   constructor(options: ConnectorServerOptions) {
     this.config = options.config;
     this.logger = options.logger;
+    this.options = options;
     this.metrics = new ConnectorMetrics();
     this.metrics.setReady(false);
     this.http = new HttpServer({
@@ -154,6 +181,7 @@ export class ConnectorServer {
         logger: this.logger,
         onFailure: (operation, code) => this.metrics.countGraphError(operation, code),
       });
+      this.graphClient = graph;
       const calls = new CallManager({
         config: this.config,
         logger: this.logger,
@@ -165,6 +193,7 @@ export class ConnectorServer {
       this.calls = calls;
       const registry = calls.registry;
       const settings = options.gateway ?? loadGatewaySettings(this.config);
+      this.gatewaySettings = settings;
       let peers: ClusterCallPeers | undefined;
       const credentials = {
         apiKey: this.config.livekit.apiKey,
@@ -326,6 +355,8 @@ export class ConnectorServer {
    * once everything has started.
    */
   async start(): Promise<number> {
+    // Before listening: a STATE_DIR held by another process must stop this one at once.
+    await this.openState();
     const port = await this.http.listen(this.config.port, this.config.bindAddress);
     const internalPort = await this.internalHttp.listen(
       this.config.internal.port,
@@ -352,8 +383,89 @@ export class ConnectorServer {
       );
     }
     this.admission.start();
+    this.orphans?.start();
     this.setReady(true);
     return port;
+  }
+
+  /** Open the state store and wire what uses it (with the real calls only). */
+  private async openState(): Promise<void> {
+    const calls = this.calls;
+    if (!calls || this.stateStore) return;
+    const store =
+      this.options.stateStore ??
+      (await openStateStore(this.config, { logger: this.logger, exclusive: true }));
+    this.stateStore = store;
+    this.logger.info({ store: store.location, kind: store.kind }, 'state store open');
+    const owner = this.config.cluster.instanceId;
+    const sealer = new TokenSealer(this.config.livekit.apiSecret);
+    const numbers = this.gatewaySettings?.numbers ?? [];
+    const configuredToken = (phoneNumberId: string) =>
+      numbers.find((n) => n.phoneNumberId === phoneNumberId)?.accessToken;
+    this.journal = new CallJournal({
+      registry: calls.registry,
+      store: store.calls,
+      sealer,
+      owner,
+      configuredToken,
+      logger: this.logger,
+    });
+    const cluster = this.cluster;
+    this.orphans = new OrphanCallCleaner({
+      store: store.calls,
+      mode: cluster ? 'cluster' : 'local',
+      self: owner,
+      ...(cluster ? { liveInstances: () => cluster.liveInstanceIds() } : {}),
+      graph: this.graphClient!,
+      sealer,
+      configuredToken,
+      rooms: roomServiceRemover(this.config.livekit),
+      ...(this.options.orphanScanIntervalMs
+        ? { intervalMs: this.options.orphanScanIntervalMs }
+        : {}),
+      logger: this.logger,
+    });
+    const gateway = this.gateway;
+    if (gateway) {
+      gateway.attachQueues(store, owner);
+      this.metrics.watchQueue(WEBHOOK_QUEUE, store.queue(WEBHOOK_QUEUE));
+      if (gateway.settings.forwardUrl) {
+        this.metrics.watchQueue(FORWARD_QUEUE, store.queue(FORWARD_QUEUE));
+      }
+      gateway.on('forward', (outcome) => {
+        if (outcome === 'acked') this.metrics.countForwardDelivered();
+        else if (outcome === 'retried') this.metrics.countForwardRetried();
+        else this.metrics.countForwardDeadLettered();
+      });
+    }
+  }
+
+  /** Whether {@link drain} was called. */
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  /**
+   * Start draining (shutdown): `/readyz` answers 503 from now on, new calls are refused (Dial,
+   * Accept, ConnectTwilioCall: `unavailable`; with Redis, placed on a peer that is not draining),
+   * webhooks other than those for calls held here answer 503, and the calls held here go on.
+   * Idempotent; see `GracefulShutdown` for the rest of the sequence.
+   */
+  async drain(): Promise<void> {
+    if (this.isDraining) return;
+    this.isDraining = true;
+    this.setReady(false);
+    this.calls?.startDraining();
+    this.twilio?.startDraining();
+    const calls = this.calls;
+    if (calls) this.gateway?.startDraining((callId) => calls.holds(callId));
+    this.logger.info({ calls: this.liveCalls() }, 'draining: new calls refused, live calls go on');
+    await this.cluster?.setDraining();
+  }
+
+  /** Calls of this instance not yet ending (WhatsApp and Twilio): what a drain waits for. */
+  liveCalls(): number {
+    return (this.calls?.registry.activeCount ?? 0) + (this.twilio?.activeCount ?? 0);
   }
 
   /** The public listener's port. */
@@ -383,17 +495,26 @@ export class ConnectorServer {
     this.logger.info({ ready }, ready ? 'ready' : 'not ready: /readyz answers 503');
   }
 
+  /**
+   * End everything: calls still live are ended at Meta (`shutdown`); their records are removed
+   * once Meta confirmed, else kept for the next start. Idempotent.
+   */
   async close(): Promise<void> {
     this.closing ??= (async () => {
       this.setReady(false);
+      await this.orphans?.stop();
       await this.console?.close();
       await this.gateway?.close();
       await this.twilio?.close();
       await this.calls?.close();
+      this.journal?.close();
+      await this.journal?.flush();
       await this.cluster?.close();
       this.detachTelemetry?.();
       this.admission.close();
       await Promise.all([this.http.close(), this.internalHttp.close()]);
+      // The store given in the options belongs to whoever gave it.
+      if (!this.options.stateStore) await this.stateStore?.close();
     })();
     return this.closing;
   }

@@ -72,6 +72,7 @@ export class TwilioConnector implements TwilioCallBackend {
   readonly #reveal: ParticipantReveal;
   readonly #log: Logger;
   #pending = 0;
+  #draining = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: TwilioConnectorOptions) {
@@ -93,7 +94,7 @@ export class TwilioConnector implements TwilioCallBackend {
     req: ConnectTwilioCallRequest,
     ctx: RequestContext,
   ): Promise<ConnectTwilioCallResponse> {
-    if (this.#closing) throw new ConnectorError('unavailable', 'server shutting down');
+    if (this.#closing || this.#draining) throw connectorErrors.shuttingDown();
     if (!this.registry.hasCapacity(this.#pending)) throw connectorErrors.serverBusy();
     const origin = ctx.clientOrigin;
     if (!this.#options.publicUrl && !origin) {
@@ -174,6 +175,16 @@ export class TwilioConnector implements TwilioCallBackend {
   /** Calls of this instance, for listings. */
   list() {
     return this.registry.list();
+  }
+
+  /** Shutting down: refuse new calls (`unavailable`); the calls under way go on. */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  /** Calls not yet ended (a drain waits for them). */
+  get activeCount(): number {
+    return this.registry.active().length;
   }
 
   /** End every call (`shutdown`), refuse new ones. Idempotent. */

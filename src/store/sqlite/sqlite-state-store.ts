@@ -5,6 +5,7 @@ import { systemClock, type StateStore, type StateStoreClock } from '../state-sto
 import { SqliteCallStore } from './sqlite-call-store.js';
 import { DATABASE_FILE, openDatabase } from './sqlite-database.js';
 import { SqliteQueue } from './sqlite-queue.js';
+import { lockStateDir, type StateDirLock } from './state-dir-lock.js';
 
 /** The local state store: one SQLite database in `STATE_DIR`. */
 export class SqliteStateStore implements StateStore {
@@ -14,20 +15,41 @@ export class SqliteStateStore implements StateStore {
   readonly #db: Database.Database;
   readonly #clock: StateStoreClock;
   readonly #queues = new Map<string, SqliteQueue>();
+  readonly #lock: StateDirLock | undefined;
 
-  private constructor(db: Database.Database, location: string, clock: StateStoreClock) {
+  private constructor(
+    db: Database.Database,
+    location: string,
+    clock: StateStoreClock,
+    lock: StateDirLock | undefined,
+  ) {
     this.#db = db;
+    this.#lock = lock;
     this.#clock = clock;
     this.location = location;
     this.calls = new SqliteCallStore(db, clock);
   }
 
   /**
-   * Open the store in `dir`, creating it if needed.
-   * @throws StoreUnavailableError when it cannot be opened.
+   * Open the store in `dir`, creating it if needed. `exclusive` (the connector itself, not the
+   * CLI's readers) also takes the directory's lock for as long as the store is open.
+   * @throws StoreUnavailableError when it cannot be opened; StateDirLockedError when `exclusive`
+   * and another process holds the directory.
    */
-  static open(dir: string, clock: StateStoreClock = systemClock): SqliteStateStore {
-    return new SqliteStateStore(openDatabase(dir), join(dir, DATABASE_FILE), clock);
+  static open(
+    dir: string,
+    clock: StateStoreClock = systemClock,
+    options: { exclusive?: boolean } = {},
+  ): SqliteStateStore {
+    const db = openDatabase(dir);
+    let lock: StateDirLock | undefined;
+    try {
+      if (options.exclusive) lock = lockStateDir(dir);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new SqliteStateStore(db, join(dir, DATABASE_FILE), clock, lock);
   }
 
   queue(name: string, policy: Partial<QueuePolicy> = {}): SqliteQueue {
@@ -41,5 +63,6 @@ export class SqliteStateStore implements StateStore {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+    this.#lock?.release();
   }
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AudioFrame,
   AudioSource,
@@ -81,6 +84,8 @@ export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> 
       // listeners and simulator: a loaded test machine must not refuse calls. Tests of admission
       // control turn it on.
       ADMISSION_CONTROL: 'false',
+      // Each bridge its own state store (the directory is locked by the process using it).
+      STATE_DIR: mkdtempSync(join(tmpdir(), 'wac-state-')),
       ...options.env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },

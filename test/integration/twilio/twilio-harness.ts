@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConnectTwilioCallRequest_TwilioCallDirection as Direction } from '@livekit/protocol';
 import { ConnectorClient } from 'livekit-server-sdk';
 import { loadConfig, type Config } from '../../../src/config/index.js';
@@ -28,6 +31,7 @@ export async function startTwilioStack(env: Record<string, string> = {}): Promis
       // listeners and simulator: a loaded test machine must not refuse calls. Tests of admission
       // control turn it on.
       ADMISSION_CONTROL: 'false',
+      STATE_DIR: mkdtempSync(join(tmpdir(), 'wac-state-')),
       ...env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },
