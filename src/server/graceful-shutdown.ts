@@ -40,6 +40,8 @@ export interface GracefulShutdownOptions {
   exit?: (code: number) => void;
   /** Optional - longest step 3 may take, ms. Default {@link CLOSE_TIMEOUT_MS}. */
   closeTimeoutMs?: number;
+  /** Optional - longest step 1 may take, ms. Default {@link DRAIN_START_TIMEOUT_MS}. */
+  drainStartTimeoutMs?: number;
 }
 
 export class GracefulShutdown {
@@ -85,7 +87,8 @@ export class GracefulShutdown {
   async #sequence(): Promise<number> {
     const { service, drainMs } = this.#options;
     const started = Date.now();
-    if (!(await step(service.drain(), DRAIN_START_TIMEOUT_MS, this.#log))) {
+    const drainStartMs = this.#options.drainStartTimeoutMs ?? DRAIN_START_TIMEOUT_MS;
+    if (!(await step(service.drain(), drainStartMs, this.#log))) {
       this.#log.warn('telling the cluster about the drain timed out; going on');
     }
     const left = await this.#waitForCalls(drainMs - (Date.now() - started));
