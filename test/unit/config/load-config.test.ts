@@ -173,3 +173,18 @@ test('the operator console is off unless CONSOLE_ENABLED or console.enabled turn
     message: /console\.enabled/,
   });
 });
+
+test('SHUTDOWN_DRAIN_SECONDS: 300 by default, from the file or the environment, never negative', () => {
+  assert.equal(loadConfig({ env: base }).shutdownDrainSeconds, 300);
+  const file = yamlFile('shutdown_drain_seconds: 45\n');
+  assert.equal(loadConfig({ env: base, configFile: file }).shutdownDrainSeconds, 45);
+  assert.equal(
+    loadConfig({ env: { ...base, SHUTDOWN_DRAIN_SECONDS: '0' }, configFile: file })
+      .shutdownDrainSeconds,
+    0,
+  );
+  assert.throws(
+    () => loadConfig({ env: { ...base, SHUTDOWN_DRAIN_SECONDS: '-1' } }),
+    /SHUTDOWN_DRAIN_SECONDS/,
+  );
+});
