@@ -27,6 +27,12 @@ export const DEFAULT_ORPHAN_SCAN_INTERVAL_MS = 5000;
 const META_REQUEST_TIMEOUT_MS = 10_000;
 /** Longest the participant removal may take, ms. */
 const ROOM_REQUEST_TIMEOUT_MS = 5000;
+/**
+ * A record under this instance's own id that no call here holds (left by a predecessor with the
+ * same `INSTANCE_ID`, or kept because Meta never confirmed an end) counts as orphaned once it has
+ * not changed for this long, ms: shorter-lived ones may be a call whose record is being removed.
+ */
+const OWN_RECORD_QUIET_MS = 10_000;
 
 /** Removes a participant from a LiveKit room (RoomService). */
 export interface RoomParticipantRemover {
@@ -60,6 +66,11 @@ export interface OrphanCallCleanerOptions {
   self: string;
   /** Cluster mode: the ids of the live instances (heartbeating); throws when unknown. */
   liveInstances?: () => Promise<Set<string>>;
+  /**
+   * Required - whether this process holds the call now: such a record is its own, never an
+   * orphan (a call may start between listening and the first scan).
+   */
+  holds(callId: string): boolean;
   /** Required - Graph API (terminate, reject). */
   graph: Pick<GraphCallsPort, 'terminateCall' | 'rejectCall'>;
   /** Required - opens sealed tokens. */
@@ -159,7 +170,11 @@ export class OrphanCallCleaner {
       if (!this.#pendingLocal) {
         // Every record there now was written by a process that is gone.
         const records: CallRecord[] = [];
-        for (const owner of await store.owners()) records.push(...(await store.listByOwner(owner)));
+        for (const owner of await store.owners()) {
+          for (const r of await store.listByOwner(owner)) {
+            if (!this.#options.holds(r.callId)) records.push(r);
+          }
+        }
         this.#pendingLocal = new Set(records.map((r) => r.callId));
         return records;
       }
@@ -173,9 +188,15 @@ export class OrphanCallCleaner {
     }
     const live = await this.#options.liveInstances!();
     const out: CallRecord[] = [];
+    const now = Date.now();
     for (const owner of await store.owners()) {
-      if (owner === self || live.has(owner)) continue;
-      out.push(...(await store.listByOwner(owner)));
+      if (owner !== self && live.has(owner)) continue;
+      for (const r of await store.listByOwner(owner)) {
+        if (owner !== self) out.push(r);
+        else if (!this.#options.holds(r.callId) && now - r.updatedAt > OWN_RECORD_QUIET_MS) {
+          out.push(r);
+        }
+      }
     }
     return out;
   }

@@ -416,6 +416,7 @@ export class ConnectorServer {
       mode: cluster ? 'cluster' : 'local',
       self: owner,
       ...(cluster ? { liveInstances: () => cluster.liveInstanceIds() } : {}),
+      holds: (callId) => calls.holds(callId),
       graph: this.graphClient!,
       sealer,
       configuredToken,
