@@ -12,6 +12,7 @@ import {
   startConnector,
   startMetaBed,
   terminatedAtMeta,
+  type ConnectorProcess,
   type MetaBed,
 } from './durability-harness.js';
 
@@ -108,6 +109,22 @@ test('kill -9 with live calls, then a restart with the same STATE_DIR: every cal
   assert.equal(await second.exited, 0, second.output());
 });
 
+/** Run `body`; on failure, show the tail of each connector's log with the error. */
+async function explained(
+  procs: () => { name: string; output(): string }[],
+  body: () => Promise<void>,
+): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    const logs = procs()
+      .map((p) => `--- ${p.name}:\n${p.output().slice(-6000)}`)
+      .join('\n');
+    (err as Error).message += `\n${logs}`;
+    throw err;
+  }
+}
+
 test('with Redis and two instances, the survivor ends the calls of the one that was killed within 35 s', async (t) => {
   redis = await startRedis();
   const env = (id: string) => ({
@@ -116,50 +133,60 @@ test('with Redis and two instances, the survivor ends the calls of the one that 
     INSTANCE_ID: id,
     CLUSTER_HEARTBEAT_SECONDS: '1',
   });
-  const doomed = await startConnector(bed, {
-    stateDir: join(bed.dir, 'cluster-a'),
-    env: env('doomed'),
-  });
-  const survivor = await startConnector(bed, {
-    stateDir: join(bed.dir, 'cluster-b'),
-    env: env('survivor'),
-  });
-  bed.simulator.setWebhookUrl(doomed.webhookUrl);
-  const calls = [
-    await liveUserCall(bed, '4915600000011'),
-    await liveUserCall(bed, '4915600000012'),
-  ];
-  const rooms = ['drain-4915600000011', 'drain-4915600000012'];
-  // The records are in Redis, owned by the instance holding the calls.
-  const inspect = new Redis(redis.url);
-  try {
-    const owned = await inspect.smembers('durability-cluster:store:calls-of:doomed');
-    assert.deepEqual(owned.sort(), calls.map((c) => c.id).sort());
-  } finally {
-    inspect.disconnect();
-  }
+  const procs: { name: string; output(): string }[] = [];
+  let survivor: ConnectorProcess | undefined;
+  await explained(
+    () => procs,
+    async () => {
+      const doomed = await startConnector(bed, {
+        stateDir: join(bed.dir, 'cluster-a'),
+        env: env('doomed'),
+      });
+      procs.push({ name: 'doomed', output: doomed.output });
+      const alive = await startConnector(bed, {
+        stateDir: join(bed.dir, 'cluster-b'),
+        env: env('survivor'),
+      });
+      survivor = alive;
+      procs.push({ name: 'survivor', output: alive.output });
+      bed.simulator.setWebhookUrl(doomed.webhookUrl);
+      const calls = [
+        await liveUserCall(bed, '4915600000011'),
+        await liveUserCall(bed, '4915600000012'),
+      ];
+      const rooms = ['drain-4915600000011', 'drain-4915600000012'];
+      // The records are in Redis, owned by the instance holding the calls.
+      const inspect = new Redis(redis!.url);
+      try {
+        const owned = await inspect.smembers('durability-cluster:store:calls-of:doomed');
+        assert.deepEqual(owned.sort(), calls.map((c) => c.id).sort());
+      } finally {
+        inspect.disconnect();
+      }
 
-  const crashedAt = Date.now();
-  doomed.kill('SIGKILL');
-  await doomed.exited;
-  const terminatedAt = await terminatedAtMeta(
-    bed,
-    calls.map((c) => c.id),
-    ORPHAN_DEADLINE_MS,
+      const crashedAt = Date.now();
+      doomed.kill('SIGKILL');
+      await doomed.exited;
+      const terminatedAt = await terminatedAtMeta(
+        bed,
+        calls.map((c) => c.id),
+        ORPHAN_DEADLINE_MS,
+      );
+      for (const room of rooms) {
+        await eventually(
+          async () => (await participantsOf(bed, room)).length === 0,
+          Math.max(1000, ORPHAN_DEADLINE_MS - (Date.now() - crashedAt)),
+          `the connector participant gone from ${room}`,
+        );
+      }
+      t.diagnostic(`survivor terminated the calls ${terminatedAt - crashedAt} ms after kill -9`);
+      await eventually(
+        () => alive.output().split('orphaned call ended').length - 1 === calls.length,
+        10_000,
+        'the survivor reporting both calls ended',
+      );
+    },
   );
-  for (const room of rooms) {
-    await eventually(
-      async () => (await participantsOf(bed, room)).length === 0,
-      Math.max(1000, ORPHAN_DEADLINE_MS - (Date.now() - crashedAt)),
-      `the connector participant gone from ${room}`,
-    );
-  }
-  t.diagnostic(`survivor terminated the calls ${terminatedAt - crashedAt} ms after kill -9`);
-  await eventually(
-    () => survivor.output().split('orphaned call ended').length - 1 === calls.length,
-    10_000,
-    'the survivor reporting both calls ended',
-  );
-  survivor.kill('SIGTERM');
-  assert.equal(await survivor.exited, 0, survivor.output());
+  survivor!.kill('SIGTERM');
+  assert.equal(await survivor!.exited, 0, survivor!.output());
 });
