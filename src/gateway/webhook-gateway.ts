@@ -227,6 +227,8 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   private readonly forwardReceipts = new Map<string, WebhookReceiptHandle>();
   /** While draining: whether a call is held here (its webhooks are still taken). */
   private drainingHolds: ((callId: string) => boolean) | undefined;
+  /** The webhook queue is the cluster's (Redis): any instance processes what is queued. */
+  private sharedQueue = false;
 
   constructor(options: WebhookGatewayOptions) {
     super((event, err) => options.logger.error({ err, event }, 'gateway listener threw'));
@@ -259,6 +261,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
    */
   attachQueues(store: StateStore, consumer: string): void {
     if (this.webhookQueue || this.closed) return;
+    this.sharedQueue = store.kind === 'redis';
     this.webhookQueue = store.queue(WEBHOOK_QUEUE, { leaseMs: WEBHOOK_LEASE_MS });
     this.webhookConsumer = new QueueConsumer({
       queue: this.webhookQueue,
@@ -286,9 +289,11 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   }
 
   /**
-   * Shutting down: webhooks are answered 503 (Meta retries them, at a peer or after the restart)
-   * unless every call event in them is for a call still held here (`holds`), so hang-ups keep
-   * reaching the live calls. Queued ones go on being processed.
+   * Shutting down. With a local queue, webhooks are answered 503 (Meta retries them, at another
+   * instance or after the restart) unless every call event in them is for a call still held here
+   * (`holds`), so hang-ups keep reaching the live calls. With the cluster's queue (Redis) they are
+   * still taken: any instance processes them, and a new call is placed on an instance that is not
+   * draining. Queued ones go on being processed.
    */
   startDraining(holds: (callId: string) => boolean): void {
     this.drainingHolds = holds;
@@ -337,7 +342,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
         this.receipts.refused(raw.length, check.result, check.status ?? 403);
       return;
     }
-    if (this.drainingHolds && !this.concernsOnlyHeldCalls(raw)) {
+    if (this.drainingHolds && !this.sharedQueue && !this.concernsOnlyHeldCalls(raw)) {
       // Meta retries: the webhook reaches an instance that is not shutting down, or this one's
       // successor (the load balancer stopped sending here once /readyz said 503).
       res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '5' }).end('shutting down');
@@ -370,7 +375,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     // No state store (a gateway used on its own): processed in memory after the answer.
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
     const receipt = this.receipts.accepted(raw.length, this.forwarder !== undefined);
-    this.track(this.process(raw, check.secrets, receipt));
+    this.track(this.process(raw, check.secrets, receipt).then(() => undefined));
   };
 
   /** Whether every event of `raw` is a call event for a call held here (see `startDraining`). */
@@ -407,7 +412,12 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
       this.forwardReceipts.set(id, receipt);
       this.forwardConsumer?.wake();
     }
-    await this.process(raw, check.secrets, receipt, false);
+    const outcomes = await this.process(raw, check.secrets, receipt, false);
+    if (this.closed && outcomes.includes('failed')) {
+      // Cut short by the shutdown: not acknowledged, so the next process (or a peer) takes it up
+      // again; every step of processing is idempotent.
+      throw new Error('gateway closed while the webhook was processed');
+    }
   }
 
   private async deliverForward(entry: QueueEntry): Promise<void> {
@@ -521,7 +531,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     secrets: string[],
     receipt: WebhookReceiptHandle,
     forwardInMemory = true,
-  ): Promise<void> {
+  ): Promise<WebhookEventOutcome[]> {
     if (this.forwarder && forwardInMemory) {
       void this.forwarder
         .forward(raw, secrets[0])
@@ -545,6 +555,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
       }),
     );
     receipt.processed(outcomes);
+    return outcomes;
   }
 
   private async dispatch(

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { dispose } from '@livekit/rtc-node';
 import { ConnectTwilioCallRequest_TwilioCallDirection as TwilioDirection } from '@livekit/protocol';
+import { startRedis, type RedisHandle } from '../../../testbed/redis.js';
 import { assertTone, eventually, postTwirpJson, RoomListener } from '../calls/bridge-harness.js';
 import {
   graphActions,
@@ -20,6 +21,7 @@ import {
  */
 
 let bed: MetaBed;
+let redis: RedisHandle | undefined;
 const listeners: RoomListener[] = [];
 
 before(async () => {
@@ -29,6 +31,7 @@ before(async () => {
 after(async () => {
   for (const l of listeners) await l.close().catch(() => undefined);
   await dispose();
+  await redis?.stop();
   await bed?.stop();
 });
 
@@ -169,4 +172,54 @@ test('a second signal cuts the drain short', async () => {
   connector.kill('SIGINT');
   assert.equal(await connector.exited, 0, connector.output());
   await terminatedAtMeta(bed, [call.id], 10_000);
+});
+
+test('with Redis, a call whose connect webhook reaches a draining instance is answered by a peer that is not draining', async () => {
+  redis = await startRedis();
+  const env = (id: string) => ({
+    REDIS_URL: redis!.url,
+    REDIS_KEY_PREFIX: 'durability-drain:',
+    INSTANCE_ID: id,
+    CLUSTER_HEARTBEAT_SECONDS: '1',
+    SHUTDOWN_DRAIN_SECONDS: '120',
+  });
+  const draining = await startConnector(bed, {
+    stateDir: join(bed.dir, 'redis-drain-a'),
+    env: env('draining'),
+  });
+  const peer = await startConnector(bed, {
+    stateDir: join(bed.dir, 'redis-drain-b'),
+    env: env('peer'),
+  });
+  bed.simulator.setWebhookUrl(draining.webhookUrl);
+  const held = await liveUserCall(bed, '4915500000031');
+  draining.kill('SIGTERM');
+  await eventually(
+    async () => (await statusOf(`${draining.internalUrl}/readyz`)) === 503,
+    10_000,
+    'draining',
+  );
+  // The peer has seen the draining flag in the heartbeat before the next call comes.
+  await new Promise((r) => setTimeout(r, 1500));
+
+  const fresh = await liveUserCall(bed, '4915500000032');
+  await eventually(
+    () => peer.output().includes(fresh.id) && /"msg":"call accepted"/.test(peer.output()),
+    10_000,
+    'the peer holding the new call',
+  );
+  assert.ok(
+    !draining
+      .output()
+      .split('\n')
+      .some((l) => l.includes(fresh.id) && l.includes('"msg":"call accepted"')),
+    'the draining instance did not take the call itself',
+  );
+  assert.equal(held.state, 'active', 'the drained call goes on');
+  held.hangUp();
+  assert.equal(await draining.exited, 0, draining.output());
+  assert.equal(fresh.state, 'active', 'the new call lives on at the peer');
+  fresh.hangUp();
+  peer.kill('SIGTERM');
+  assert.equal(await peer.exited, 0, peer.output());
 });
