@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { queuePolicy, type QueuePolicy } from '../durable-queue.js';
 import { systemClock, type StateStore, type StateStoreClock } from '../state-store.js';
 import { SqliteCallStore } from './sqlite-call-store.js';
-import { DATABASE_FILE, openDatabase } from './sqlite-database.js';
+import { DATABASE_FILE, guard, openDatabase } from './sqlite-database.js';
 import { SqliteQueue } from './sqlite-queue.js';
 import { lockStateDir, type StateDirLock } from './state-dir-lock.js';
 
@@ -44,8 +44,20 @@ export class SqliteStateStore implements StateStore {
     const db = openDatabase(dir);
     let lock: StateDirLock | undefined;
     try {
-      if (options.exclusive) lock = lockStateDir(dir);
+      if (options.exclusive) {
+        lock = lockStateDir(dir);
+        // Only this process uses the directory now: whatever was claimed was claimed by a process
+        // that is gone, so it is due again at once instead of after its lease.
+        guard(() =>
+          db
+            .prepare(
+              'UPDATE queue_entries SET claimed_by = NULL, lease_until = NULL WHERE lease_until IS NOT NULL',
+            )
+            .run(),
+        );
+      }
     } catch (err) {
+      lock?.release();
       db.close();
       throw err;
     }
