@@ -3,7 +3,7 @@
  * by environment and a YAML file, with a real livekit-server and the simulator as Meta in the test
  * process. Tests signal it (SIGTERM, SIGKILL) and start it again with the same configuration.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RoomServiceClient } from 'livekit-server-sdk';
@@ -67,6 +67,8 @@ export interface ConnectorProcess {
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
   kill(signal: NodeJS.Signals): void;
+  /** Signal the process and its children, as a service manager killing its group does. */
+  killGroup(signal: NodeJS.Signals): void;
   /** Whether the process is still running. */
   readonly running: boolean;
 }
@@ -133,10 +135,37 @@ export async function startConnector(
     output: cli.output,
     exited: cli.exited,
     kill: (signal) => cli.child.kill(signal),
+    killGroup: (signal) => {
+      cli.child.kill(signal);
+      for (const pid of childPids(cli.child.pid!)) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // Gone already.
+        }
+      }
+    },
     get running() {
       return exitCode === undefined && cli.child.exitCode === null && cli.child.signalCode === null;
     },
   };
+}
+
+/** Pids of the processes whose parent is `pid` (Linux /proc). */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state, ppid, ...
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return out;
 }
 
 /** HTTP status of GET `url` (0 when nothing answers). */

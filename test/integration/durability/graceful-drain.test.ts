@@ -48,7 +48,8 @@ test('SIGTERM with two live calls: readiness drops, new calls are refused, the l
   await listener.waitForConnectorTrack();
 
   assert.equal(await statusOf(`${connector.internalUrl}/readyz`), 200);
-  connector.kill('SIGTERM');
+  // As systemd stops a service: SIGTERM to the connector and its room worker processes alike.
+  connector.killGroup('SIGTERM');
   await eventually(
     async () => (await statusOf(`${connector.internalUrl}/readyz`)) === 503,
     10_000,
@@ -99,12 +100,12 @@ test('SIGTERM with two live calls: readiness drops, new calls are refused, the l
   );
   assert.deepEqual(graphActions(bed, third.id), [], 'nothing sent to Meta for the new call');
 
-  // The live calls go on, with audio both ways, well into the drain.
-  await new Promise((r) => setTimeout(r, 1500));
+  // The live calls go on, with audio both ways, well into the drain (3 s of it are checked).
+  await new Promise((r) => setTimeout(r, 3000));
   assert.equal(first.state, 'active');
   assert.equal(second.state, 'active');
   assertTone(
-    listener.heard(1000),
+    listener.heard(3000),
     listener.sampleRate,
     440,
     'caller heard in the room during drain',
