@@ -21,6 +21,8 @@ export interface CallJournalOptions {
   owner: string;
   /** Required - the token configured for a business number, if any. Secret. */
   configuredToken(phoneNumberId: string): string | undefined;
+  /** Optional - how often records whose write failed are written again, ms. Default 5000. */
+  repairIntervalMs?: number;
   logger: Logger;
 }
 
@@ -33,6 +35,9 @@ export class CallJournal {
   readonly #options: CallJournalOptions;
   readonly #log: Logger;
   readonly #chains = new Map<string, Promise<void>>();
+  /** Per call, the write that makes its record right again after a failed one. */
+  readonly #repairs = new Map<string, () => Promise<void>>();
+  readonly #repairTimer: NodeJS.Timeout;
   readonly #onAdded = (call: WhatsAppCall) => this.#track(call);
   #closed = false;
 
@@ -40,18 +45,33 @@ export class CallJournal {
     this.#options = options;
     this.#log = options.logger.child({ component: 'call-journal' });
     options.registry.on('added', this.#onAdded);
+    // A store that was unreachable for a while (Redis restarting) gets the records again.
+    this.#repairTimer = setInterval(() => this.#repair(), options.repairIntervalMs ?? 5000);
+    this.#repairTimer.unref();
+  }
+
+  #repair(): void {
+    for (const [callId, write] of this.#repairs) {
+      this.#repairs.delete(callId);
+      this.#enqueue(callId, write, 'repair', write);
+    }
   }
 
   #track(call: WhatsAppCall): void {
     const callId = call.callId;
     if (!callId || this.#closed) return;
-    this.#enqueue(callId, () => this.#options.store.put(this.#record(call)), 'write');
+    const put = () => this.#options.store.put(this.#record(call));
+    this.#enqueue(callId, put, 'write', put);
     const onState = (state: string) => {
       if (state === 'ended') return;
       this.#enqueue(
         callId,
-        async () => void (await this.#options.store.update(callId, { state })),
+        async () => {
+          // No record to update: its first write failed; write it whole.
+          if (!(await this.#options.store.update(callId, { state }))) await put();
+        },
         'update',
+        put,
       );
     };
     call.on('state', onState);
@@ -65,7 +85,8 @@ export class CallJournal {
         );
         return;
       }
-      this.#enqueue(callId, () => this.#options.store.remove(callId), 'remove');
+      const remove = () => this.#options.store.remove(callId);
+      this.#enqueue(callId, remove, 'remove', remove);
     });
   }
 
@@ -92,11 +113,25 @@ export class CallJournal {
     };
   }
 
-  #enqueue(callId: string, write: () => Promise<void>, what: string): void {
+  /** Run `write` after the call's earlier writes; if it fails, `repair` runs again later. */
+  #enqueue(
+    callId: string,
+    write: () => Promise<void>,
+    what: string,
+    repair: () => Promise<void>,
+  ): void {
     const previous = this.#chains.get(callId) ?? Promise.resolve();
-    const next = previous.then(write).catch((err: unknown) => {
-      this.#log.warn({ err, callId, what }, 'could not keep the call record');
-    });
+    const next = previous.then(write).then(
+      () => {
+        // Writes of one call run in order and each leaves the record as the call is now (an
+        // update falls back to a whole write): a success supersedes any repair.
+        this.#repairs.delete(callId);
+      },
+      (err: unknown) => {
+        this.#log.warn({ err, callId, what }, 'could not keep the call record; retrying');
+        if (!this.#closed || what === 'remove') this.#repairs.set(callId, repair);
+      },
+    );
     this.#chains.set(callId, next);
     void next.then(() => {
       if (this.#chains.get(callId) === next) this.#chains.delete(callId);
@@ -117,6 +152,7 @@ export class CallJournal {
   /** Stop recording new calls (writes under way go on; see {@link flush}). Idempotent. */
   close(): void {
     this.#closed = true;
+    clearInterval(this.#repairTimer);
     this.#options.registry.off('added', this.#onAdded);
   }
 }
