@@ -252,3 +252,24 @@ test('a forward the business keeps refusing is retried, then dead-lettered, visi
   connector.kill('SIGTERM');
   assert.equal(await connector.exited, 0, connector.output());
 });
+
+test('a webhook acknowledged before a kill -9 is still forwarded after the restart', async () => {
+  const stateDir = join(bed.dir, 'crash-forward');
+  const env = { WHATSAPP_FORWARD_URL: businessUrl };
+  businessStatus = 503;
+  const first = await startConnector(bed, { stateDir, env });
+  const attemptsBefore = businessAttempts;
+  const body = messageWebhook();
+  assert.equal(await postAsMeta(first, body), 200);
+  // The business's app is down: the forward waits in its queue for the next attempt.
+  await eventually(() => businessAttempts > attemptsBefore, 10_000, 'a first forward attempt');
+  first.kill('SIGKILL');
+  await first.exited;
+  assert.ok(!delivered.includes(body));
+
+  businessStatus = 200;
+  const second = await startConnector(bed, { stateDir, env });
+  await eventually(() => delivered.includes(body), 20_000, 'forwarded by the restarted process');
+  second.kill('SIGTERM');
+  assert.equal(await second.exited, 0, second.output());
+});
