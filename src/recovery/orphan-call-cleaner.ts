@@ -97,6 +97,8 @@ export class OrphanCallCleaner {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
+  /** The last scan failed (store down): the next failures are logged at debug. */
+  #scanFailing = false;
   /** Local mode: the records found at start, the only ones that are orphans. */
   #pendingLocal: Set<string> | undefined;
 
@@ -152,9 +154,13 @@ export class OrphanCallCleaner {
     try {
       orphans = await this.#findOrphans();
     } catch (err) {
-      this.#log.warn({ reason: (err as Error).message }, 'orphan scan failed; retrying');
+      const fields = { reason: (err as Error).message };
+      if (this.#scanFailing) this.#log.debug(fields, 'orphan scan failed; retrying');
+      else this.#log.warn(fields, 'orphan scan failed; retrying until the store answers');
+      this.#scanFailing = true;
       return;
     }
+    this.#scanFailing = false;
     if (orphans.length > 0) {
       this.#log.warn(
         { calls: orphans.length, owners: [...new Set(orphans.map((o) => o.owner))] },
