@@ -56,6 +56,15 @@ export async function startMetaBed(): Promise<MetaBed> {
   };
 }
 
+/** Every `serve` started, so a failed test leaves none running (`killLeftovers`). */
+const started = new Set<{ kill(signal: NodeJS.Signals): void; readonly running: boolean }>();
+
+/** SIGKILL every connector still running (an `after` hook: a failed test must not hang the file). */
+export function killLeftovers(): void {
+  for (const c of started) if (c.running) c.kill('SIGKILL');
+  started.clear();
+}
+
 /** One `serve` process. */
 export interface ConnectorProcess {
   port: number;
@@ -127,7 +136,7 @@ export async function startConnector(
   await cli.waitFor('whatsapp-connector listening', 90_000);
   let exitCode: number | null | undefined;
   void cli.exited.then((code) => (exitCode = code));
-  return {
+  const handle: ConnectorProcess = {
     port,
     internalPort,
     webhookUrl: `http://127.0.0.1:${port}/whatsapp/webhook`,
@@ -149,6 +158,8 @@ export async function startConnector(
       return exitCode === undefined && cli.child.exitCode === null && cli.child.signalCode === null;
     },
   };
+  started.add(handle);
+  return handle;
 }
 
 /** Pids of the processes whose parent is `pid` (Linux /proc). */

@@ -9,6 +9,7 @@ import {
   graphActions,
   liveUserCall,
   startConnector,
+  killLeftovers,
   startMetaBed,
   statusOf,
   terminatedAtMeta,
@@ -29,6 +30,7 @@ before(async () => {
 });
 
 after(async () => {
+  killLeftovers();
   for (const l of listeners) await l.close().catch(() => undefined);
   await dispose();
   await redis?.stop();

@@ -14,6 +14,7 @@ import {
   APP_SECRET,
   liveUserCall,
   startConnector,
+  killLeftovers,
   startMetaBed,
   statusOf,
   type ConnectorProcess,
@@ -52,6 +53,7 @@ before(async () => {
 });
 
 after(async () => {
+  killLeftovers();
   for (const p of redisProcesses) await p.stop().catch(() => undefined);
   await new Promise((resolve) => business.close(resolve));
   await bed?.stop();
