@@ -5,7 +5,7 @@ NODE_MODULES := node_modules/.package-lock.json
 BUILD := dist/cli/main.js
 SOURCES := $(shell find src -name '*.ts') $(wildcard src/console/assets/*) tsconfig.json tsconfig.build.json package.json
 
-.PHONY: all install tools check lint format typecheck test test-unit test-integration dev bench build clean
+.PHONY: all install tools check lint format typecheck test test-unit test-integration dev bench bench-long build clean
 
 all: test
 
@@ -49,9 +49,13 @@ test-integration: install tools build
 dev: install tools build
 	node bin/whatsapp-connector.js dev
 
-## bench: benchmarks (table + JSON under bench/results)
+## bench: benchmarks (table + JSON under bench/results); about 15 minutes
 bench: install tools
 	npx tsx bench/run.ts $(BENCH_ARGS)
+
+## bench-long: the benchmarks plus a 30-minute soak at half capacity (= make bench BENCH_ARGS=--long)
+bench-long: install tools
+	npx tsx bench/run.ts --long $(BENCH_ARGS)
 
 ## build: compile src/ into dist/ (what the bin and the npm package run), with the console's assets
 build: install $(BUILD)

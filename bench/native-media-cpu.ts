@@ -74,6 +74,8 @@ const connector = await RpcChild.start(
       WHATSAPP_GRAPH_URL: simulator.graphUrl,
       MEDIA_ICE_ADDRESSES: '127.0.0.1',
       MAX_CONCURRENT_CALLS: '1000',
+      // CPU is measured here; admission control would refuse calls first.
+      ADMISSION_CONTROL: 'false',
       LOG_LEVEL: 'error',
       NODE_ENV: 'production',
     },

@@ -92,7 +92,7 @@ async function twirp(lk: LiveKitServerHandle, base: string, method: string, body
 async function callsHeldBy(lk: LiveKitServerHandle, internalUrl: string): Promise<number> {
   const token = new AccessToken(lk.apiKey, lk.apiSecret);
   token.addGrant({ roomCreate: true });
-  const res = await fetch(`${internalUrl}/api/calls`, {
+  const res = await fetch(`${internalUrl}/api/calls?scope=local`, {
     headers: { Authorization: `Bearer ${await token.toJwt()}` },
   });
   return ((await res.json()) as { calls: unknown[] }).calls.length;

@@ -20,6 +20,17 @@ export function fmt(v: number | string, unit: string): string {
   return `${v.toFixed(digits)}${unit ? ` ${unit}` : ''}`;
 }
 
+/** A plain text table: a header row, a rule, then rows (columns padded to the widest cell). */
+export function renderColumns(head: readonly string[], rows: readonly string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
 export function renderTable(figures: readonly Figure[]): string {
   const rows = figures.map((f) => [
     f.section,
@@ -82,6 +93,8 @@ export function renderChart(
   steps: readonly CapacityStep[],
   title: string,
   latencyBaselineMs = 0,
+  /** Goal line of the CPU panel, CPU-s per call-minute (issue 13: 0.9 passthrough, 1.6 mixing). */
+  cpuGoal = 0.9,
 ): string {
   const W = 720;
   const H = 560;
@@ -148,13 +161,13 @@ export function renderChart(
   panel(
     tops[0]!,
     'CPU-s per call-minute / cores',
-    Math.max(1.5, ...cpu.filter(Number.isFinite), ...core, ...busy) * 1.1,
+    Math.max(cpuGoal * 1.25, ...cpu.filter(Number.isFinite), ...core, ...busy) * 1.1,
     [
       { name: 'CPU-s per call-minute', color: '#1f77b4', values: cpu },
       { name: 'cores used by the connector', color: '#ff7f0e', values: core },
       { name: 'cores busy, whole machine (of 2)', color: '#7f7f7f', values: busy, dash: true },
     ],
-    [{ value: 1.2, label: 'goal 1.2' }],
+    [{ value: cpuGoal, label: `goal ${cpuGoal}` }],
   );
   const lat = (f: (s: CapacityStep) => number) => steps.map(f);
   const all = steps.flatMap((s) => [s.userToRoom.p99, s.roomToUser.p99]).filter(Number.isFinite);

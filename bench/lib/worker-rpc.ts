@@ -76,9 +76,10 @@ export class RpcChild {
   static async start(
     name: string,
     script: URL,
-    options: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {},
+    options: { env?: NodeJS.ProcessEnv; execArgv?: string[]; cwd?: string } = {},
   ): Promise<RpcChild> {
     const child = fork(fileURLToPath(script), [], {
+      ...(options.cwd ? { cwd: options.cwd } : {}),
       execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

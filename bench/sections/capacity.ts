@@ -1,10 +1,20 @@
 /**
  * Capacity ramp: concurrent full-duplex calls (tone bursts both ways, detected at both ends),
  * stepped up until quality breaks (> 1 % of 20 ms tone frames missing at either end, or one-way
- * p99 > 150 ms) or the cap. At each step: CPU per process group from /proc, connector RSS.
+ * p99 > 150 ms) or the cap. At each step: CPU per process group from /proc (the connector is a
+ * black box process), connector RSS, and what the load side (simulator + room agents) costs.
+ * `speakers: 1` is the passthrough case (one agent speaking), 2 the mixing case.
  */
 import { ROOM_BURSTS, USER_BURSTS, type BenchCall, type BenchStack } from '../lib/bench-stack.js';
-import { mapLimit, mergeDirections, percentiles, sleep, type Percentiles } from '../lib/stats.js';
+import type { ReceivedBurst } from '../lib/burst-signal.js';
+import {
+  mapLimit,
+  matchBursts,
+  mergeDirections,
+  percentiles,
+  sleep,
+  type Percentiles,
+} from '../lib/stats.js';
 
 export const LOSS_LIMIT = 0.01;
 export const P99_LIMIT_MS = 150;
@@ -18,6 +28,8 @@ export interface CapacityStep {
   /** Connector CPU as a share of one core. */
   connectorCoreShare: number;
   connectorRssBytes: number;
+  /** Simulator + room participant processes + bench driver, CPU-s per call-minute. */
+  loadSideCpuSecondsPerCallMinute: number;
   userToRoom: Percentiles & { loss: number };
   roomToUser: Percentiles & { loss: number };
   /** Calls whose audio failed in at least one direction in this window (no burst matched). */
@@ -55,30 +67,63 @@ export interface CapacityResult {
   /** Subtracted from p99 before the 150 ms limit: the direct-path p50 of the same run. */
   latencyBaselineMs: number;
   setupFailures: number;
+  speakers: number;
+  /** Load side CPU-s per call-minute at the largest step measured, and its slope. */
+  loadSideCpuSecondsPerCallMinute: number;
+  marginalLoadSideCpuSecondsPerCallMinute: number;
+  /** Slope per process group (simulator, agents, livekitServer...), CPU-s per added call-minute. */
+  marginalByGroup: Record<string, number>;
+  /** The rtc-node listener in the first call's room: bursts of the user it heard. */
+  rtcNodeCheck?: {
+    burstsSent: number;
+    burstsMatched: number;
+    framesMissingShare: number;
+    p50Ms: number;
+  };
 }
 
 export async function runCapacity(
   stack: BenchStack,
-  opts: { steps: number[]; holdSeconds: number; settleSeconds: number; latencyBaselineMs: number },
+  opts: {
+    steps: number[];
+    holdSeconds: number;
+    settleSeconds: number;
+    latencyBaselineMs: number;
+    /** Room speakers per call (1: passthrough, 2: mixing). Default 1. */
+    speakers?: number;
+    /** Put an rtc-node listener in the first call's room (audio check). Default false. */
+    rtcNodeCheck?: boolean;
+  },
   log: (s: string) => void,
 ): Promise<CapacityResult> {
+  const speakers = opts.speakers ?? 1;
   const calls: BenchCall[] = [];
   const steps: CapacityStep[] = [];
   let stoppedBecause = 'reached the cap';
   let setupFailures = 0;
-  await stack.connector.call('gc');
-  const idle = (await stack.connectorStats()).memory.rss;
+  await stack.connector.call('gc').catch(() => undefined);
+  const idle = (await stack.connectorStats())?.memory.rss ?? NaN;
   stack.meter.reset();
   await sleep(5000);
   const idleCpu = stack.meter.read();
+  let checkAdded = false;
+  let failedInRow = 0;
+  let rtcNodeCheck: CapacityResult['rtcNodeCheck'];
   const connectorIdleCores = (idleCpu.cpuSeconds.connector ?? 0) / idleCpu.wallSeconds;
   try {
     for (const target of opts.steps) {
       const missing = target - calls.length;
       log(`capacity: ramp to ${target} calls`);
       const added = await mapLimit(Array.from({ length: missing }), 2, async () => {
+        const withCheck = opts.rtcNodeCheck === true && !checkAdded;
+        checkAdded ||= withCheck;
         try {
-          const c = await stack.inboundCall({ userSpeaks: USER_BURSTS, roomSpeaks: ROOM_BURSTS });
+          const c = await stack.inboundCall({
+            userSpeaks: USER_BURSTS,
+            roomSpeaks: ROOM_BURSTS,
+            speakers,
+            rtcNodeListener: withCheck,
+          });
           await c.listener.worker.call('waitTrack', { key: c.listener.key, timeoutMs: 10_000 });
           return c;
         } catch (err) {
@@ -99,7 +144,28 @@ export async function runCapacity(
       const to = Date.now();
       const cpu = stack.meter.read();
       const measured = await mapLimit(calls, 4, (c) => stack.measureCall(c, from, to));
-      const legs = (await stack.connectorStats()).legs;
+      const legs = (await stack.connectorStats())?.legs ?? [];
+      const checkIndex = calls.findIndex((c) => c.extras.length >= speakers);
+      const checker = calls[checkIndex]?.extras[speakers - 1];
+      if (checker) {
+        const r = await checker.worker.call<{ received: ReceivedBurst[]; sent: number[] }>(
+          'analyse',
+          { key: checker.key, listen: USER_BURSTS, fromMs: from - 1000, toMs: to },
+        );
+        const m = matchBursts(measured[checkIndex]?.userSent ?? [], r.received, {
+          fromMs: from,
+          toMs: to,
+          tailMs: 1000,
+          maxMs: USER_BURSTS.periodMs * 0.9,
+          framesPerBurst: USER_BURSTS.onMs / 20,
+        });
+        rtcNodeCheck = {
+          burstsSent: m.burstsSent,
+          burstsMatched: m.burstsMatched,
+          framesMissingShare: m.framesMissing / Math.max(1, m.framesExpected),
+          p50Ms: percentiles(m.latencies).p50,
+        };
+      }
       const u2r = mergeDirections(measured.map((m) => m.userToRoom));
       const r2u = mergeDirections(measured.map((m) => m.roomToUser));
       const dead = measured.filter(
@@ -110,6 +176,11 @@ export async function runCapacity(
       const pu = percentiles(u2r.latencies);
       const pr = percentiles(r2u.latencies);
       const connectorCpu = cpu.cpuSeconds.connector ?? 0;
+      const loadCpu =
+        (cpu.cpuSeconds.simulator ?? 0) +
+        (cpu.cpuSeconds.agents ?? 0) +
+        (cpu.cpuSeconds.rtcNodeListeners ?? 0) +
+        (cpu.cpuSeconds.benchDriver ?? 0);
       const failures: string[] = [];
       if (lossU > LOSS_LIMIT)
         failures.push(`user→room frames missing ${(lossU * 100).toFixed(1)} %`);
@@ -126,6 +197,7 @@ export async function runCapacity(
         connectorCpuSecondsPerCallMinute: connectorCpu / (target * (cpu.wallSeconds / 60)),
         connectorCoreShare: connectorCpu / cpu.wallSeconds,
         connectorRssBytes: cpu.rssBytes.connector ?? 0,
+        loadSideCpuSecondsPerCallMinute: loadCpu / (target * (cpu.wallSeconds / 60)),
         userToRoom: { ...pu, loss: lossU },
         roomToUser: { ...pr, loss: lossR },
         deadCalls: dead,
@@ -155,12 +227,19 @@ export async function runCapacity(
       log(
         `  ${target} calls: connector ${step.connectorCpuSecondsPerCallMinute.toFixed(2)} CPU-s/call-min, ` +
           `machine ${(cpu.machineBusyShare * 100).toFixed(0)} % busy, u→r p50/p99 ${pu.p50.toFixed(0)}/${pu.p99.toFixed(0)} ms, ` +
-          `r→u ${pr.p50.toFixed(0)}/${pr.p99.toFixed(0)} ms, missing ${(lossU * 100).toFixed(2)}/${(lossR * 100).toFixed(2)} %` +
+          `r→u ${pr.p50.toFixed(0)}/${pr.p99.toFixed(0)} ms, missing ${(lossU * 100).toFixed(2)}/${(lossR * 100).toFixed(2)} %, ` +
+          `load side ${step.loadSideCpuSecondsPerCallMinute.toFixed(2)} (sim ${(cpu.cpuSeconds.simulator ?? 0).toFixed(1)} s, agents ${(cpu.cpuSeconds.agents ?? 0).toFixed(1)} s, lk ${(cpu.cpuSeconds.livekitServer ?? 0).toFixed(1)} s in ${cpu.wallSeconds.toFixed(0)} s)` +
           (step.ok ? '' : `  BREAK: ${step.failure}`),
       );
+      // One bad window on a shared machine is often someone else's load: stop after two in a row.
       if (!step.ok) {
-        stoppedBecause = step.failure ?? 'quality';
-        break;
+        failedInRow++;
+        if (failedInRow >= 2) {
+          stoppedBecause = `${step.failure ?? 'quality'} (2 steps in a row)`;
+          break;
+        }
+      } else {
+        failedInRow = 0;
       }
     }
   } finally {
@@ -185,19 +264,34 @@ export async function runCapacity(
     marginalCpuSecondsPerCallMinute: slope(good.length >= 2 ? good : steps) * 60,
     latencyBaselineMs: opts.latencyBaselineMs,
     setupFailures,
+    speakers,
+    loadSideCpuSecondsPerCallMinute:
+      steps[steps.length - 1]?.loadSideCpuSecondsPerCallMinute ?? NaN,
+    marginalLoadSideCpuSecondsPerCallMinute:
+      slope(steps, (s) => (s.loadSideCpuSecondsPerCallMinute * s.calls) / 60) * 60,
+    marginalByGroup: Object.fromEntries(
+      Object.keys(steps[0]?.cpuSeconds ?? {}).map((g) => [
+        g,
+        slope(steps, (s) => (s.cpuSeconds[g] ?? 0) / s.windowSeconds) * 60,
+      ]),
+    ),
+    ...(rtcNodeCheck ? { rtcNodeCheck } : {}),
   };
 }
 
-/** Least-squares slope of connector cores used against calls (cores per call). */
-function slope(steps: readonly CapacityStep[]): number {
+/** Least-squares slope of cores used (default: the connector's) against calls (cores per call). */
+function slope(
+  steps: readonly CapacityStep[],
+  y: (s: CapacityStep) => number = (s) => s.connectorCoreShare,
+): number {
   if (steps.length < 2) return NaN;
   const n = steps.length;
   const mx = steps.reduce((a, s) => a + s.calls, 0) / n;
-  const my = steps.reduce((a, s) => a + s.connectorCoreShare, 0) / n;
+  const my = steps.reduce((a, s) => a + y(s), 0) / n;
   let num = 0;
   let den = 0;
   for (const s of steps) {
-    num += (s.calls - mx) * (s.connectorCoreShare - my);
+    num += (s.calls - mx) * (y(s) - my);
     den += (s.calls - mx) ** 2;
   }
   return den === 0 ? NaN : num / den;

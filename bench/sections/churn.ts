@@ -44,16 +44,16 @@ export interface ChurnResult {
 }
 
 async function snapshot(stack: BenchStack): Promise<ChurnSnapshot> {
-  await stack.connector.call('gc');
+  await stack.connector.call('gc').catch(() => undefined);
   await sleep(500);
   const stats = await stack.connectorStats();
   const tree = sampleTree(stack.connector.pid);
   return {
     rssBytes: tree.rssBytes,
-    heapUsedBytes: stats.memory.heapUsed,
+    heapUsedBytes: stats?.memory.heapUsed ?? NaN,
     fds: tree.fds,
-    activeCalls: stats.activeCalls,
-    openMediaLegs: stats.openMediaLegs,
+    activeCalls: stats?.activeCalls ?? NaN,
+    openMediaLegs: stats?.openMediaLegs ?? NaN,
   };
 }
 
@@ -144,6 +144,6 @@ export async function runChurn(
   };
 }
 
-async function benchRooms(stack: BenchStack) {
+export async function benchRooms(stack: BenchStack) {
   return (await stack.rooms.listRooms()).filter((r) => r.name.startsWith('bench-'));
 }

@@ -34,11 +34,13 @@ export async function runImpairment(
       try {
         await call.listener.worker.call('waitTrack', { key: call.listener.key, timeoutMs: 10_000 });
         await sleep(3000);
-        const legBefore = (await stack.connectorStats()).legs.find((l) => l.callId === call.callId);
+        const legBefore = (await stack.connectorStats())?.legs.find(
+          (l) => l.callId === call.callId,
+        );
         const from = Date.now();
         await sleep(opts.windowSeconds * 1000);
         const to = Date.now();
-        const legAfter = (await stack.connectorStats()).legs.find((l) => l.callId === call.callId);
+        const legAfter = (await stack.connectorStats())?.legs.find((l) => l.callId === call.callId);
         const decoded =
           (legAfter?.media.framesDecoded ?? 0) - (legBefore?.media.framesDecoded ?? 0);
         const concealed =

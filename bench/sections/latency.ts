@@ -1,8 +1,11 @@
 /**
- * One-way delay, each direction, through the bridge and — as the baseline — between two plain
- * rtc-node participants through the same livekit-server. Both use the same burst sender and
- * detector, so what they share (rtc-node capture queue, livekit-server, NetEQ/playout) cancels
- * out in the difference.
+ * One-way delay, each direction, through the bridge and — as the baseline — between two room
+ * agents (the TypeScript participant) through the same livekit-server. Both use the same
+ * pre-encoded burst sender and the same detector on packet arrival times (no playout buffer on
+ * either end), so what they share (livekit-server, loopback, the agents' own send/receive path)
+ * cancels out in the difference. With `speakers: 2` a second agent speaks in the bridged room
+ * (the connector mixes). An rtc-node participant also listens in the bridged room: whether an
+ * independent WebRTC stack hears the user's bursts, and its delay including NetEQ playout.
  */
 import {
   ROOM_BURSTS,
@@ -27,6 +30,9 @@ export interface LatencyResult {
   addedRoomToUser: { p50: number; p95: number; p99: number };
   ratioUserToRoomP50: number;
   ratioRoomToUserP50: number;
+  speakers: number;
+  /** The rtc-node listener in the bridged room (user → room), NetEQ playout included. */
+  rtcNode?: { p50: number; framesMissingShare: number; burstsMatched: number; burstsSent: number };
 }
 
 async function analyse(p: RoomParticipantRef, listen: BurstPattern, fromMs: number, toMs: number) {
@@ -49,39 +55,49 @@ export async function runLatency(
   stack: BenchStack,
   windowSeconds: number,
   log: (s: string) => void,
+  opts: { speakers?: number; rtcNodeCheck?: boolean } = {},
 ): Promise<LatencyResult> {
+  const speakers = opts.speakers ?? 1;
   log(
-    `latency: direct pair (2 rtc-node participants) and one bridged call, together, ${windowSeconds} s`,
+    `latency (${speakers === 1 ? 'one room speaker' : `${speakers} room speakers`}): direct pair (2 agents) and one bridged call, together, ${windowSeconds} s`,
   );
   const wa = await stack.newWorker();
   const wb = await stack.newWorker();
-  const room = `bench-direct-${process.pid}`;
-  const a = await stack.join(room, 'direct-a', USER_BURSTS, wa);
-  const b = await stack.join(room, 'direct-b', ROOM_BURSTS, wb);
+  const room = `bench-direct-${stack.connectorName}-${speakers}-${process.pid}`;
+  const a = await stack.join(room, 'direct-a', { speak: USER_BURSTS, worker: wa });
+  const b = await stack.join(room, 'direct-b', { speak: ROOM_BURSTS, worker: wb });
   await Promise.all([
     a.worker.call('waitTrack', { key: a.key, timeoutMs: 10_000 }),
     b.worker.call('waitTrack', { key: b.key, timeoutMs: 10_000 }),
   ]);
-  const call = await stack.inboundCall({ userSpeaks: USER_BURSTS, roomSpeaks: ROOM_BURSTS });
+  const call = await stack.inboundCall({
+    userSpeaks: USER_BURSTS,
+    roomSpeaks: ROOM_BURSTS,
+    speakers,
+    rtcNodeListener: opts.rtcNodeCheck ?? true,
+  });
   await call.listener.worker.call('waitTrack', { key: call.listener.key, timeoutMs: 10_000 });
+  const checker = call.extras[speakers - 1];
   await sleep(3000);
   const from = Date.now();
   await sleep(windowSeconds * 1000);
   const to = Date.now();
-  const [ra, rb, m] = await Promise.all([
+  const [ra, rb, m, rc] = await Promise.all([
     analyse(a, ROOM_BURSTS, from, to),
     analyse(b, USER_BURSTS, from, to),
     stack.measureCall(call, from, to),
+    checker ? analyse(checker, USER_BURSTS, from, to) : undefined,
   ]);
-  const opts = (p: BurstPattern) => ({
+  const match = (p: BurstPattern) => ({
     fromMs: from,
     toMs: to,
     tailMs: 1000,
     maxMs: p.periodMs * 0.9,
     framesPerBurst: p.onMs / 20,
   });
-  const aToB = matchBursts(ra.sent, rb.received, opts(USER_BURSTS));
-  const bToA = matchBursts(rb.sent, ra.received, opts(ROOM_BURSTS));
+  const aToB = matchBursts(ra.sent, rb.received, match(USER_BURSTS));
+  const bToA = matchBursts(rb.sent, ra.received, match(ROOM_BURSTS));
+  const heard = rc ? matchBursts(m.userSent, rc.received, match(USER_BURSTS)) : undefined;
   await Promise.all([stack.endCall(call), stack.leave(a), stack.leave(b)]);
   await stack.stopIdleWorkers();
 
@@ -110,5 +126,16 @@ export async function runLatency(
     addedRoomToUser: diff(r2u),
     ratioUserToRoomP50: u2r.p50 / direct.p50,
     ratioRoomToUserP50: r2u.p50 / direct.p50,
+    speakers,
+    ...(heard
+      ? {
+          rtcNode: {
+            p50: percentiles(heard.latencies).p50,
+            framesMissingShare: heard.framesMissing / Math.max(1, heard.framesExpected),
+            burstsMatched: heard.burstsMatched,
+            burstsSent: heard.burstsSent,
+          },
+        }
+      : {}),
   };
 }

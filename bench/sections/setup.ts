@@ -2,7 +2,8 @@
  * Call setup time: inbound (AcceptWhatsAppCall request → first audio heard by the user, and by
  * the room) and outbound (DialWhatsAppCall request → ConnectWhatsAppCall → user answers → first
  * audio heard by the user). A room participant already in the room speaks a continuous tone
- * before the call starts; the user speaks one too. Lightly concurrent (2 calls in flight).
+ * before the call starts; the user speaks one too. Lightly concurrent (2 calls in flight), after
+ * two untimed warm-up calls.
  */
 import { SessionDescription } from '@livekit/protocol';
 import { ROOM_TONE, USER_TONE, type BenchStack } from '../lib/bench-stack.js';
@@ -36,6 +37,17 @@ export async function runSetup(
   count: number,
   log: (s: string) => void,
 ): Promise<SetupResult> {
+  // Warm up: the first calls of a connector load code and may start helper processes.
+  for (let i = 0; i < 2; i++) {
+    const c = await stack.inboundCall({ userSpeaks: USER_TONE, roomSpeaks: ROOM_TONE });
+    await stack.sim.call('firstTone', {
+      id: c.callId,
+      hz: ROOM_TONE.hz,
+      fromMs: c.acceptStartMs,
+      timeoutMs: 5000,
+    });
+    await stack.endCall(c);
+  }
   log(`setup: ${count} inbound calls (2 in flight)`);
   let inFail = 0;
   const inbound = await mapLimit(Array.from({ length: count }), 2, async () => {
@@ -79,7 +91,7 @@ export async function runSetup(
   const outbound = await mapLimit(Array.from({ length: count }), 2, async () => {
     const i = ++n;
     const roomName = `bench-out-${i}-${process.pid}`;
-    const listener = await stack.join(roomName, `listener-out-${i}`, ROOM_TONE);
+    const listener = await stack.join(roomName, `listener-out-${i}`, { speak: ROOM_TONE });
     let callId: string | undefined;
     try {
       const t0 = Date.now();

@@ -1,7 +1,9 @@
 /**
- * Bench child process: up to ~8 plain rtc-node room participants that speak timestamped tone
- * bursts and record what they hear with arrival times. rtc-node is one native client per process
- * and its cost grows with participants², so the bench spreads participants over several of these.
+ * Bench child process: a plain rtc-node room participant (libwebrtc, NetEQ playout) that speaks
+ * timestamped tone bursts and records what it hears with arrival times: the independent
+ * implementation the bench keeps for its audio checks (a few per run; the load itself comes from
+ * agent-worker.ts). One per process: a join stalls the other participants' sender loops in the
+ * same process.
  */
 import {
   AudioFrame,
@@ -44,10 +46,12 @@ class Participant {
   readonly track: Promise<RemoteTrack>;
   remoteIdentity: string | undefined;
 
-  constructor() {
+  /** @param listenPrefix record only a participant whose identity starts with this. */
+  constructor(listenPrefix?: string) {
     this.track = new Promise((resolve) => (this.trackResolve = resolve));
     this.room.on(RoomEvent.TrackSubscribed, (track, _pub, participant) => {
       if (track.kind !== TrackKind.KIND_AUDIO || this.remoteIdentity !== undefined) return;
+      if (listenPrefix !== undefined && !participant.identity.startsWith(listenPrefix)) return;
       this.remoteIdentity = participant.identity;
       this.trackResolve?.(track);
       void this.record(track);
@@ -117,8 +121,9 @@ serveRpc({
     room: string;
     identity: string;
     speak?: BurstPattern;
+    listenPrefix?: string;
   }) {
-    const participant = new Participant();
+    const participant = new Participant(p.listenPrefix);
     const token = new AccessToken(p.apiKey, p.apiSecret, { identity: p.identity });
     token.addGrant({ roomJoin: true, room: p.room, canSubscribe: true, canPublish: true });
     await participant.room.connect(p.wsUrl, await token.toJwt(), {

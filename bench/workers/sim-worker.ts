@@ -1,38 +1,19 @@
 /**
- * Bench child process: the WhatsApp simulator as Meta, with simulated users who speak timestamped
- * tone bursts and record what they hear (with arrival times).
+ * Bench child process: the WhatsApp simulator as Meta, with simulated users who replay the
+ * pre-encoded burst signal and keep what they hear as packets with arrival times (see
+ * lib/replay-phone.ts: no Opus encoder or decoder runs per call while the bench measures).
  */
 import { createLogger } from '../../src/log/index.js';
-import {
-  WhatsAppSimulator,
-  type SimulatedCall,
-  type UserVoice,
-} from '../../src/simulator/index.js';
+import { WhatsAppSimulator, type SimulatedCall } from '../../src/simulator/index.js';
 import { USER_AUDIO_RATE } from '../../src/simulator/user-voice.js';
-import {
-  BurstGenerator,
-  analyseBursts,
-  firstToneAt,
-  toneSnrDb,
-  type BurstPattern,
-  type TimedChunk,
-} from '../lib/burst-signal.js';
+import { analyseBursts, firstToneAt, toneSnrDb, type BurstPattern } from '../lib/burst-signal.js';
+import { BurstReplay, SharedPacer, encodedBursts } from '../lib/opus-bursts.js';
+import { ReplayPhone } from '../lib/replay-phone.js';
 import { serveRpc } from '../lib/worker-rpc.js';
 
-class BurstVoice implements UserVoice {
-  readonly description: string;
-  readonly generator: BurstGenerator;
-  constructor(pattern: BurstPattern) {
-    this.generator = new BurstGenerator(pattern, USER_AUDIO_RATE);
-    this.description = `bench bursts ${pattern.hz} Hz`;
-  }
-  next(samples: number): Int16Array {
-    return this.generator.next(samples, Date.now());
-  }
-}
-
 let sim: WhatsAppSimulator | undefined;
-const voices = new Map<string, BurstVoice>();
+const pacer = new SharedPacer();
+const phones = new Map<string, ReplayPhone>();
 
 function simulator(): WhatsAppSimulator {
   if (!sim) throw new Error('simulator not started');
@@ -45,15 +26,19 @@ function call(id: string): SimulatedCall {
   return c;
 }
 
-/** What the user heard, as wall-clock-stamped chunks. */
-function heard(c: SimulatedCall): TimedChunk[] {
-  return c.recording().chunks.map((h) => ({ atMs: c.createdAt + h.atMs, samples: h.samples }));
+function phone(id: string): ReplayPhone {
+  const p = phones.get(id);
+  if (!p) throw new Error(`no bench phone for call ${id}`);
+  return p;
 }
 
-function speak(c: SimulatedCall, pattern: BurstPattern): void {
-  const voice = new BurstVoice(pattern);
-  voices.set(c.id, voice);
-  c.speak(voice);
+/** Keep what the user heard a while after the call ended (the bench may still analyse it). */
+function forgetWhenEnded(c: SimulatedCall): void {
+  c.once('ended', () => setTimeout(() => phones.delete(c.id), 30_000).unref());
+}
+
+function newPhone(pattern: BurstPattern): ReplayPhone {
+  return new ReplayPhone(new BurstReplay(encodedBursts(pattern, USER_AUDIO_RATE)), pacer);
 }
 
 serveRpc({
@@ -76,8 +61,10 @@ serveRpc({
     return simulator().setFaults(p);
   },
   async place(p: { from: string; speak: BurstPattern }) {
-    const c = await simulator().placeUserCall({ from: p.from });
-    speak(c, p.speak);
+    const ph = newPhone(p.speak);
+    const c = await simulator().placeUserCall({ from: p.from, phone: ph });
+    phones.set(c.id, ph);
+    forgetWhenEnded(c);
     return { id: c.id, metaSdp: c.metaSdp };
   },
   async waitBusinessCall(p: { timeoutMs: number }) {
@@ -90,7 +77,10 @@ serveRpc({
   },
   async answer(p: { id: string; speak: BurstPattern }) {
     const c = call(p.id);
-    speak(c, p.speak);
+    const ph = newPhone(p.speak);
+    c.usePhone(ph);
+    phones.set(c.id, ph);
+    forgetWhenEnded(c);
     // The phone rings a moment after Meta accepted the call; it cannot be answered before.
     if (c.state === 'dialing') await c.waitForState('ringing', 10_000);
     await c.answer();
@@ -98,7 +88,6 @@ serveRpc({
   },
   hangUp(p: { id: string }) {
     simulator().call(p.id)?.hangUp();
-    voices.delete(p.id);
     return true;
   },
   state(p: { id: string }) {
@@ -106,19 +95,13 @@ serveRpc({
   },
   /** Wall-clock ms at which the user first heard tone `hz` after `fromMs` (polls until `timeoutMs`). */
   async firstTone(p: { id: string; hz: number; fromMs: number; timeoutMs: number }) {
-    const c = call(p.id);
+    const ph = phone(p.id);
     const deadline = Date.now() + p.timeoutMs;
     let checked = 0;
     for (;;) {
-      const chunks = c.recording().chunks;
+      const chunks = ph.recorder.chunks();
       for (; checked < chunks.length; checked++) {
-        const h = chunks[checked]!;
-        const at = firstToneAt(
-          [{ atMs: c.createdAt + h.atMs, samples: h.samples }],
-          USER_AUDIO_RATE,
-          p.hz,
-          p.fromMs,
-        );
+        const at = firstToneAt([chunks[checked]!], USER_AUDIO_RATE, p.hz, p.fromMs);
         if (at !== undefined) return at;
       }
       if (Date.now() > deadline) return null;
@@ -127,18 +110,19 @@ serveRpc({
   },
   /** Bursts sent and received by the user in [fromMs, toMs). */
   analyse(p: { id: string; listen: BurstPattern; fromMs: number; toMs: number }) {
-    const c = call(p.id);
-    const received = analyseBursts(heard(c), USER_AUDIO_RATE, p.listen, p.fromMs, p.toMs);
-    const sent = voices.get(p.id)?.generator.onsetsBetween(p.fromMs, p.toMs) ?? [];
+    const ph = phone(p.id);
+    const chunks = ph.recorder.chunks();
+    const received = analyseBursts(chunks, USER_AUDIO_RATE, p.listen, p.fromMs, p.toMs);
+    const sent = ph.voice.onsetsBetween(p.fromMs, p.toMs);
+    ph.recorder.prune(p.toMs - 1000);
+    ph.voice.prune(p.toMs - 1000);
     return { received, sent };
   },
   snr(p: { id: string; hz: number; fromMs: number; toMs: number }) {
-    const c = call(p.id);
-    const s = c.recordingStats();
+    const ph = phone(p.id);
     return {
-      snrDb: toneSnrDb(heard(c), USER_AUDIO_RATE, p.hz, p.fromMs, p.toMs),
-      packetsReceived: s.packetsReceived,
-      packetsSent: s.packetsSent,
+      snrDb: toneSnrDb(ph.recorder.chunks(), USER_AUDIO_RATE, p.hz, p.fromMs, p.toMs),
+      packetsReceived: ph.recorder.packets,
     };
   },
   activeCalls() {

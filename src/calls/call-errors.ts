@@ -69,7 +69,7 @@ export function endedCallError(callId: string, reason: CallEndReason | undefined
 
 /** This instance holds as many calls as it may (`MAX_CONCURRENT_CALLS`). Nothing was started. */
 export class CapacityError extends ServiceError {
-  override readonly name = 'CapacityError';
+  override readonly name: string = 'CapacityError';
   readonly retryable = true;
 
   constructor(
@@ -81,6 +81,32 @@ export class CapacityError extends ServiceError {
         ? 'no instance has room for another call'
         : `at the call limit (${maxConcurrentCalls} calls)`,
     );
+  }
+}
+
+/** What admission control found over its limit: event-loop lag or CPU. */
+export type OverloadReason = 'event_loop_lag' | 'cpu';
+
+/**
+ * Admission control refused a new call: this instance is too busy (its event loop lags or its CPU
+ * is at the limit) to set up another call without hurting the calls it has. Nothing was started;
+ * another instance, or a retry later, may take it. A {@link CapacityError}, so every path that
+ * handles a full instance (placing on a peer, rejecting a webhook's call at Meta) handles it.
+ */
+export class OverloadedError extends CapacityError {
+  override readonly name = 'OverloadedError';
+
+  constructor(
+    readonly reason: OverloadReason,
+    /** The measured value and the limit, in the setting's unit (ms of lag, CPU share 0..1). */
+    readonly measured: number,
+    readonly limit: number,
+  ) {
+    super();
+    this.message =
+      reason === 'event_loop_lag'
+        ? `instance overloaded: event-loop lag ${Math.round(measured)} ms is over ADMISSION_MAX_EVENT_LOOP_LAG_MS (${limit} ms); retry later or on another instance`
+        : `instance overloaded: main-thread CPU ${Math.round(measured * 100)} % is over ADMISSION_MAX_CPU (${Math.round(limit * 100)} %); retry later or on another instance`;
   }
 }
 
@@ -226,5 +252,27 @@ export class CallMovedError extends ServiceError {
 
   constructor(readonly callId: string) {
     super('the call changed owner while the request was forwarded between instances; retry');
+  }
+}
+
+/**
+ * A transfer cannot run on this call now: it has no room leg yet (still being set up), another
+ * transfer is under way, or the target is the room and identity the call is in already.
+ */
+export class TransferNotPossibleError extends ServiceError {
+  override readonly name = 'TransferNotPossibleError';
+  readonly retryable = false;
+
+  constructor(
+    readonly callId: string,
+    readonly reason: 'not_in_a_room' | 'transfer_in_progress' | 'same_room',
+  ) {
+    super(
+      reason === 'not_in_a_room'
+        ? `call ${callId} is not in a room yet; transfer it once it is`
+        : reason === 'transfer_in_progress'
+          ? `call ${callId} is being transferred already`
+          : `call ${callId} is in that room already`,
+    );
   }
 }

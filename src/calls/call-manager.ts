@@ -20,9 +20,15 @@ import type {
   DisconnectParams,
   HangupParams,
   OperationContext,
+  TransferParams,
+  TransferResult,
 } from './call-params.js';
-import { validateAcceptParams, validateDialParams } from './call-params-validation.js';
-import type { GraphCallsPort, MediaLegFactory, RoomJoiner } from './call-ports.js';
+import {
+  validateAcceptParams,
+  validateDialParams,
+  validateTransferParams,
+} from './call-params-validation.js';
+import type { AdmissionPort, GraphCallsPort, MediaLegFactory, RoomJoiner } from './call-ports.js';
 import { CallRegistry } from './call-registry.js';
 import { InboundCall } from './inbound-call.js';
 import { OutboundCall } from './outbound-call.js';
@@ -84,6 +90,11 @@ export interface CallManagerOptions {
   roomLegs?: RoomJoiner;
   /** Background retries of ending calls at Meta. Default {@link DEFAULT_META_END_RETRY}. */
   metaEndRetry?: CallSettings['metaEndRetry'];
+  /**
+   * Optional - admission control besides the call limit (event-loop lag, CPU). Default none: only
+   * `MAX_CONCURRENT_CALLS` limits new calls.
+   */
+  admission?: AdmissionPort;
 }
 
 /**
@@ -99,6 +110,7 @@ export class CallManager implements CallOperations {
   private readonly graph: GraphCallsPort;
   private readonly mediaLegs: MediaLegFactory;
   private readonly roomLegs: RoomJoiner;
+  private readonly admission: AdmissionPort | undefined;
   /** Calls admitted but not yet in the registry (dials before Meta named them). */
   private reserved = 0;
   /** Dials under way, placed or not: a shutdown must reach them too. */
@@ -117,6 +129,7 @@ export class CallManager implements CallOperations {
       ((logger) =>
         WhatsAppMediaLeg.create({ sampleRate: BRIDGE_SAMPLE_RATE, ...mediaSettings, logger }));
     this.roomLegs = options.roomLegs ?? joinRoomLeg;
+    this.admission = options.admission;
     this.maxConcurrentCalls = config.calls.maxConcurrentCalls;
     this.settings = {
       livekit: {
@@ -136,9 +149,22 @@ export class CallManager implements CallOperations {
     });
   }
 
-  /** Room for one more call here (and not shutting down). */
+  /** Room for one more call here (not shutting down, under the limit, not overloaded). */
   hasCapacity(): boolean {
-    return !this.draining && this.registry.activeCount + this.reserved < this.maxConcurrentCalls;
+    return this.underLimit() && this.admission?.overload() === undefined;
+  }
+
+  /**
+   * Shutting down: new calls are refused with `DrainingError` (the router places them on a peer
+   * when there is one), the calls held here go on. Irreversible.
+   */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  /** Whether {@link startDraining} (or {@link close}) was called. */
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   /** Whether this instance holds `callId`, in any state (ending and recently ended included). */
@@ -255,6 +281,15 @@ export class CallManager implements CallOperations {
     return true;
   }
 
+  async transfer(params: TransferParams, ctx: OperationContext): Promise<TransferResult> {
+    validateTransferParams(params);
+    const call = this.findForRequest(params.callId);
+    if (call.isClosed) throw call.endedError();
+    ctx.logger.info({ callId: call.callId, requester: ctx.requester }, 'transfer requested');
+    const { callId: _callId, ...target } = params;
+    return call.transfer(target);
+  }
+
   /**
    * End every call (shutdown): legs are released at once; Meta gets up to
    * {@link SHUTDOWN_META_WAIT_MS} to confirm the ends before retries stop. New calls are refused
@@ -277,11 +312,23 @@ export class CallManager implements CallOperations {
   /**
    * Admit one call against the limit; the returned release is idempotent and must run in a
    * `finally`, whatever happens.
-   * @throws DrainingError while shutting down; CapacityError at the limit.
+   * @throws DrainingError while shutting down; CapacityError at the limit; OverloadedError when
+   *   admission control says the instance is busy.
    */
   private reserve(): () => void {
-    if (this.draining) throw new DrainingError();
-    if (!this.hasCapacity()) throw new CapacityError(this.maxConcurrentCalls);
+    if (this.draining) {
+      this.admission?.refused('draining');
+      throw new DrainingError();
+    }
+    if (!this.underLimit()) {
+      this.admission?.refused('calls');
+      throw new CapacityError(this.maxConcurrentCalls);
+    }
+    const overload = this.admission?.overload();
+    if (overload) {
+      this.admission?.refused(overload.reason);
+      throw overload;
+    }
     this.reserved++;
     let released = false;
     return () => {
@@ -289,6 +336,10 @@ export class CallManager implements CallOperations {
       released = true;
       this.reserved--;
     };
+  }
+
+  private underLimit(): boolean {
+    return !this.draining && this.registry.activeCount + this.reserved < this.maxConcurrentCalls;
   }
 
   /** A call a request may act on: held here and not yet disconnected through the API. */

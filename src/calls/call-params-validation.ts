@@ -9,7 +9,13 @@ import {
   whatsAppUserIdKind,
   type WhatsAppUser,
 } from '../whatsapp/whatsapp-user.js';
-import type { AcceptParams, DialParams, MetaContext, ParticipantParams } from './call-params.js';
+import type {
+  AcceptParams,
+  DialParams,
+  MetaContext,
+  ParticipantParams,
+  TransferParams,
+} from './call-params.js';
 
 /** Longest `biz_opaque_callback_data` Meta takes. */
 export const BIZ_OPAQUE_MAX_LENGTH = 512;
@@ -118,6 +124,38 @@ export function validateDialParams(params: DialParams): void {
   checkUser(params.to, 'to');
   checkParticipant(params.participant);
   checkOptional(params, params.ringingTimeoutMs);
+}
+
+/** Longest room name and identity a transfer takes (LiveKit's own limits are not documented). */
+export const TRANSFER_NAME_MAX_LENGTH = 256;
+
+/** Check a transfer request: a room, and well-formed optional fields. @throws InvalidArgumentError */
+export function validateTransferParams(params: TransferParams): void {
+  requireText(params.callId, 'call id');
+  requireText(params.roomName, 'room');
+  if (params.roomName.length > TRANSFER_NAME_MAX_LENGTH) {
+    throw new InvalidArgumentError(
+      `room must be at most ${TRANSFER_NAME_MAX_LENGTH} characters`,
+      'room',
+    );
+  }
+  if (params.identity !== undefined) {
+    requireText(params.identity, 'identity');
+    if (params.identity.length > TRANSFER_NAME_MAX_LENGTH) {
+      throw new InvalidArgumentError(
+        `identity must be at most ${TRANSFER_NAME_MAX_LENGTH} characters`,
+        'identity',
+      );
+    }
+  }
+  checkParticipant({
+    roomName: params.roomName,
+    identity: params.identity ?? 'unchanged',
+    name: params.name ?? '',
+    metadata: params.metadata ?? '',
+    attributes: params.attributes ?? {},
+    agents: params.agents ?? [],
+  });
 }
 
 /** Check everything an accept needs. @throws InvalidArgumentError */

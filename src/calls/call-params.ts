@@ -12,6 +12,7 @@ import type { PlainMessage } from '@bufbuild/protobuf';
 import type { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
 import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
+import type { CallPlacement } from './call-placement.js';
 
 /**
  * Meta credentials and API version of one call. The access token is a secret: it is never logged,
@@ -68,6 +69,11 @@ export interface DialParams {
    * Undefined: no deduplication.
    */
   idempotencyKey?: string | undefined;
+  /**
+   * How the router placed the dial (set by the router, carried to the peer that places it, kept
+   * for the call listing). Undefined until routed.
+   */
+  placement?: CallPlacement | undefined;
 }
 
 /** The result of a dial: Meta's call id and the room the participant joined. */
@@ -123,6 +129,37 @@ export interface DisconnectParams {
   initiator: 'user' | 'business';
   /** Access token for ending the call at Meta; default the one the call was set up with. Secret. */
   accessToken?: string | undefined;
+}
+
+/**
+ * Move a call into another room (the Meta leg stays): HTTP `POST /api/calls/{id}/transfer`, the
+ * CLI's `transfer`, or a data message from a participant of the call's room. Fields left out keep
+ * the current participant's values; `agents` defaults to none.
+ */
+export interface TransferParams {
+  callId: string;
+  /** Required - the room to move the call into; created by the join when it does not exist. */
+  roomName: string;
+  /** Optional - identity of the connector participant there. Default: the current one. */
+  identity?: string | undefined;
+  /** Optional - display name there. Default: the current one. */
+  name?: string | undefined;
+  /** Optional - participant metadata there. Default: the current one. */
+  metadata?: string | undefined;
+  /**
+   * Optional - attributes set at join there (the call's `whatsapp.*` attributes take precedence).
+   * Default: the current participant's own attributes.
+   */
+  attributes?: Record<string, string> | undefined;
+  /** Optional - agents to dispatch into the new room, each once. Default none. */
+  agents?: AgentDispatch[] | undefined;
+}
+
+/** Where a transferred call is now. */
+export interface TransferResult {
+  callId: string;
+  roomName: string;
+  participantIdentity: string;
 }
 
 /** Meta ended a call (terminate webhook). */
@@ -189,4 +226,6 @@ export interface CallOperations {
   userHangup(params: HangupParams, ctx: OperationContext): Promise<boolean>;
   /** A status of a dialled call. Resolves whether a call was found. Idempotent, order-tolerant. */
   callStatus(params: CallStatusParams, ctx: OperationContext): Promise<boolean>;
+  /** Move a live call into another room (its Meta leg stays). */
+  transfer(params: TransferParams, ctx: OperationContext): Promise<TransferResult>;
 }

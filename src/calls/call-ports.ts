@@ -10,6 +10,7 @@
  * `audioMode` tells the call which of the two the media leg must send.
  */
 import type { Logger } from '../log/index.js';
+import type { OverloadedError } from './call-errors.js';
 import type { MediaQuality } from '../media/media-quality.js';
 import type { ReceivedOpusPacket } from '../media/rtp-receiver.js';
 import type { ForwardedOpusPacket, SendAudioSource } from '../media/rtp-sender.js';
@@ -82,6 +83,23 @@ export interface MediaLegPort {
 /** Creates the media leg of a new call. */
 export type MediaLegFactory = (logger: Logger) => MediaLegPort;
 
+/** Kinds of LiveKit participants, as a room leg reports the sender of a data message. */
+export type RoomParticipantKind =
+  'standard' | 'agent' | 'sip' | 'ingress' | 'egress' | 'connector' | 'unknown';
+
+/** A data packet (`publishData`) another participant sent into the call's room. */
+export interface RoomDataMessage {
+  /** The packet's topic; undefined when it has none. */
+  topic: string | undefined;
+  payload: Uint8Array;
+  /**
+   * Who sent it, as livekit-server forwarded it (the identity and kind come from the sender's
+   * token, which only the holder of the API secret can issue); undefined when sent by the server
+   * API rather than by a participant.
+   */
+  from: { identity: string; kind: RoomParticipantKind } | undefined;
+}
+
 /** Events of the room leg the call listens to. */
 export interface RoomLegPortEvents {
   /**
@@ -102,6 +120,11 @@ export interface RoomLegPortEvents {
   /** The room side ended the leg, or it could not recover (not emitted for `close()`). */
   disconnected: [reason: string, code: number];
   error: [err: Error];
+  /**
+   * Optional for a leg - a data packet from another participant (transfer requests travel this
+   * way). A leg that never emits it just cannot take such requests.
+   */
+  data: [message: RoomDataMessage];
 }
 
 /** The LiveKit leg of one call. */
@@ -116,6 +139,11 @@ export interface RoomLegPort {
   setRingback(on: boolean): void;
   sendDtmf(digit: string): Promise<void>;
   setAttributes(attributes: Record<string, string>): Promise<void>;
+  /**
+   * Optional - send a reliable data packet on `topic` to one participant of the room (answers to
+   * transfer requests). A leg without it cannot answer.
+   */
+  sendData?(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void>;
   /**
    * Leave the room. `reason` is why the call ended, mapped to the LiveKit DisconnectReason the
    * room reads (`DISCONNECT_REASON_OF_END`). Idempotent; never rejects.
@@ -137,4 +165,16 @@ export interface GraphCallsPort {
   acceptCall(request: AcceptCallRequest): Promise<void>;
   rejectCall(request: CallIdRequest): Promise<void>;
   terminateCall(request: CallIdRequest): Promise<void>;
+}
+
+/**
+ * Whether this instance may start another call now, besides the call limit: admission control
+ * (`src/server/admission-control.ts`) watching event-loop lag and CPU. Asked once per new call
+ * and by the router before it places a call here, so `overload()` must be cheap.
+ */
+export interface AdmissionPort {
+  /** Undefined while new calls may start; else why not. */
+  overload(): OverloadedError | undefined;
+  /** A new call was refused for `reason` (counted for `/metrics`). */
+  refused(reason: 'calls' | 'draining' | OverloadedError['reason']): void;
 }

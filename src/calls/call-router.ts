@@ -11,6 +11,7 @@ import {
   CapacityError,
   DialInProgressError,
   DirectoryUnavailableError,
+  DrainingError,
 } from './call-errors.js';
 import type {
   AcceptParams,
@@ -23,7 +24,10 @@ import type {
   DisconnectParams,
   HangupParams,
   OperationContext,
+  TransferParams,
+  TransferResult,
 } from './call-params.js';
+import type { CallPlacements } from './call-placement.js';
 import { InMemoryDialRecords, type DialRecords } from './dial-records.js';
 
 /** The operations one instance can ask another to run, with their parameters and results. */
@@ -34,6 +38,7 @@ export interface CallOperationTypes {
   disconnect: { params: DisconnectParams; result: void };
   'user-hangup': { params: HangupParams; result: boolean };
   'call-status': { params: CallStatusParams; result: boolean };
+  transfer: { params: TransferParams; result: TransferResult };
 }
 export type CallOperationName = keyof CallOperationTypes;
 export const CALL_OPERATION_NAMES: readonly CallOperationName[] = [
@@ -43,6 +48,7 @@ export const CALL_OPERATION_NAMES: readonly CallOperationName[] = [
   'disconnect',
   'user-hangup',
   'call-status',
+  'transfer',
 ];
 
 /** Another instance of the cluster. */
@@ -50,6 +56,20 @@ export interface PeerRef {
   id: string;
   /** Base URL of its internal endpoint. */
   url: string;
+  /** Its region (`REGION`), when it has one. */
+  region?: string | undefined;
+  /** Its load when last heard of: calls held / call limit (0..1). */
+  load?: number | undefined;
+}
+
+/** Regional placement of new calls (see `src/config/region-map.ts`). */
+export interface RegionPolicy {
+  /** This instance's region; undefined: none. */
+  readonly region: string | undefined;
+  /** The region a call to `country` should run in; undefined: no preference. */
+  regionOf(country: string | undefined): string | undefined;
+  /** This instance's load: calls held / call limit (0..1). */
+  load(): number;
 }
 
 /** Where a call is held, as the directory says. */
@@ -91,6 +111,8 @@ export interface LocalCalls extends CallOperations {
   holds(callId: string): boolean;
   /** Whether this instance can take one more call. */
   hasCapacity(): boolean;
+  /** Whether this instance is shutting down (new calls it cannot place elsewhere: `DrainingError`). */
+  readonly isDraining?: boolean;
 }
 
 /** Default time a webhook event for an unknown call waits for its holder to be published, ms. */
@@ -111,12 +133,21 @@ export interface CallRouterOptions {
    * has published the call. Default {@link DEFAULT_WEBHOOK_OWNER_GRACE_MS}.
    */
   webhookOwnerGraceMs?: number;
+  /**
+   * Optional - regional placement of dials: a dial whose destination country maps to a region runs
+   * on a live instance of that region with room, else on the least loaded instance. Default none:
+   * dials run here, or on the least loaded peer when this instance is full.
+   */
+  regions?: RegionPolicy | undefined;
+  /** Optional - where the placements of the dials placed here are kept (for the call listing). */
+  placements?: CallPlacements | undefined;
 }
 
 /**
  * The one way to reach a call: each operation runs on this instance or is sent to the peer that
- * holds the call; new calls run here unless this instance is full, then on the least loaded peer.
- * The Connector API, the webhook gateway and the cluster's internal endpoint all go through it.
+ * holds the call; new calls run here unless this instance is full (or busy), then on the least
+ * loaded peer — except dials with a region (see {@link RegionPolicy}), which run on an instance of
+ * their region, else on the least loaded instance. The Connector API, the webhook gateway and the cluster's internal endpoint all go through it.
  *
  * A dial is placed on another instance only after a refusal that had no effect (no capacity,
  * shutting down, a peer that never got the request); a failure that may have reached Meta is
@@ -130,6 +161,8 @@ export class CallRouter implements CallOperations {
   private readonly dialRecords: DialRecords;
   private readonly logger: Logger;
   private readonly graceMs: number;
+  private readonly regions: RegionPolicy | undefined;
+  private readonly placements: CallPlacements | undefined;
 
   constructor(options: CallRouterOptions) {
     this.local = options.local;
@@ -138,6 +171,8 @@ export class CallRouter implements CallOperations {
       options.peers?.dialRecords ?? options.dialRecords ?? new InMemoryDialRecords();
     this.logger = options.logger.child({ component: 'call-router' });
     this.graceMs = options.webhookOwnerGraceMs ?? DEFAULT_WEBHOOK_OWNER_GRACE_MS;
+    this.regions = options.regions;
+    this.placements = options.placements;
   }
 
   // ---- new calls -------------------------------------------------------------------------------
@@ -231,6 +266,13 @@ export class CallRouter implements CallOperations {
     return this.forCall(params.callId, 'call-status', params, ctx, () => false);
   }
 
+  /** Runs on the instance that holds the call: the media never moves between instances. */
+  transfer(params: TransferParams, ctx: OperationContext): Promise<TransferResult> {
+    return this.forCall(params.callId, 'transfer', params, ctx, () => {
+      throw new CallNotFoundError(params.callId);
+    });
+  }
+
   /**
    * Serve an operation another instance forwarded here: on this instance only (an accept still
    * takes the cluster-wide claim). `ctx.origin` must be `peer`.
@@ -262,24 +304,103 @@ export class CallRouter implements CallOperations {
     throw new DialInProgressError();
   }
 
-  /** Dial here when there is room, else on the least loaded peers in turn. */
+  /**
+   * Dial on the instance the call belongs on: with a wanted region (from the destination country),
+   * an instance of that region, else the least loaded instance; without, here when there is room,
+   * else the least loaded peers in turn.
+   */
   private async placeDial(params: DialParams, ctx: OperationContext): Promise<DialResult> {
     const peers = this.peers;
-    if (!peers || ctx.origin === 'peer' || this.local.hasCapacity()) {
+    if (!peers || ctx.origin === 'peer') return this.dialHere(params, ctx);
+    const wanted = this.regions?.regionOf(params.destinationCountry);
+    if (wanted !== undefined) return this.placeInRegion(wanted, params, ctx);
+    if (this.local.hasCapacity()) {
       try {
-        const result = await this.local.dial(params, ctx);
-        // Published before the answer, so a Connect for it at any instance finds the holder.
-        await peers?.publish(result.callId);
-        return result;
+        return await this.dialHere({ ...params, placement: { reason: 'here' } }, ctx);
       } catch (err) {
-        if (!peers || ctx.origin === 'peer' || !isRefusedBeforeAnyEffect(err)) throw err;
+        if (!isRefusedBeforeAnyEffect(err)) throw err;
         ctx.logger.info(
           { reason: (err as Error).name },
           'no room here: placing the dial on a peer',
         );
       }
     }
-    return this.placeOnPeers('dial', params, ctx);
+    return this.placeOnPeers('dial', { ...params, placement: { reason: 'overflow' } }, ctx);
+  }
+
+  /** Dial on this instance; its placement is kept for the listing. */
+  private async dialHere(params: DialParams, ctx: OperationContext): Promise<DialResult> {
+    const result = await this.local.dial(params, ctx);
+    this.placements?.record(result.callId, params.placement ?? { reason: 'here' });
+    // Published before the answer, so a Connect for it at any instance finds the holder.
+    await this.peers?.publish(result.callId);
+    return result;
+  }
+
+  /**
+   * A dial that belongs in `wanted`: this instance when it is of that region and has room, else
+   * the region's live peers with room, least loaded first; when none takes it, every instance
+   * (this one included) least loaded first. Instances are skipped only when they refused before
+   * doing anything.
+   */
+  private async placeInRegion(
+    wanted: string,
+    params: DialParams,
+    ctx: OperationContext,
+  ): Promise<DialResult> {
+    const peers = this.peers!;
+    const inRegion: DialParams = {
+      ...params,
+      placement: { reason: 'region', wantedRegion: wanted },
+    };
+    const here = this.regions?.region === wanted;
+    if (here && this.local.hasCapacity()) {
+      try {
+        return await this.dialHere(inRegion, ctx);
+      } catch (err) {
+        if (!isRefusedBeforeAnyEffect(err)) throw err;
+      }
+    }
+    let candidates: PeerRef[] = [];
+    try {
+      candidates = await peers.withCapacity();
+    } catch (err) {
+      ctx.logger.warn({ err }, 'no peer lookup possible; placing the dial without its region');
+    }
+    for (const peer of candidates.filter((p) => p.region === wanted)) {
+      try {
+        return await peers.send(peer, 'dial', inRegion, ctx);
+      } catch (err) {
+        if (!isRefusedBeforeAnyEffect(err)) throw err;
+        ctx.logger.info({ peer: peer.id, reason: (err as Error).name }, 'peer declined the call');
+      }
+    }
+    ctx.logger.info(
+      { region: wanted },
+      'no instance of the region has room: placing the dial on the least loaded instance',
+    );
+    const anywhere: DialParams = {
+      ...params,
+      placement: { reason: 'least_loaded', wantedRegion: wanted },
+    };
+    const others = candidates.filter((p) => p.region !== wanted);
+    const selfLoad = this.regions?.load() ?? 0;
+    // This instance competes on load, unless it was tried above as an instance of the region.
+    const order: (PeerRef | 'self')[] = [...others];
+    if (!here && this.local.hasCapacity()) {
+      // Ties go to this instance: no hop.
+      const at = order.findIndex((p) => p !== 'self' && (p.load ?? 0) >= selfLoad);
+      order.splice(at === -1 ? order.length : at, 0, 'self');
+    }
+    for (const target of order) {
+      try {
+        if (target === 'self') return await this.dialHere(anywhere, ctx);
+        return await peers.send(target, 'dial', anywhere, ctx);
+      } catch (err) {
+        if (!isRefusedBeforeAnyEffect(err)) throw err;
+      }
+    }
+    throw new CapacityError();
   }
 
   /**
@@ -292,12 +413,15 @@ export class CallRouter implements CallOperations {
     ctx: OperationContext,
   ): Promise<CallOperationTypes[Op]['result']> {
     const peers = this.peers!;
+    // Nobody took it: a draining instance says so (`unavailable`: retry, another instance
+    // takes it), a full one that it is full.
+    const refusal = () => (this.local.isDraining ? new DrainingError() : new CapacityError());
     let candidates: PeerRef[];
     try {
       candidates = await peers.withCapacity();
     } catch (err) {
       ctx.logger.warn({ err }, 'no peer lookup possible; refusing the call');
-      throw new CapacityError();
+      throw refusal();
     }
     for (const peer of candidates) {
       try {
@@ -307,7 +431,7 @@ export class CallRouter implements CallOperations {
         ctx.logger.info({ peer: peer.id, reason: (err as Error).name }, 'peer declined the call');
       }
     }
-    throw new CapacityError();
+    throw refusal();
   }
 
   /** Send to the instance holding the call; a forwarded request must not travel further. */
@@ -341,7 +465,7 @@ export class CallRouter implements CallOperations {
       case 'peer':
         return this.peers.send(where.peer, op, params, ctx);
       case 'gone':
-        if (op === 'connect' || op === 'disconnect') {
+        if (op === 'connect' || op === 'disconnect' || op === 'transfer') {
           throw new CallOwnerGoneError(callId, where.instanceId);
         }
         return absent();
@@ -381,6 +505,8 @@ export class CallRouter implements CallOperations {
         return target.userHangup(params as HangupParams, ctx) as Result;
       case 'call-status':
         return target.callStatus(params as CallStatusParams, ctx) as Result;
+      case 'transfer':
+        return target.transfer(params as TransferParams, ctx) as Result;
     }
     this.logger.error({ op }, 'unknown call operation');
     return Promise.reject(new Error(`unknown call operation ${String(op)}`));

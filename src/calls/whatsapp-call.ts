@@ -5,14 +5,44 @@
  */
 import { RoomAgentDispatch } from '@livekit/protocol';
 import type { Logger } from '../log/index.js';
-import { buildCallAttributes, type WhatsAppCallStatus } from '../room/call-attributes.js';
+import {
+  buildCallAttributes,
+  CALL_ATTRIBUTE,
+  type WhatsAppCallStatus,
+} from '../room/call-attributes.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import type { CallEndReason } from './call-end-reason.js';
-import { endedCallError, RoomJoinError } from './call-errors.js';
+import { endedCallError, RoomJoinError, TransferNotPossibleError } from './call-errors.js';
 import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
-import type { MetaContext, ParticipantParams } from './call-params.js';
-import type { GraphCallsPort, MediaLegPort, RoomJoiner, RoomLegPort } from './call-ports.js';
+import type {
+  MetaContext,
+  ParticipantParams,
+  TransferParams,
+  TransferResult,
+} from './call-params.js';
+import type {
+  GraphCallsPort,
+  MediaLegPort,
+  RoomDataMessage,
+  RoomJoiner,
+  RoomLegPort,
+} from './call-ports.js';
 import { endCallAtMeta, type MetaEndOutcome, type MetaEndRetry } from './meta-call-end.js';
+
+/**
+ * How long a transfer's new room leg may wait for the audio already published in that room to be
+ * subscribed and mixed before the caller is switched over, ms: without it the caller would hear
+ * the new room's first few hundred milliseconds as silence. A room with no one in it costs no wait.
+ */
+export const TRANSFER_ROOM_AUDIO_WAIT_MS = 1500;
+
+/**
+ * After a transfer's switch, longest the caller keeps hearing the old room while the new room's
+ * mix is still silence, ms. The new leg's first frames can be silence even when its room has
+ * sound (its frame clock catches up after the join kept the event loop busy); the caller hears
+ * the old room instead until the new one sounds, so the switch itself adds no gap.
+ */
+export const TRANSFER_CROSSOVER_MAX_MS = 400;
 
 /** Direction as seen from the business: inbound = user-initiated, outbound = business-initiated. */
 export type CallDirection = 'inbound' | 'outbound';
@@ -90,6 +120,10 @@ export interface WhatsAppCallEvents extends Record<string, unknown[]> {
   state: [state: CallState];
   /** The call is fully ended: legs released and Meta's side settled. */
   ended: [reason: CallEndReason];
+  /** The call moved to another room; its media now flows there. */
+  transferred: [from: { roomName: string; identity: string }, to: TransferResult];
+  /** A data packet from a participant of the call's current room. */
+  roomData: [message: RoomDataMessage];
 }
 
 /** A snapshot for listings (`calls` CLI, metrics, tests). No secrets. */
@@ -131,15 +165,14 @@ interface Waiter {
  */
 export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> {
   readonly direction: CallDirection;
-  readonly roomName: string;
-  readonly participantIdentity: string;
   readonly phoneNumberId: string;
   readonly destinationCountry: string | undefined;
   readonly bizOpaqueCallbackData: string | undefined;
   readonly createdAt = Date.now();
   readonly media: MediaLegPort;
   protected readonly user: WhatsAppUser | undefined;
-  protected readonly participant: ParticipantParams;
+  /** The connector participant and its room: replaced by a transfer. */
+  protected participant: ParticipantParams;
   protected readonly graph: GraphCallsPort;
   protected readonly settings: CallSettings;
   protected log: Logger;
@@ -164,6 +197,21 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   readonly #mediaWaiters = new Set<Waiter>();
   #callerMediaSeen = false;
   #disconnected = false;
+  /** A transfer under way (one at a time), and what happened to the old leg meanwhile. */
+  #transfer: { oldLegLost: CallEndReason | undefined } | undefined;
+  /** The room the call was transferred from, last time (`whatsapp.transferredFrom`). */
+  #transferredFrom: string | undefined;
+  /**
+   * Right after a transfer's switch: the old leg whose mix still reaches the caller until the new
+   * leg's mix sounds or `until` (epoch ms) passes; `end()` stops it (idempotent).
+   */
+  #crossover: { from: RoomLegPort; until: number; end: () => void } | undefined;
+  /**
+   * The leg whose Opus packets go to Meta, and the offset that continues its sequence numbers
+   * from the previous leg's: the media leg drops packets whose sequence goes backwards, and each
+   * room leg numbers its own.
+   */
+  #opusSequence: { room: RoomLegPort; offset: number; last: number } | undefined;
 
   protected constructor(init: WhatsAppCallInit, deps: CallDependencies) {
     super((event, err) => deps.logger.error({ err, event }, 'call listener threw'));
@@ -172,8 +220,6 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     this.phoneNumberId = init.meta.phoneNumberId;
     this.user = init.user;
     this.participant = init.participant;
-    this.roomName = init.participant.roomName;
-    this.participantIdentity = init.participant.identity;
     this.destinationCountry = init.destinationCountry || undefined;
     this.bizOpaqueCallbackData = init.bizOpaqueCallbackData || undefined;
     this.media = deps.media;
@@ -192,6 +238,16 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
   }
 
   // ---- identity and state ----------------------------------------------------------------------
+
+  /** The room the call is in now (a transfer changes it). */
+  get roomName(): string {
+    return this.participant.roomName;
+  }
+
+  /** Identity of the connector participant in {@link roomName}. */
+  get participantIdentity(): string {
+    return this.participant.identity;
+  }
 
   /** Meta's call id; '' for a dialled call until Meta answered the connect. */
   get callId(): string {
@@ -239,6 +295,14 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     return this.#meta;
   }
 
+  /**
+   * The Meta credentials the call runs with, for its crash-recovery record only: the record seals
+   * the token (or names the configured one) so another process can end the call. Secret.
+   */
+  recoveryCredentials(): Readonly<MetaContext> {
+    return this.#meta;
+  }
+
   /** Mark the call as disconnected through the API (see {@link isDisconnected}). */
   markDisconnected(): void {
     this.#disconnected = true;
@@ -262,6 +326,7 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
       destinationCountry: this.destinationCountry,
       endReason: status === 'hangup' ? this.#endReason : undefined,
     });
+    if (this.#transferredFrom) attributes[CALL_ATTRIBUTE.transferredFrom] = this.#transferredFrom;
     return attributes;
   }
 
@@ -291,10 +356,30 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
    * {@link RoomJoinError}.
    */
   protected async joinRoom(): Promise<void> {
-    const p = this.participant;
-    let room: RoomLegPort;
+    const room = await this.#joinLeg(this.participant);
+    if (this.isClosed) {
+      await this.#leaveRoom(room);
+      return;
+    }
+    this.#room = room;
+    this.#wireRoom(room);
+    this.#updateRingback();
+    void this.#publishStatus();
+  }
+
+  /**
+   * Join a room leg for `p` with the call's attributes in its token (plus, for a transfer, where
+   * it comes from); `awaitRoomAudioMs` lets the join wait for the room's audio to be mixed.
+   * Rejects with RoomJoinError.
+   */
+  async #joinLeg(
+    p: ParticipantParams,
+    transfer?: { fromRoom: string; awaitRoomAudioMs: number },
+  ): Promise<RoomLegPort> {
+    const attributes = { ...p.attributes, ...this.attributes() };
+    if (transfer) attributes[CALL_ATTRIBUTE.transferredFrom] = transfer.fromRoom;
     try {
-      room = await this.#joinRoom({
+      return await this.#joinRoom({
         url: this.settings.livekit.url,
         apiKey: this.settings.livekit.apiKey,
         apiSecret: this.settings.livekit.apiSecret,
@@ -302,45 +387,217 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
         identity: p.identity,
         name: p.name || undefined,
         metadata: p.metadata || undefined,
-        attributes: { ...p.attributes, ...this.attributes() },
+        attributes,
         agents: p.agents.map((a) => new RoomAgentDispatch(a)),
         sampleRate: this.settings.sampleRate,
+        ...(transfer ? { awaitRoomAudioMs: transfer.awaitRoomAudioMs } : {}),
         logger: this.log,
       });
     } catch (err) {
       throw new RoomJoinError(p.roomName, { cause: err });
     }
-    if (this.isClosed) {
-      await this.#leaveRoom(room);
-      return;
-    }
-    this.#room = room;
+  }
+
+  /**
+   * The wiring between the call and one room leg: the room's audio (one speaker's Opus, or a
+   * mix) and DTMF go to Meta, its data messages to the call, and the leg ending ends the call.
+   * Every handler first checks that `room` is still the call's leg, so a transfer only has to
+   * swap `#room`: the old leg's late packets, digits and its own departure are ignored from that
+   * moment on, without removing listeners — except that during a transfer's crossover the old
+   * leg keeps feeding Meta until the new one carries sound. (Kept in this one function so a room
+   * leg of a different kind only has to be wired here.)
+   */
+  #wireRoom(room: RoomLegPort): void {
+    const current = () => this.#room === room && !this.isClosed;
+    const sourceOf = (mode: string) => (mode === 'passthrough' ? 'opus' : 'pcm');
+    /** Whether this leg's audio goes to Meta now; `sounding`: this packet or frame has sound. */
+    const feedsMeta = (sounding: boolean): boolean => {
+      if (this.isClosed) return false;
+      const crossover = this.#crossover;
+      if (this.#room === room) {
+        if (!crossover) return true;
+        if (!sounding && Date.now() < crossover.until) return false;
+        crossover.end();
+        this.media.selectAudioSource(sourceOf(room.audioMode));
+        return true;
+      }
+      return crossover?.from === room;
+    };
     // Room → Meta: the room leg says whether it forwards one speaker's Opus or mixes.
-    this.media.selectAudioSource(room.audioMode === 'passthrough' ? 'opus' : 'pcm');
+    if (!this.#crossover) this.media.selectAudioSource(sourceOf(room.audioMode));
     room.on('audioMode', (mode) => {
-      if (!this.isClosed) this.media.selectAudioSource(mode === 'passthrough' ? 'opus' : 'pcm');
+      if (this.isClosed) return;
+      const feeding = this.#crossover ? this.#crossover.from === room : this.#room === room;
+      if (feeding) this.media.selectAudioSource(sourceOf(mode));
     });
     room.on('opus', (packet) => {
-      if (!this.isClosed) this.media.sendOpus(packet);
+      // DTX packets (a byte or three) are silence.
+      if (!feedsMeta(packet.payload.byteLength > 3)) return;
+      let sequence = this.#opusSequence;
+      if (sequence?.room !== room) {
+        // A new leg's packets continue the numbering Meta's stream had (first leg: unchanged).
+        const next = sequence ? (sequence.last + 1) & 0xffff : packet.sequenceNumber;
+        sequence = { room, offset: next - packet.sequenceNumber, last: next };
+        this.#opusSequence = sequence;
+      }
+      const sequenceNumber = (packet.sequenceNumber + sequence.offset) & 0xffff;
+      sequence.last = sequenceNumber;
+      this.media.sendOpus({ ...packet, sequenceNumber });
     });
     room.on('audio', (pcm) => {
-      if (!this.isClosed) this.media.sendAudio(pcm);
+      if (feedsMeta(!isSilentFrame(pcm))) this.media.sendAudio(pcm);
     });
     room.on('reconnecting', () => this.log.info('room leg reconnecting'));
     room.on('reconnected', (how) => this.log.info({ how }, 'room leg back'));
     room.on('dtmf', (digit) => {
-      if (!this.isClosed) this.media.sendDtmf(digit);
+      if (current()) this.media.sendDtmf(digit);
     });
     room.on('disconnected', (reason) => {
-      void this.close(
+      if (!current()) return;
+      const endReason: CallEndReason =
         reason === 'participant-removed' || reason === 'duplicate-identity'
           ? 'participant_removed'
-          : 'room_closed',
-      );
+          : 'room_closed';
+      // During a transfer the call lives on if the new room takes it; decided when it ends.
+      if (this.#transfer) this.#transfer.oldLegLost = endReason;
+      else void this.close(endReason);
     });
-    room.on('error', (err) => this.log.warn({ err }, 'room leg error'));
+    room.on('error', (err) => {
+      if (this.#room === room) this.log.warn({ err }, 'room leg error');
+    });
+    room.on('data', (message) => {
+      if (current()) this.onRoomData(message);
+    });
+  }
+
+  /** A data message from a participant of the call's current room (see `RoomLegPortEvents`). */
+  protected onRoomData(message: RoomDataMessage): void {
+    this.emit('roomData', message);
+  }
+
+  /**
+   * Send a data packet to one participant of the call's current room. Resolves without sending
+   * when the room leg cannot send data or the call has no leg.
+   */
+  async sendRoomData(
+    topic: string,
+    payload: Uint8Array,
+    destinationIdentity: string,
+  ): Promise<void> {
+    const room = this.#room;
+    if (!room?.sendData || this.isClosed) return;
+    await room.sendData(topic, payload, destinationIdentity);
+  }
+
+  // ---- transfer --------------------------------------------------------------------------------
+
+  /**
+   * Move the call into another room without touching the Meta leg: join the new room as the
+   * connector participant first (with the call's attributes plus `whatsapp.transferredFrom`),
+   * then switch the caller's audio and DTMF to it in one step, then tell the old room the call
+   * left (`whatsapp.callStatus` `hangup`, `whatsapp.endReason` `transferred`,
+   * `whatsapp.transferredTo`) and leave it. The caller hears the old room until the new room's
+   * mix carries sound (at most {@link TRANSFER_CROSSOVER_MAX_MS} after the switch), so the
+   * switch itself adds no silence. A failed join leaves the call where it was (rejects with
+   * RoomJoinError).
+   * @throws TransferNotPossibleError before the room leg exists, during another transfer, or to
+   *   the room and identity the call is in already; CallEndedError once the call is closing.
+   */
+  async transfer(params: Omit<TransferParams, 'callId'>): Promise<TransferResult> {
+    if (this.isClosed) throw this.endedError();
+    const old = this.#room;
+    if (!old) throw new TransferNotPossibleError(this.#callId, 'not_in_a_room');
+    if (this.#transfer || this.#crossover) {
+      throw new TransferNotPossibleError(this.#callId, 'transfer_in_progress');
+    }
+    const from = { roomName: this.roomName, identity: this.participantIdentity };
+    const next: ParticipantParams = {
+      roomName: params.roomName,
+      identity: params.identity ?? this.participant.identity,
+      name: params.name ?? this.participant.name,
+      metadata: params.metadata ?? this.participant.metadata,
+      attributes: params.attributes ?? this.participant.attributes,
+      agents: params.agents ?? [],
+    };
+    if (next.roomName === from.roomName && next.identity === from.identity) {
+      throw new TransferNotPossibleError(this.#callId, 'same_room');
+    }
+    const transfer: { oldLegLost: CallEndReason | undefined } = { oldLegLost: undefined };
+    this.#transfer = transfer;
+    const log = this.log.child({ toRoom: next.roomName });
+    log.info({ fromRoom: from.roomName }, 'transferring the call');
+    let room: RoomLegPort;
+    try {
+      room = await this.#joinLeg(next, {
+        fromRoom: from.roomName,
+        awaitRoomAudioMs: TRANSFER_ROOM_AUDIO_WAIT_MS,
+      });
+    } catch (err) {
+      this.#transfer = undefined;
+      log.warn({ err }, 'transfer failed: the call stays in its room');
+      if (transfer.oldLegLost) void this.close(transfer.oldLegLost);
+      throw err;
+    }
+    this.#transfer = undefined;
+    if (this.isClosed) {
+      // The call ended while the new room was being joined: that room hears it ended too.
+      await this.#leaveRoom(room);
+      throw this.endedError();
+    }
+    // The switch: from here on the caller's audio goes to the new leg, and the new leg's mix to
+    // the caller as soon as it sounds (the old one's until then, at most the crossover); the old
+    // leg's other handlers see they are no longer current.
+    const crossoverEnded = this.#startCrossover(old);
+    this.#room = room;
+    this.participant = next;
+    this.#transferredFrom = from.roomName;
+    this.#wireRoom(room);
+    // A dialled call transferred while it rings keeps its ringback, now in the new room.
     this.#updateRingback();
-    void this.#publishStatus();
+    const result: TransferResult = {
+      callId: this.#callId,
+      roomName: next.roomName,
+      participantIdentity: next.identity,
+    };
+    log.info({ fromRoom: from.roomName }, 'call transferred');
+    void crossoverEnded.then(() => {
+      // Ended by time with the new room silent: its kind of audio feeds Meta from now on.
+      if (!this.isClosed && this.#room === room) {
+        this.media.selectAudioSource(room.audioMode === 'passthrough' ? 'opus' : 'pcm');
+      }
+      return this.#leaveTransferredRoom(old, next.roomName);
+    });
+    this.emit('transferred', from, result);
+    return result;
+  }
+
+  /** Let `old`'s mix reach the caller until the new leg sounds; resolves when that ends. */
+  #startCrossover(old: RoomLegPort): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        if (this.#crossover?.from === old) this.#crossover = undefined;
+        resolve();
+      };
+      // Also ends when the new leg sends nothing at all.
+      const timer = setTimeout(end, TRANSFER_CROSSOVER_MAX_MS + 100);
+      timer.unref();
+      this.#crossover = { from: old, until: Date.now() + TRANSFER_CROSSOVER_MAX_MS, end };
+    });
+  }
+
+  /** The old room of a transfer: status `hangup`, end reason `transferred`, where to; leave. */
+  async #leaveTransferredRoom(room: RoomLegPort, toRoom: string): Promise<void> {
+    const attributes = buildCallAttributes({
+      callStatus: 'hangup',
+      callId: this.#callId || undefined,
+      endReason: 'transferred',
+    });
+    attributes[CALL_ATTRIBUTE.transferredTo] = toRoom;
+    await room.setAttributes(attributes).catch(() => undefined);
+    await room
+      .close('transferred')
+      .catch((err: unknown) => this.log.warn({ err }, 'leaving the old room failed'));
   }
 
   /**
@@ -571,6 +828,8 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     clearTimeout(this.#maxDurationTimer);
     this.#ringingTimer = this.#watchdog = this.#maxDurationTimer = undefined;
     this.#setState('ending');
+    // A call ending right after a transfer leaves the old room now too (as transferred).
+    this.#crossover?.end();
     this.log.info({ reason }, 'call ending');
     const error = this.endedError();
     for (const w of [...this.#answeredWaiters, ...this.#mediaWaiters]) w.reject(error);
@@ -625,6 +884,15 @@ export abstract class WhatsAppCall extends SafeEventEmitter<WhatsAppCallEvents> 
     if (!this.isClosed) void this.#publishStatus();
     this.emit('state', state);
   }
+}
+
+/** Whether a PCM frame is (near) digital silence: nothing but the quietest noise in it. */
+function isSilentFrame(pcm: Int16Array): boolean {
+  for (let i = 0; i < pcm.length; i += 4) {
+    const v = pcm[i] ?? 0;
+    if (v > 8 || v < -8) return false;
+  }
+  return true;
 }
 
 function roomStatusFor(state: CallState): WhatsAppCallStatus {

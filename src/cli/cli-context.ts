@@ -7,9 +7,8 @@ import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { SignJWT } from 'jose/jwt/sign';
 import type { ConnectorClient } from 'livekit-server-sdk';
-import type { CallSummary } from '../calls/whatsapp-call.js';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
-import type { CallsListing } from '../connector/calls-endpoint.js';
+import type { CallsListing, ListedCall } from '../connector/calls-endpoint.js';
 import type { GatewaySettings } from '../gateway/gateway-config.js';
 import { CliError, EXIT_USAGE } from './cli-errors.js';
 
@@ -97,9 +96,19 @@ interface HttpAnswer {
 
 /** A GET with node's own client (fetch would load undici, a tenth of a second the CLI can keep). */
 function httpGet(url: string, headers: Record<string, string>): Promise<HttpAnswer> {
+  return httpSend(url, 'GET', headers, undefined, 10_000);
+}
+
+function httpSend(
+  url: string,
+  method: 'GET' | 'POST',
+  headers: Record<string, string>,
+  body: string | undefined,
+  timeoutMs: number,
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const send = url.startsWith('https:') ? httpsRequest : request;
-    const req = send(url, { headers, timeout: 10_000 }, (res) => {
+    const req = send(url, { method, headers, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -107,10 +116,52 @@ function httpGet(url: string, headers: Record<string, string>): Promise<HttpAnsw
       );
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('timeout', () =>
+      req.destroy(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)),
+    );
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
+}
+
+/** What a connector endpoint answered: its HTTP status and parsed JSON body (or undefined). */
+export interface ConnectorJsonAnswer {
+  status: number;
+  body: Record<string, unknown> | undefined;
+}
+
+/**
+ * An authenticated JSON `POST` to one of the running connector's endpoints (e.g.
+ * `/api/calls/{id}/transfer`); any HTTP status is returned for the command to explain.
+ */
+export async function postConnectorJson(
+  config: Config,
+  url: string,
+  path: string,
+  body: unknown,
+  timeoutMs = 30_000,
+): Promise<ConnectorJsonAnswer> {
+  const token = await apiAccessToken(config);
+  let res: HttpAnswer;
+  try {
+    res = await httpSend(
+      `${url}${path}`,
+      'POST',
+      { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      JSON.stringify(body),
+      timeoutMs,
+    );
+  } catch (err) {
+    throw unreachable(url, err);
+  }
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    const value: unknown = JSON.parse(res.body);
+    parsed = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed };
 }
 
 /**
@@ -137,14 +188,27 @@ export async function getConnectorJson<T>(config: Config, url: string, path: str
   return JSON.parse(res.body) as T;
 }
 
-/** `GET /api/calls` of the running connector. */
-export async function listCalls(config: Config, url: string, all: boolean): Promise<CallSummary[]> {
+/** `GET /api/calls` of the running connector: the calls of its whole cluster. */
+export async function callsListing(
+  config: Config,
+  url: string,
+  all: boolean,
+): Promise<CallsListing> {
   const listing = await getConnectorJson<CallsListing>(
     config,
     url,
     `${CALLS_PATH}${all ? '?all=true' : ''}`,
   );
-  return listing.calls;
+  return {
+    calls: listing.calls,
+    twilioCalls: listing.twilioCalls ?? [],
+    instances: listing.instances ?? [],
+  };
+}
+
+/** The calls of the running connector's cluster. */
+export async function listCalls(config: Config, url: string, all: boolean): Promise<ListedCall[]> {
+  return (await callsListing(config, url, all)).calls;
 }
 
 /** The error for a connector that cannot be reached. */

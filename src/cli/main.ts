@@ -16,6 +16,7 @@ import { registerPermissionsCommand } from './permissions-command.js';
 import { registerQueuesCommand } from './queues-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
+import { registerTransferCommand } from './transfer-command.js';
 import { registerWebhooksCommand } from './webhooks-command.js';
 
 export { EXIT_FAILURE, EXIT_NO_PERMISSION, EXIT_USAGE } from './cli-errors.js';
@@ -33,6 +34,7 @@ export function buildCli(): Command {
   registerDialCommand(program);
   registerCallsCommand(program);
   registerHangupCommand(program);
+  registerTransferCommand(program);
   registerPermissionsCommand(program);
   registerWebhooksCommand(program);
   registerQueuesCommand(program);

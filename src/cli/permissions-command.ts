@@ -109,7 +109,7 @@ export function registerPermissionsCommand(program: Command): void {
       printTable(
         ['USER', 'NUMBER ID', 'PERMISSION', 'EXPIRES (UTC)', 'SOURCE', 'REPLIED (UTC)'],
         replies.map((p) => [
-          p.waId,
+          p.waId || '-',
           p.phoneNumberId,
           p.response === 'reject' ? 'declined' : p.isPermanent ? 'permanent' : 'temporary',
           p.expiresAt ? when(p.expiresAt) : '-',

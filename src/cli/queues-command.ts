@@ -1,5 +1,61 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { DurableQueue, openStateStore as openStateStoreFn } from '../store/index.js';
+import type { cliConfig as cliConfigFn } from './cli-context.js';
 import { CliError } from './cli-errors.js';
+
+interface DeadLetterActionOptions {
+  all: boolean;
+  config?: string;
+}
+
+type CliConfig = typeof cliConfigFn;
+
+/** The state store the configuration names, refusing a STATE_DIR with no store in it. */
+async function openCliStore(
+  cmd: Command,
+  cliConfig: CliConfig,
+  openStateStore: typeof openStateStoreFn,
+) {
+  const config = cliConfig(cmd.optsWithGlobals<{ config?: string }>().config);
+  if (!config.redisUrl) {
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    if (!existsSync(join(config.stateDir, 'state.sqlite'))) {
+      throw new CliError(
+        `no state store in ${config.stateDir}: run this where the connector runs, or set STATE_DIR (or REDIS_URL) as it has them`,
+      );
+    }
+  }
+  return openStateStore(config);
+}
+
+/** `queues retry|drop`: apply `act` to the chosen dead letters of `queue`. */
+async function onDeadLetters(
+  queue: string,
+  ids: string[],
+  opts: DeadLetterActionOptions,
+  cmd: Command,
+  act: (queue: DurableQueue, ids: string[] | undefined) => Promise<number>,
+): Promise<number> {
+  const [{ cliConfig }, store] = await Promise.all([
+    import('./cli-context.js'),
+    import('../store/index.js'),
+  ]);
+  const names = [store.WEBHOOK_QUEUE, store.FORWARD_QUEUE];
+  if (!names.includes(queue)) {
+    throw new CliError(`unknown queue ${JSON.stringify(queue)}: expected ${names.join(' or ')}`);
+  }
+  if (ids.length === 0 && !opts.all) {
+    throw new CliError('name the dead letters (ids from `queues --dead`), or pass --all');
+  }
+  if (ids.length > 0 && opts.all) throw new CliError('give ids or --all, not both');
+  const opened = await openCliStore(cmd, cliConfig, store.openStateStore);
+  try {
+    return await act(opened.queue(queue), opts.all ? undefined : ids);
+  } finally {
+    await opened.close();
+  }
+}
 
 interface QueuesOptions {
   dead?: number;
@@ -21,8 +77,30 @@ function positiveInt(value: string): number {
  * while the connector is down too.
  */
 export function registerQueuesCommand(program: Command): void {
-  program
-    .command('queues')
+  const queues = program.command('queues');
+  queues
+    .command('retry')
+    .description(
+      'put dead letters back in their queue for a fresh round of attempts (after fixing the cause)',
+    )
+    .argument('<queue>', 'webhooks or forwards')
+    .argument('[ids...]', 'dead letter ids (as `queues --dead` lists them)')
+    .option('--all', 'every dead letter of the queue', false)
+    .action(async (queue: string, ids: string[], opts: DeadLetterActionOptions, cmd: Command) => {
+      const n = await onDeadLetters(queue, ids, opts, cmd, (q, sel) => q.requeueDead(sel));
+      console.log(`${n} dead letter${n === 1 ? '' : 's'} of ${queue} put back in the queue`);
+    });
+  queues
+    .command('drop')
+    .description('delete dead letters for good')
+    .argument('<queue>', 'webhooks or forwards')
+    .argument('[ids...]', 'dead letter ids (as `queues --dead` lists them)')
+    .option('--all', 'every dead letter of the queue', false)
+    .action(async (queue: string, ids: string[], opts: DeadLetterActionOptions, cmd: Command) => {
+      const n = await onDeadLetters(queue, ids, opts, cmd, (q, sel) => q.dropDead(sel));
+      console.log(`${n} dead letter${n === 1 ? '' : 's'} of ${queue} dropped`);
+    });
+  queues
     .description(
       'show the webhook and forward queues and their dead letters (from the state store)',
     )
@@ -41,17 +119,7 @@ export function registerQueuesCommand(program: Command): void {
         import('./cli-context.js'),
         import('../store/index.js'),
       ]);
-      const config = cliConfig(cmd.optsWithGlobals<QueuesOptions>().config);
-      if (!config.redisUrl) {
-        const { existsSync } = await import('node:fs');
-        const { join } = await import('node:path');
-        if (!existsSync(join(config.stateDir, 'state.sqlite'))) {
-          throw new CliError(
-            `no state store in ${config.stateDir}: run this where the connector runs, or set STATE_DIR (or REDIS_URL) as it has them`,
-          );
-        }
-      }
-      const store = await openStateStore(config);
+      const store = await openCliStore(cmd, cliConfig, openStateStore);
       try {
         const report = [];
         for (const name of [WEBHOOK_QUEUE, FORWARD_QUEUE]) {
@@ -98,7 +166,7 @@ export function registerQueuesCommand(program: Command): void {
           console.log(`\ndead letters of ${r.queue} (newest first):`);
           for (const d of r.deadLetters) {
             console.log(
-              `  ${new Date(d.failedAt).toISOString()}  ${d.attempts} attempts  ${d.payload.length} bytes  ${d.reason}`,
+              `  ${d.id}  ${new Date(d.failedAt).toISOString()}  ${d.attempts} attempts  ${d.payload.length} bytes  ${d.reason}`,
             );
           }
         }

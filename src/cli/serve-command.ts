@@ -124,11 +124,15 @@ export function registerServeCommand(program: Command): void {
         { loadGatewaySettings },
         { createLogger },
         { ConnectorServer },
+        { GracefulShutdown },
+        { StateDirLockedError },
       ] = await Promise.all([
         import('../config/index.js'),
         import('../gateway/gateway-config.js'),
         import('../log/index.js'),
         import('../server/connector-server.js'),
+        import('../server/graceful-shutdown.js'),
+        import('../store/index.js'),
       ]);
       const supervisor = await import('../server/process-supervisor.js');
       const child = supervisor.isSupervisedChild();
@@ -174,6 +178,7 @@ export function registerServeCommand(program: Command): void {
         port = await server.start();
       } catch (err) {
         await server.close();
+        if (err instanceof StateDirLockedError) throw new CliError(err.message);
         throw new CliError(
           `cannot listen on ${config.bindAddress}:${config.port} / ${config.internal.bindAddress}:${config.internal.port}: ${(err as Error).message}`,
         );
@@ -191,18 +196,17 @@ export function registerServeCommand(program: Command): void {
           internalPort: server.internalPort,
           instanceId: config.cluster.instanceId,
         });
+        // A child whose supervisor is gone (killed outright) shuts down as on SIGTERM, instead of
+        // waiting for connections nobody hands it any more.
+        process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
       } else {
         console.error(listeningSummary(config, port, server.internalPort, numbers));
       }
-      const shutdown = async () => {
-        await server.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void shutdown());
-      process.once('SIGTERM', () => void shutdown());
-      // A supervised child whose supervisor is gone (killed outright) ends too, instead of
-      // serving connections nobody hands it any more.
-      if (child) process.once('disconnect', () => void shutdown());
+      new GracefulShutdown({
+        service: server,
+        drainMs: config.shutdownDrainSeconds * 1000,
+        logger,
+      }).install();
     });
 }
 

@@ -54,7 +54,12 @@ export class ClusterCallPeers implements CallPeers {
   }
 
   async withCapacity(): Promise<PeerRef[]> {
-    return (await this.node.peersWithCapacity()).map((i) => ({ id: i.id, url: i.url }));
+    return (await this.node.peersWithCapacity()).map((i) => ({
+      id: i.id,
+      url: i.url,
+      region: i.region,
+      load: i.maxCalls > 0 ? i.activeCalls / i.maxCalls : 1,
+    }));
   }
 
   async send<Op extends CallOperationName>(

@@ -16,9 +16,11 @@ import {
   InvalidSdpError,
   MediaConnectError,
   NoCallPermissionError,
+  OverloadedError,
   PeerUnreachableError,
   RoomJoinError,
   RoomNotReadyError,
+  TransferNotPossibleError,
 } from '../calls/call-errors.js';
 import { isCallEndReason } from '../calls/call-end-reason.js';
 import { ConnectorError, InvalidArgumentError, isTwirpCode } from '../errors/index.js';
@@ -57,6 +59,13 @@ export function encodeError(err: unknown): EncodedError {
   }
   if (err instanceof AcceptTimeoutError)
     return encoded('AcceptTimeoutError', { callId: err.callId });
+  if (err instanceof OverloadedError) {
+    return encoded('OverloadedError', {
+      reason: err.reason,
+      measured: err.measured,
+      limit: err.limit,
+    });
+  }
   if (err instanceof CapacityError) {
     return encoded('CapacityError', { maxConcurrentCalls: err.maxConcurrentCalls });
   }
@@ -74,6 +83,9 @@ export function encodeError(err: unknown): EncodedError {
     });
   }
   if (err instanceof RoomJoinError) return encoded('RoomJoinError', { roomName: err.roomName });
+  if (err instanceof TransferNotPossibleError) {
+    return encoded('TransferNotPossibleError', { callId: err.callId, reason: err.reason });
+  }
   if (err instanceof RoomNotReadyError)
     return encoded('RoomNotReadyError', { roomName: err.roomName });
   if (err instanceof MediaConnectError) return encoded('MediaConnectError', { reason: err.reason });
@@ -126,6 +138,12 @@ export function decodeError(encoded: EncodedError): Error {
       return new CallEndedError(str('callId'), isCallEndReason(f.reason) ? f.reason : undefined);
     case 'AcceptTimeoutError':
       return new AcceptTimeoutError(str('callId'));
+    case 'OverloadedError':
+      return new OverloadedError(
+        f.reason === 'cpu' ? 'cpu' : 'event_loop_lag',
+        num('measured'),
+        num('limit'),
+      );
     case 'CapacityError':
       return new CapacityError(
         typeof f.maxConcurrentCalls === 'number' ? f.maxConcurrentCalls : undefined,
@@ -144,6 +162,13 @@ export function decodeError(encoded: EncodedError): Error {
       );
     case 'RoomJoinError':
       return new RoomJoinError(str('roomName'));
+    case 'TransferNotPossibleError':
+      return new TransferNotPossibleError(
+        str('callId'),
+        f.reason === 'transfer_in_progress' || f.reason === 'same_room'
+          ? f.reason
+          : 'not_in_a_room',
+      );
     case 'RoomNotReadyError':
       return new RoomNotReadyError(str('roomName'));
     case 'MediaConnectError':

@@ -30,6 +30,11 @@ export interface ClusterNodeOptions {
   logger: Logger;
   /** Prometheus registry to add the cluster metrics to (e.g. `ConnectorServer.metrics`). */
   metrics?: Registry;
+  /**
+   * Optional - whether admission control lets new calls in now; published in the heartbeat so
+   * peers do not send new calls to a busy instance. Default: always.
+   */
+  accepting?: () => boolean;
 }
 
 /**
@@ -48,6 +53,7 @@ export class ClusterNode {
   private readonly config: Config;
   private readonly registry: CallRegistry;
   private readonly logger: Logger;
+  private readonly accepting: () => boolean;
   /** Calls this instance owns or has claimed (accepts in flight). */
   private readonly owned = new Set<string>();
   private readonly startedAt = Date.now();
@@ -55,6 +61,7 @@ export class ClusterNode {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private advertisedUrl = '';
   private redisUp = false;
+  private draining = false;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly forwardedCounter: Counter<'operation' | 'outcome'> | undefined;
@@ -69,6 +76,7 @@ export class ClusterNode {
     if (!config.redisUrl) throw new Error('ClusterNode needs config.redisUrl');
     this.config = config;
     this.registry = options.registry;
+    this.accepting = options.accepting ?? (() => true);
     this.logger = options.logger.child({
       component: 'cluster',
       instance: config.cluster.instanceId,
@@ -194,7 +202,35 @@ export class ClusterNode {
       maxCalls: this.config.calls.maxConcurrentCalls,
       startedAt: this.startedAt,
       updatedAt: Date.now(),
+      ...(this.config.regions.region ? { region: this.config.regions.region } : {}),
+      accepting: this.accepting(),
+      // Twilio connects to the URL the issuing instance built: only one with its own PUBLIC_URL
+      // can take Twilio calls placed by a peer.
+      ...(this.config.publicUrl ? { twilio: true } : {}),
+      ...(this.draining ? { draining: true } : {}),
     };
+  }
+
+  /**
+   * Shutting down: peers stop placing new calls (and inbound connects) here. Published at once,
+   * then with every heartbeat.
+   */
+  async setDraining(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    await this.heartbeat();
+  }
+
+  /**
+   * Ids of the live (heartbeating) instances, this one included.
+   * @throws RedisUnavailableError when Redis cannot be asked.
+   */
+  async liveInstanceIds(): Promise<Set<string>> {
+    try {
+      return new Set((await this.instances.list()).map((i) => i.id));
+    } catch (err) {
+      throw new RedisUnavailableError('listing live instances', err);
+    }
   }
 
   /**
@@ -260,7 +296,7 @@ export class ClusterNode {
   }
 
   /**
-   * Other live instances with room for a call, least loaded first.
+   * Other live instances with room for a call (and admitting calls), least loaded first.
    * @throws RedisUnavailableError when Redis cannot be asked.
    */
   async peersWithCapacity(): Promise<InstanceInfo[]> {
@@ -271,7 +307,13 @@ export class ClusterNode {
       throw new RedisUnavailableError('looking for an instance with capacity', err);
     }
     return all
-      .filter((i) => i.id !== this.instanceId && i.activeCalls < i.maxCalls)
+      .filter(
+        (i) =>
+          i.id !== this.instanceId &&
+          !i.draining &&
+          i.activeCalls < i.maxCalls &&
+          i.accepting !== false,
+      )
       .sort((a, b) => a.activeCalls / a.maxCalls - b.activeCalls / b.maxCalls);
   }
 

@@ -21,7 +21,9 @@ import {
   type HangupParams,
   type MetaCallStatus,
   type ParticipantParams,
+  type TransferParams,
 } from '../calls/call-params.js';
+import { PLACEMENT_REASONS, type PlacementReason } from '../calls/call-placement.js';
 import type { WhatsAppUser } from '../whatsapp/whatsapp-user.js';
 import type { EncodedError } from './cluster-error-codec.js';
 
@@ -107,6 +109,12 @@ const dial: z.ZodType<DialParams> = z.object({
   bizOpaqueCallbackData: text.optional(),
   ringingTimeoutMs: z.number().positive(),
   idempotencyKey: text.optional(),
+  placement: z
+    .object({
+      reason: z.enum(PLACEMENT_REASONS as [PlacementReason, ...PlacementReason[]]),
+      wantedRegion: text.optional(),
+    })
+    .optional(),
 });
 
 const accept: z.ZodType<AcceptParams> = z.object({
@@ -144,6 +152,24 @@ const callStatus: z.ZodType<CallStatusParams> = z.object({
   status: z.enum(META_CALL_STATUSES as [MetaCallStatus, ...MetaCallStatus[]]),
 });
 
+const agentDispatch = z.object({
+  agentName: text,
+  metadata: text,
+  restartPolicy: z.number().int(),
+  deployment: text,
+  attributes: z.record(text),
+});
+
+const transfer: z.ZodType<TransferParams> = z.object({
+  callId: nonEmpty,
+  roomName: nonEmpty,
+  identity: nonEmpty.optional(),
+  name: text.optional(),
+  metadata: text.optional(),
+  attributes: z.record(text).optional(),
+  agents: z.array(agentDispatch).optional(),
+});
+
 /** The parameter schema of each operation. */
 export const CLUSTER_PARAMS: {
   [Op in CallOperationName]: z.ZodType<CallOperationTypes[Op]['params']>;
@@ -154,4 +180,5 @@ export const CLUSTER_PARAMS: {
   disconnect,
   'user-hangup': hangup,
   'call-status': callStatus,
+  transfer,
 };

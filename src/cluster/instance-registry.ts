@@ -10,9 +10,20 @@ export interface InstanceInfo {
   activeCalls: number;
   /** Its `MAX_CONCURRENT_CALLS`. */
   maxCalls: number;
+  /** Its region (`REGION`); absent when it has none. */
+  region?: string | undefined;
+  /**
+   * False while its admission control refuses new calls (event-loop lag or CPU over the limit);
+   * absent from instances that do not say (counted as accepting).
+   */
+  accepting?: boolean | undefined;
+  /** True when it serves ConnectTwilioCall on its own `PUBLIC_URL` (peers may place Twilio calls on it). */
+  twilio?: boolean | undefined;
   /** Epoch ms of start and of this heartbeat. */
   startedAt: number;
   updatedAt: number;
+  /** Shutting down: serves its live calls, takes no new ones. */
+  draining?: boolean;
 }
 
 export interface InstanceRegistryOptions {
@@ -86,6 +97,10 @@ function parseInfo(raw: string | null): InstanceInfo | undefined {
       maxCalls: Number(v.maxCalls) || 0,
       startedAt: Number(v.startedAt) || 0,
       updatedAt: Number(v.updatedAt) || 0,
+      ...(typeof v.region === 'string' && v.region ? { region: v.region } : {}),
+      ...(typeof v.accepting === 'boolean' ? { accepting: v.accepting } : {}),
+      ...(v.twilio === true ? { twilio: true } : {}),
+      ...(v.draining === true ? { draining: true } : {}),
     };
   } catch {
     return undefined;

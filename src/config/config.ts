@@ -6,7 +6,13 @@ import { resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as Yaml from 'yaml';
 import { z } from 'zod';
+import {
+  admissionFileSchema,
+  loadAdmissionSettings,
+  type AdmissionSettings,
+} from './admission-settings.js';
 import { ConfigError } from './config-error.js';
+import { loadRegionSettings, regionsFileSchema, type RegionSettings } from './region-map.js';
 import { checkApiSecret, isLoopbackHost, readSecretVariable } from './secret-settings.js';
 
 export { ConfigError } from './config-error.js';
@@ -133,6 +139,7 @@ const fileSchema = z
       .strict()
       .optional(),
     state_dir: z.string().min(1).optional(),
+    shutdown_drain_seconds: z.number().min(0).optional(),
     log_level: z.enum(logLevels).optional(),
     redis_url: z.string().optional(),
     public_url: z.string().optional(),
@@ -173,6 +180,7 @@ const fileSchema = z
         media_timeout_seconds: z.coerce.number().positive().optional(),
         max_duration_seconds: z.coerce.number().nonnegative().optional(),
         hide_phone_number: z.boolean().optional(),
+        transfer_data_messages: z.boolean().optional(),
         /** Deprecated, ignored (room legs no longer run in worker processes). */
         room_worker_calls_per_process: z.coerce.number().int().nonnegative().optional(),
         play_ringback: z.boolean().optional(),
@@ -195,6 +203,8 @@ const fileSchema = z
       })
       .strict()
       .optional(),
+    admission: admissionFileSchema.optional(),
+    regions: regionsFileSchema.optional(),
     cluster: z
       .object({
         instance_id: z.string().optional(),
@@ -228,6 +238,9 @@ export interface LiveKitConfig {
 export const DEFAULT_MAX_CONNECTIONS = 512;
 /** Default connection cap of the internal listener (`INTERNAL_MAX_CONNECTIONS`). */
 export const DEFAULT_INTERNAL_MAX_CONNECTIONS = 64;
+/** Default `SHUTDOWN_DRAIN_SECONDS`: long enough for most calls to end on their own. */
+export const DEFAULT_SHUTDOWN_DRAIN_SECONDS = 300;
+
 /** Default `STATE_DIR`, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.whatsapp-connector';
 
@@ -268,6 +281,11 @@ export interface Config {
    * absolute. Default `.whatsapp-connector/` in the working directory (`STATE_DIR`).
    */
   stateDir: string;
+  /**
+   * On SIGTERM/SIGINT, how long live calls may go on before the leftovers are ended at Meta, in
+   * seconds; a second signal cuts the drain short. Default 300 (`SHUTDOWN_DRAIN_SECONDS`).
+   */
+  shutdownDrainSeconds: number;
   logLevel: (typeof logLevels)[number];
   /** Replace phone numbers in logs with a redacted form. Default true. */
   redactPhoneNumbers: boolean;
@@ -293,6 +311,10 @@ export interface Config {
      */
     streamTimeoutSeconds: number;
   };
+  /** Admission control: when new calls are refused because the instance is busy. */
+  admission: AdmissionSettings;
+  /** Regions: this instance's, and where calls for each destination country should run. */
+  regions: RegionSettings;
   /** Scale-out settings, used only when `redisUrl` is set (see `src/cluster/`). */
   cluster: {
     /** Name of this instance in the cluster. Default `<hostname>-<pid>-<random>` (`INSTANCE_ID`). */
@@ -354,10 +376,19 @@ export interface Config {
     mediaTimeoutSeconds: number;
     /** An answered call lasting this long is ended, in seconds; 0 = no limit. Default 14400 (4 h). */
     maxDurationSeconds: number;
-    /** Calls accepted at once before `resource_exhausted`. Default 200. */
+    /**
+     * Calls held at once before `resource_exhausted`. Default
+     * {@link DEFAULT_MAX_CONCURRENT_CALLS} (20), from the bench's measured cost per call.
+     */
     maxConcurrentCalls: number;
     /** Leave `whatsapp.phoneNumber` out of participant attributes. Default false. */
     hidePhoneNumber: boolean;
+    /**
+     * Honour transfer requests sent as data messages (topic `whatsapp-connector.transfer`) by
+     * agent participants of a call's room. Default false (`TRANSFER_DATA_MESSAGES`,
+     * `calls.transfer_data_messages`).
+     */
+    transferDataMessages: boolean;
     /**
      * Play a ringback tone into the room while a business-initiated call rings; it stops the
      * moment the user answers. Default false (`CALL_PLAY_RINGBACK`).
@@ -386,6 +417,16 @@ export interface LoadConfigOptions {
 }
 
 export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com';
+
+/**
+ * Default `MAX_CONCURRENT_CALLS`. The media path (legs to Meta and to the room, Opus, SRTP) runs
+ * on the main thread, so one process is bounded by one core however many the machine has. The
+ * native path measured 0.96-1.48 connector CPU-s per call-minute in passthrough and 1.85-2.19
+ * when mixing two agents (bench/native-media-cpu.ts, 4 and 8 calls, 2-core VM, 2026-12-01);
+ * at 1.5 CPU-s per call-minute, 20 calls use half of one core, leaving the rest for setup bursts
+ * (DTLS, SDP), GC and mixing. Admission control guards the rest. Run more instances for more.
+ */
+export const DEFAULT_MAX_CONCURRENT_CALLS = 20;
 
 // Loaded on demand: YAML parsing is only needed with a file, and the CLI's start-up time counts.
 const requireModule = createRequire(import.meta.url);
@@ -708,6 +749,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       options.cwd ?? process.cwd(),
       env.STATE_DIR || file.state_dir || DEFAULT_STATE_DIR,
     ),
+    shutdownDrainSeconds: num(
+      'SHUTDOWN_DRAIN_SECONDS',
+      env.SHUTDOWN_DRAIN_SECONDS,
+      file.shutdown_drain_seconds ?? DEFAULT_SHUTDOWN_DRAIN_SECONDS,
+    ),
     logLevel: logLevelRaw as Config['logLevel'],
     redactPhoneNumbers: env.LOG_REDACT_PHONE_NUMBERS
       ? env.LOG_REDACT_PHONE_NUMBERS !== 'false'
@@ -740,6 +786,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         0.1,
       ),
     },
+    admission: loadAdmissionSettings(env, file.admission),
+    regions: loadRegionSettings(env, file.regions),
     cluster: {
       instanceId: instanceId(env, file),
       instanceUrl: instanceUrl
@@ -794,12 +842,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxConcurrentCalls: num(
         'MAX_CONCURRENT_CALLS',
         env.MAX_CONCURRENT_CALLS,
-        file.calls?.max_concurrent_calls ?? 200,
+        file.calls?.max_concurrent_calls ?? DEFAULT_MAX_CONCURRENT_CALLS,
         1,
       ),
       hidePhoneNumber: env.HIDE_PHONE_NUMBER
         ? env.HIDE_PHONE_NUMBER === 'true'
         : (file.calls?.hide_phone_number ?? false),
+      transferDataMessages:
+        envBoolean(env, 'TRANSFER_DATA_MESSAGES') ?? file.calls?.transfer_data_messages ?? false,
       playRingback: booleanSetting(
         'CALL_PLAY_RINGBACK',
         env.CALL_PLAY_RINGBACK,

@@ -12,9 +12,11 @@ import {
   MediaConnectError,
   NO_CALL_PERMISSION_GRAPH_CODE,
   NoCallPermissionError,
+  OverloadedError,
   PeerUnreachableError,
   RoomJoinError,
   RoomNotReadyError,
+  TransferNotPossibleError,
 } from '../calls/call-errors.js';
 import { ConnectorError, InvalidArgumentError } from '../errors/index.js';
 import { GraphApiError } from '../whatsapp/graph-api-error.js';
@@ -183,6 +185,7 @@ export function toTwirpError(err: unknown): ConnectorError {
       ? connectorErrors.acceptTimeout()
       : connectorErrors.connectionClosed();
   }
+  if (err instanceof OverloadedError) return new ConnectorError('resource_exhausted', err.message);
   if (err instanceof CapacityError) return connectorErrors.serverBusy();
   if (err instanceof DrainingError) return connectorErrors.shuttingDown();
   if (err instanceof InvalidSdpError) return new ConnectorError('invalid_argument', err.message);
@@ -200,6 +203,9 @@ export function toTwirpError(err: unknown): ConnectorError {
     return new ConnectorError('unavailable', err.message, {}, { cause: err });
   }
   if (err instanceof RoomNotReadyError) return connectorErrors.roomNotReady();
+  if (err instanceof TransferNotPossibleError) {
+    return new ConnectorError('failed_precondition', err.message, { reason: err.reason });
+  }
   if (err instanceof DialInProgressError) return new ConnectorError('unavailable', err.message);
   if (err instanceof DirectoryUnavailableError || err instanceof PeerUnreachableError) {
     const meta: Record<string, string> =

@@ -3,9 +3,10 @@
  * `DisconnectWhatsAppCall` and a dial a `DialWhatsAppCall` sent to the internal listener with a
  * short token of the operator's own API key, through the official SDK client, so they get exactly
  * the API's validation, call-permission check, cluster routing and error messages, as the CLI does.
+ * A transfer is a `POST /api/calls/{id}/transfer` to the same listener, signed the same way.
  */
 import { RoomAgentDispatch } from '@livekit/protocol';
-import { ConnectorClient } from 'livekit-server-sdk';
+import { AccessToken, ConnectorClient } from 'livekit-server-sdk';
 import { DEFAULT_CLOUD_API_VERSION, type PhoneNumberRule } from '../gateway/gateway-config.js';
 import type { ConsoleActions, ConsoleDialRequest, ConsoleOperator } from './console-sources.js';
 
@@ -57,6 +58,28 @@ export class ConnectorApiActions implements ConsoleActions {
         : {}),
     });
     return { callId: res.whatsappCallId, roomName: res.roomName };
+  }
+
+  async transfer(callId: string, roomName: string, operator: ConsoleOperator): Promise<void> {
+    const secret = this.options.apiKeys[operator.apiKeyId];
+    if (!secret) throw new Error(`API key ${operator.apiKeyId} is no longer configured`);
+    const token = new AccessToken(operator.apiKeyId, secret, { ttl: 60 });
+    token.addGrant({ roomCreate: true });
+    const res = await fetch(
+      `${this.options.apiUrl()}/api/calls/${encodeURIComponent(callId)}/transfer`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${await token.toJwt()}`,
+          'Content-Type': 'application/json',
+        },
+        body: JSON.stringify({ room: roomName }),
+        signal: AbortSignal.timeout(30_000),
+      },
+    );
+    if (res.ok) return;
+    const body = (await res.json().catch(() => ({}))) as { msg?: unknown };
+    throw new Error(typeof body.msg === 'string' ? body.msg : `HTTP ${res.status}`);
   }
 
   /** The configured number (the only one when unnamed) with the token to act for it. */

@@ -58,8 +58,12 @@ export interface ConsoleQueueSource {
 /** A call permission reply a user sent, as recorded from webhooks. */
 export interface ConsolePermission {
   phoneNumberId: string;
-  /** The user's number, digits. */
+  /** The user's number, digits; the BSUID for a user Meta named without a number. */
   waId: string;
+  /** The user's BSUID, when Meta sent one. */
+  userId?: string | undefined;
+  /** The user's parent BSUID, when Meta sent one. */
+  parentUserId?: string | undefined;
   response: 'accept' | 'reject';
   isPermanent: boolean;
   /** Unix seconds; temporary accepts only. */

@@ -75,7 +75,13 @@ export function attachOperatorConsole(parts: ConsoleServiceParts): AttachedConso
   );
   internalHttp.route(
     PERMISSIONS_ENDPOINT_PATH,
-    createPermissionsEndpoint(config.apiKeys, gateway.permissions),
+    createPermissionsEndpoint(config.apiKeys, {
+      // A user Meta named only by BSUID is listed under it.
+      list: () =>
+        gateway.permissions
+          .list()
+          .map((p) => ({ ...p, waId: p.waId ?? p.userId ?? p.parentUserId ?? '' })),
+    }),
   );
   if (!config.console.enabled) return { console: undefined, close: async () => undefined };
 

@@ -58,7 +58,10 @@ export function permissionSource(
   permissions: CallPermissions,
 ): ConsolePermissionSource {
   return {
-    list: () => gateway.permissions.list(),
+    list: () =>
+      gateway.permissions
+        .list()
+        .map((p) => ({ ...p, waId: p.waId ?? p.userId ?? p.parentUserId ?? '' })),
     check: async (to, phoneNumberId) => {
       const v = await permissions.check(to, phoneNumberId);
       return {

@@ -201,6 +201,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     // The operator console is always on in dev (opt-in for serve).
     config = { ...config, console: { enabled: true } };
+    // Simulated calls keep their state with the run, unless STATE_DIR says otherwise.
+    if (!real && !process.env.STATE_DIR) config = { ...config, stateDir: resolve(runDir, 'state') };
     const logger = createLogger({
       level: config.logLevel,
       redactPhoneNumbers: config.redactPhoneNumbers,

@@ -1,10 +1,15 @@
 import type { CallPermissionReplyEvent } from '../whatsapp/webhook-events.js';
+import { isWhatsAppPhoneNumber, phoneNumberDigits } from '../whatsapp/whatsapp-user.js';
 
 /** The latest call permission reply of one user to one business number. */
 export interface RecordedCallPermission {
   phoneNumberId: string;
-  /** The user's number, digits. */
-  waId: string;
+  /** The user's number, digits; undefined for a user Meta named only by BSUID. */
+  waId: string | undefined;
+  /** The user's BSUID (`US.1349…`), when Meta sent one. */
+  userId: string | undefined;
+  /** The user's parent BSUID (`US.ENT.…`), when Meta sent one. */
+  parentUserId: string | undefined;
   response: 'accept' | 'reject';
   isPermanent: boolean;
   /** Unix seconds; temporary accepts only. */
@@ -15,39 +20,62 @@ export interface RecordedCallPermission {
   repliedAt: number;
 }
 
+/** How a user is keyed: phone number digits, else the BSUID exactly as Meta sent it. */
+function userKey(user: string): string {
+  return isWhatsAppPhoneNumber(user) ? phoneNumberDigits(user) : user.trim();
+}
+
 /**
- * Permission replies seen in webhooks, newest per (business number, user). In memory: it is a
+ * Permission replies seen in webhooks, newest per (business number, user): a user is keyed by
+ * phone number when Meta sent one, else by BSUID (a user who adopted a username may come without
+ * a number), and can be looked up by either. In memory: it is a
  * convenience for operators and for error messages, not a source of truth — Meta's
  * `call_permissions` endpoint decides whether a call may be placed.
  */
 export class CallPermissionStore {
   private readonly replies = new Map<string, RecordedCallPermission>();
 
-  private static key(phoneNumberId: string, waId: string): string {
-    return `${phoneNumberId}:${waId.replace(/\D/g, '')}`;
+  private static key(phoneNumberId: string, user: string): string {
+    return `${phoneNumberId}:${userKey(user)}`;
   }
 
   /** Record a reply; an older reply never replaces a newer one (webhooks arrive out of order). */
   record(event: CallPermissionReplyEvent): RecordedCallPermission | undefined {
-    if (!event.phoneNumberId || !event.from) return undefined;
+    const number = event.user.phoneNumber ?? event.from;
+    const waId = number && isWhatsAppPhoneNumber(number) ? phoneNumberDigits(number) : undefined;
+    const userId = event.user.userId ?? event.fromUserId;
+    const parentUserId = event.user.parentUserId;
+    const user = waId ?? userId ?? parentUserId;
+    if (!event.phoneNumberId || !user) return undefined;
     const entry: RecordedCallPermission = {
       phoneNumberId: event.phoneNumberId,
-      waId: event.from.replace(/\D/g, ''),
+      waId,
+      userId,
+      parentUserId,
       response: event.response,
       isPermanent: event.isPermanent,
       expiresAt: event.expirationTimestamp,
       source: event.responseSource,
       repliedAt: event.timestamp ?? Math.floor(Date.now() / 1000),
     };
-    const key = CallPermissionStore.key(entry.phoneNumberId, entry.waId);
+    const key = CallPermissionStore.key(entry.phoneNumberId, user);
     const previous = this.replies.get(key);
     if (previous && previous.repliedAt > entry.repliedAt) return previous;
     this.replies.set(key, entry);
     return entry;
   }
 
-  get(phoneNumberId: string, waId: string): RecordedCallPermission | undefined {
-    return this.replies.get(CallPermissionStore.key(phoneNumberId, waId));
+  /** The latest reply of `user` (phone number, BSUID or parent BSUID) to `phoneNumberId`. */
+  get(phoneNumberId: string, user: string): RecordedCallPermission | undefined {
+    const direct = this.replies.get(CallPermissionStore.key(phoneNumberId, user));
+    if (direct) return direct;
+    const id = user.trim();
+    let found: RecordedCallPermission | undefined;
+    for (const r of this.replies.values()) {
+      if (r.phoneNumberId !== phoneNumberId || (r.userId !== id && r.parentUserId !== id)) continue;
+      if (!found || r.repliedAt > found.repliedAt) found = r;
+    }
+    return found;
   }
 
   list(): RecordedCallPermission[] {

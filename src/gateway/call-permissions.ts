@@ -4,12 +4,13 @@ import type {
   SentMessage,
   WhatsAppGraphClient,
 } from '../whatsapp/graph-client.js';
+import { phoneNumberDigits, whatsAppUserIdKind } from '../whatsapp/whatsapp-user.js';
 import type { PhoneNumberRule } from './gateway-config.js';
 
 /** A user's call permission as Meta reports it, reduced to what a caller decides on. */
 export interface CallPermissionVerdict {
   phoneNumberId: string;
-  /** The user's number, digits. */
+  /** The user: number as digits, or the BSUID / parent BSUID as given. */
   to: string;
   /** "no_permission" | "temporary" | "permanent" (other values pass through). */
   status: string;
@@ -63,7 +64,8 @@ export class CallPermissions {
   /** Ask Meta whether the business may call `to` now. */
   async check(to: string, phoneNumberId?: string): Promise<CallPermissionVerdict> {
     const rule = this.number(phoneNumberId);
-    const userWaId = digits(to);
+    // The Graph client sends a number in `user_wa_id` and a BSUID in `recipient`.
+    const userWaId = userOf(to);
     const p = await this.graph.getCallPermissions({
       phoneNumberId: rule.phoneNumberId,
       accessToken: rule.accessToken,
@@ -91,16 +93,19 @@ export class CallPermissions {
       phoneNumberId: rule.phoneNumberId,
       accessToken: rule.accessToken,
       apiVersion: rule.apiVersion,
-      to: digits(to),
+      to: userOf(to),
       ...(bodyText !== undefined ? { bodyText } : {}),
     });
   }
 }
 
-function digits(number: string): string {
-  const d = number.replace(/\D/g, '');
-  if (!/^\d{6,15}$/.test(d)) {
-    throw new ConnectorError('invalid_argument', `not a phone number: ${JSON.stringify(number)}`);
-  }
-  return d;
+/** A phone number as digits, or a BSUID / parent BSUID exactly as given. */
+function userOf(user: string): string {
+  const kind = whatsAppUserIdKind(user);
+  if (kind === 'phone_number') return phoneNumberDigits(user);
+  if (kind === 'bsuid' || kind === 'parent_bsuid') return user.trim();
+  throw new ConnectorError(
+    'invalid_argument',
+    `not a phone number or WhatsApp user id (e.g. US.13491208655302741918): ${JSON.stringify(user)}`,
+  );
 }

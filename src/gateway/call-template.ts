@@ -7,9 +7,16 @@ import { randomSuffix } from '../calls/participant-defaults.js';
 
 /** What a template can refer to for one call. Absent values render as "". */
 export interface CallTemplateValues {
-  /** Caller's WhatsApp number, digits. */
+  /** Caller's WhatsApp number, digits; absent for a user Meta names only by BSUID. */
   caller: string | undefined;
-  /** Caller's WhatsApp profile name (falls back to the number). */
+  /**
+   * Caller's business-scoped user id (BSUID, e.g. `US.13491208655302741918`) when Meta sent one,
+   * else the parent BSUID. Optional for callers of this module that predate BSUIDs.
+   */
+  callerUserId?: string | undefined;
+  /** Caller's WhatsApp username, when they adopted one and Meta sent it. */
+  callerUsername?: string | undefined;
+  /** Caller's WhatsApp profile name (falls back to the username, then the number or BSUID). */
   callerName: string | undefined;
   /** Meta's call id (`wacid.…`). */
   callId: string;
@@ -27,6 +34,8 @@ export interface CallTemplateValues {
 
 export const TEMPLATE_VARIABLES = [
   'caller',
+  'callerId',
+  'callerUsername',
   'callerName',
   'callId',
   'callHash',
@@ -57,8 +66,16 @@ export function renderCallTemplate(template: string, values: CallTemplateValues)
     switch (name) {
       case 'caller':
         return values.caller ?? '';
+      case 'callerId':
+        // The BSUID names the user whether or not they hide their number: stable across a
+        // user adopting a username, so it is the better key for rooms and CRM lookups.
+        return values.callerUserId ?? values.caller ?? '';
+      case 'callerUsername':
+        return values.callerUsername ?? '';
       case 'callerName':
-        return values.callerName ?? values.caller ?? '';
+        return (
+          values.callerName ?? values.callerUsername ?? values.caller ?? values.callerUserId ?? ''
+        );
       case 'callId':
         return values.callId;
       case 'callHash':

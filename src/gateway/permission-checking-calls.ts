@@ -10,6 +10,8 @@ import type {
   DisconnectParams,
   HangupParams,
   OperationContext,
+  TransferParams,
+  TransferResult,
 } from '../calls/call-params.js';
 import type { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
 
@@ -86,6 +88,10 @@ export class PermissionCheckingCalls implements CallOperations {
 
   disconnect(params: DisconnectParams, ctx: OperationContext): Promise<void> {
     return this.inner.disconnect(params, ctx);
+  }
+
+  transfer(params: TransferParams, ctx: OperationContext): Promise<TransferResult> {
+    return this.inner.transfer(params, ctx);
   }
 
   userHangup(params: HangupParams, ctx: OperationContext): Promise<boolean> {

@@ -85,6 +85,32 @@ export class WebhookForwarder {
     return { delivered: false, attempts, status };
   }
 
+  /**
+   * One delivery attempt, for the durable forward queue (which owns retries and dead letters):
+   * resolves when the business's app took it (2xx).
+   * @throws ForwardAttemptError, `retryable` for network errors, timeouts, 408, 429 and 5xx.
+   */
+  async attemptOnce(rawBody: Buffer, appSecret: string | undefined): Promise<void> {
+    const { url, timeoutMs } = this.options;
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (appSecret) headers['X-Hub-Signature-256'] = signWebhookBody(rawBody, appSecret);
+    let res: Response;
+    try {
+      res = await this.fetch(url, {
+        method: 'POST',
+        headers,
+        body: rawBody,
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.abort.signal]),
+      });
+    } catch (err) {
+      throw new ForwardAttemptError(`forward failed: ${(err as Error).message}`, true, undefined);
+    }
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok) return;
+    const retryable = res.status === 408 || res.status === 429 || res.status >= 500;
+    throw new ForwardAttemptError(`forward answered HTTP ${res.status}`, retryable, res.status);
+  }
+
   /** Resolves when every forward started so far has finished (delivered or given up). */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -110,4 +136,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/** One forward attempt failed; `retryable: false` sends the webhook to the dead letters at once. */
+export class ForwardAttemptError extends Error {
+  override readonly name = 'ForwardAttemptError';
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    /** HTTP status of the answer, when there was one. */
+    readonly status: number | undefined,
+  ) {
+    super(message);
+  }
 }

@@ -25,6 +25,16 @@ import {
 import type { Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { BodyTooLargeError, readBody } from '../server/http-server.js';
+import {
+  FORWARD_QUEUE,
+  QueueConsumer,
+  StoreError,
+  WEBHOOK_QUEUE,
+  type DeliveryOutcome,
+  type DurableQueue,
+  type QueueEntry,
+  type StateStore,
+} from '../store/index.js';
 import { SafeEventEmitter } from '../util/typed-emitter.js';
 import type { WhatsAppGraphClient } from '../whatsapp/graph-client.js';
 import {
@@ -127,6 +137,38 @@ export interface InboundCallRouting {
 export interface WebhookGatewayEvents extends Record<string, unknown[]> {
   inboundCall: [InboundCallRouting];
   processed: [ProcessedWebhookEvent];
+  /** A POST failed its signature check (`missing`, `mismatch`, `no_secret`); nothing was done. */
+  signatureRefused: [reason: WebhookSignatureResult];
+  /** A forward attempt from the durable queue: delivered, to be retried, or dead-lettered. */
+  forward: [DeliveryOutcome];
+}
+
+/** Webhook events (processed one by one, not in batches) handled at once per instance. */
+const WEBHOOK_QUEUE_CONCURRENCY = 64;
+/** Forwards delivered at once per instance. */
+const FORWARD_QUEUE_CONCURRENCY = 8;
+/**
+ * Lease of a webhook being processed, ms: longer than an accept takes, short enough that the
+ * events a crashed process was processing are taken up again soon after a restart.
+ */
+const WEBHOOK_LEASE_MS = 45_000;
+
+/**
+ * A queued webhook: Meta's `X-Hub-Signature-256` header, a newline, then the body byte for byte.
+ * The signature is kept (not the secrets it matched) so processing checks it again, and the
+ * forward carries Meta's own signature.
+ */
+function encodeQueuedWebhook(signature: string, raw: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${signature}\n`, 'utf8'), raw]);
+}
+
+function decodeQueuedWebhook(payload: Buffer): { signature: string; raw: Buffer } {
+  const newline = payload.indexOf(0x0a);
+  if (newline < 0) return { signature: '', raw: payload };
+  return {
+    signature: payload.subarray(0, newline).toString('utf8'),
+    raw: payload.subarray(newline + 1),
+  };
 }
 
 export interface WebhookGatewayOptions {
@@ -174,6 +216,19 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
   private readonly abort = new AbortController();
   private sweepTimer: NodeJS.Timeout;
   private closed = false;
+  /** Durable queues (see {@link attachQueues}); without them webhooks are processed in memory. */
+  private webhookQueue: DurableQueue | undefined;
+  private forwardQueue: DurableQueue | undefined;
+  private webhookConsumer: QueueConsumer | undefined;
+  private forwardConsumer: QueueConsumer | undefined;
+  /** Receipts of webhooks queued by this process, by queue entry id. */
+  private readonly queuedReceipts = new Map<string, WebhookReceiptHandle>();
+  /** Forward queue entry id → the receipt it reports to. */
+  private readonly forwardReceipts = new Map<string, WebhookReceiptHandle>();
+  /** While draining: whether a call is held here (its webhooks are still taken). */
+  private drainingHolds: ((callId: string) => boolean) | undefined;
+  /** The webhook queue is the cluster's (Redis): any instance processes what is queued. */
+  private sharedQueue = false;
 
   constructor(options: WebhookGatewayOptions) {
     super((event, err) => options.logger.error({ err, event }, 'gateway listener threw'));
@@ -197,6 +252,51 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
         : undefined);
     this.sweepTimer = setInterval(() => this.sweep(), 60_000);
     this.sweepTimer.unref();
+  }
+
+  /**
+   * Make webhooks durable: each is queued in `store` before Meta gets its 200 (a queue that
+   * cannot take it answers 503, so Meta retries), processed from there, and forwarded through a
+   * second queue with retries and a dead-letter list. `consumer` names this instance's leases.
+   */
+  attachQueues(store: StateStore, consumer: string): void {
+    if (this.webhookQueue || this.closed) return;
+    this.sharedQueue = store.kind === 'redis';
+    this.webhookQueue = store.queue(WEBHOOK_QUEUE, { leaseMs: WEBHOOK_LEASE_MS });
+    this.webhookConsumer = new QueueConsumer({
+      queue: this.webhookQueue,
+      consumer,
+      concurrency: WEBHOOK_QUEUE_CONCURRENCY,
+      handle: (entry) => this.processQueued(entry),
+      logger: this.logger,
+    });
+    if (this.forwarder) {
+      this.forwardQueue = store.queue(FORWARD_QUEUE, {
+        maxAttempts: this.settings.forwardMaxAttempts,
+        leaseMs: Math.max(30_000, this.settings.forwardTimeoutMs * 2),
+      });
+      this.forwardConsumer = new QueueConsumer({
+        queue: this.forwardQueue,
+        consumer,
+        concurrency: FORWARD_QUEUE_CONCURRENCY,
+        handle: (entry) => this.deliverForward(entry),
+        onOutcome: (outcome, entry) => this.onForwardOutcome(outcome, entry),
+        logger: this.logger.child({ component: 'webhook-forwarder' }),
+      });
+      this.forwardConsumer.start();
+    }
+    this.webhookConsumer.start();
+  }
+
+  /**
+   * Shutting down. With a local queue, webhooks are answered 503 (Meta retries them, at another
+   * instance or after the restart) unless every call event in them is for a call still held here
+   * (`holds`), so hang-ups keep reaching the live calls. With the cluster's queue (Redis) they are
+   * still taken: any instance processes them, and a new call is placed on an instance that is not
+   * draining. Queued ones go on being processed.
+   */
+  startDraining(holds: (callId: string) => boolean): void {
+    this.drainingHolds = holds;
   }
 
   /** The routing rule of a business number, if configured. */
@@ -237,21 +337,124 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
         'webhook refused: signature check failed',
       );
       res.writeHead(check.status ?? 403, { 'Content-Type': 'text/plain' }).end('invalid signature');
+      this.emit('signatureRefused', check.result);
       if (check.result !== 'ok')
         this.receipts.refused(raw.length, check.result, check.status ?? 403);
       return;
     }
-    // Meta only needs to know we have it; the work happens after the answer (Meta retries on
-    // anything slower than ~20 s, and accepting a call takes seconds).
+    if (this.drainingHolds && !this.sharedQueue && !this.concernsOnlyHeldCalls(raw)) {
+      // Meta retries: the webhook reaches an instance that is not shutting down, or this one's
+      // successor (the load balancer stopped sending here once /readyz said 503).
+      res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '5' }).end('shutting down');
+      return;
+    }
+    if (this.webhookQueue) {
+      let id: string;
+      try {
+        id = await this.webhookQueue.enqueue(
+          encodeQueuedWebhook(headerValue(req, WEBHOOK_SIGNATURE_HEADER) ?? '', raw),
+        );
+      } catch (err) {
+        if (!(err instanceof StoreError)) throw err;
+        this.logger.warn(
+          { reason: err.message, error: err.name },
+          'webhook not queued (state store full or unavailable); answered 503 so Meta retries',
+        );
+        res
+          .writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '5' })
+          .end('cannot queue the webhook now');
+        return;
+      }
+      // Durably queued: Meta may forget it now. The work happens after the answer (Meta retries
+      // on anything slower than ~20 s, and accepting a call takes seconds).
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
+      this.queuedReceipts.set(id, this.receipts.accepted(raw.length, this.forwarder !== undefined));
+      this.webhookConsumer?.wake();
+      return;
+    }
+    // No state store (a gateway used on its own): processed in memory after the answer.
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
     const receipt = this.receipts.accepted(raw.length, this.forwarder !== undefined);
-    this.track(this.process(raw, check.secrets, receipt));
+    this.track(this.process(raw, check.secrets, receipt).then(() => undefined));
   };
 
-  /** Resolves when every webhook received so far has been processed (tests, shutdown). */
+  /** Whether every event of `raw` is a call event for a call held here (see `startDraining`). */
+  private concernsOnlyHeldCalls(raw: Buffer): boolean {
+    const holds = this.drainingHolds;
+    if (!holds) return true;
+    const { events } = parseWebhookRawBody(raw);
+    if (events.length === 0) return false;
+    return events.every(
+      (e) =>
+        (e.kind === 'call_terminate' ||
+          e.kind === 'call_status' ||
+          (e.kind === 'call_connect' && e.session.sdpType !== 'offer')) &&
+        holds(e.callId),
+    );
+  }
+
+  /** One queued webhook: checked again, handed to the forward queue, then processed. */
+  private async processQueued(entry: QueueEntry): Promise<void> {
+    const { signature, raw } = decodeQueuedWebhook(entry.payload);
+    const check = this.checkSignature(raw, signature);
+    const receipt =
+      this.queuedReceipts.get(entry.id) ??
+      this.receipts.accepted(raw.length, this.forwarder !== undefined);
+    this.queuedReceipts.delete(entry.id);
+    if (!check.ok) {
+      // The app secret changed since it was queued: nothing to trust it with.
+      this.logger.warn({ reason: check.reason }, 'queued webhook no longer verifies; dropped');
+      return;
+    }
+    if (this.forwardQueue) {
+      // Before the webhook entry is acknowledged: a crash in between forwards it twice at worst.
+      const id = await this.forwardQueue.enqueue(entry.payload);
+      this.forwardReceipts.set(id, receipt);
+      this.forwardConsumer?.wake();
+    }
+    const outcomes = await this.process(raw, check.secrets, receipt, false);
+    if (this.closed && outcomes.includes('failed')) {
+      // Cut short by the shutdown: not acknowledged, so the next process (or a peer) takes it up
+      // again; every step of processing is idempotent.
+      throw new Error('gateway closed while the webhook was processed');
+    }
+  }
+
+  private async deliverForward(entry: QueueEntry): Promise<void> {
+    const { signature, raw } = decodeQueuedWebhook(entry.payload);
+    const secret = this.checkSignature(raw, signature).secrets[0];
+    await this.forwarder!.attemptOnce(raw, secret);
+  }
+
+  private onForwardOutcome(outcome: DeliveryOutcome, entry: QueueEntry): void {
+    this.emit('forward', outcome);
+    if (outcome === 'retried') return;
+    const receipt = this.forwardReceipts.get(entry.id);
+    this.forwardReceipts.delete(entry.id);
+    receipt?.forwarded(outcome === 'acked', entry.attempts);
+  }
+
+  /**
+   * Resolves when every webhook received so far has been processed, and forwarded or given up on
+   * (tests, shutdown).
+   */
   async idle(): Promise<void> {
-    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
-    await this.forwarder?.idle();
+    for (;;) {
+      while (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+      await this.forwarder?.idle();
+      const pending = async (queue: DurableQueue | undefined) => {
+        if (!queue) return 0;
+        const sizes = await queue.sizes().catch(() => undefined);
+        return sizes ? sizes.ready + sizes.inFlight + sizes.delayed : 0;
+      };
+      const busy =
+        (this.webhookConsumer?.busy ?? 0) +
+        (this.forwardConsumer?.busy ?? 0) +
+        (await pending(this.webhookQueue)) +
+        (await pending(this.forwardQueue));
+      if (busy === 0 && this.tasks.size === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** Stop processing; gated accepts are abandoned. Idempotent. */
@@ -261,6 +464,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     clearInterval(this.sweepTimer);
     this.abort.abort(new Error('gateway closed'));
     for (const c of this.gated.values()) c.abort(new Error('gateway closed'));
+    await Promise.all([this.webhookConsumer?.stop(5000), this.forwardConsumer?.stop(5000)]);
     this.forwarder?.close();
     await Promise.allSettled([...this.tasks]);
     this.removeAllListeners();
@@ -326,8 +530,9 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     raw: Buffer,
     secrets: string[],
     receipt: WebhookReceiptHandle,
-  ): Promise<void> {
-    if (this.forwarder) {
+    forwardInMemory = true,
+  ): Promise<WebhookEventOutcome[]> {
+    if (this.forwarder && forwardInMemory) {
       void this.forwarder
         .forward(raw, secrets[0])
         .then((o) => receipt.forwarded(o.delivered, o.attempts));
@@ -350,6 +555,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
       }),
     );
     receipt.processed(outcomes);
+    return outcomes;
   }
 
   private async dispatch(
@@ -533,8 +739,11 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
     rule: PhoneNumberRule,
     inbound: InboundRule,
   ): AcceptParams {
+    const caller = callerOf(event);
     const values: CallTemplateValues = {
-      caller: event.from ?? event.contact?.waId,
+      caller: caller?.phoneNumber,
+      callerUserId: caller?.userId ?? caller?.parentUserId,
+      callerUsername: caller?.username,
       callerName: event.contact?.name,
       callId: event.callId,
       phoneNumberId: rule.phoneNumberId,
@@ -565,7 +774,7 @@ export class WebhookGateway extends SafeEventEmitter<WebhookGatewayEvents> {
           agentDispatch(a.name, a.metadata ? render(a.metadata) : ''),
         ),
       },
-      caller: callerOf(event),
+      caller,
       ringingTimeoutMs: this.config.calls.ringingTimeoutSeconds * 1000,
       waitUntilAnswered: false,
     };

@@ -129,8 +129,10 @@ export class LocalAudioTrack extends SafeEventEmitter<LocalAudioTrackEvents> {
     let sequenceNumber = this.#sequence;
     if (packet.sequenceNumber !== undefined) {
       sequenceNumber = packet.sequenceNumber & 0xffff;
-      // A reordered (older) packet must not pull the track's own numbering back.
-      if (((sequenceNumber - this.#sequence) & 0xffff) < 0x8000) this.#sequence = sequenceNumber;
+      // A reordered (older) packet must not pull the track's own numbering back; the first
+      // packet sent sets it whatever it is (the random start is nobody's order).
+      if (this.#stats.packetsSent === 0 || ((sequenceNumber - this.#sequence) & 0xffff) < 0x8000)
+        this.#sequence = sequenceNumber;
     }
     const header = new RtpHeader({
       payloadType: OPUS_PAYLOAD_TYPE,

@@ -40,6 +40,14 @@ export interface CallMediaTotals {
   jitterSeconds?: number | undefined;
 }
 
+/** The load admission control decides on (see `src/server/admission-control.ts`). */
+export interface LoadFigures {
+  /** Mean event-loop lag over the admission window, seconds. */
+  eventLoopLagSeconds: number;
+  /** Busy share of the main thread over the admission window (event-loop utilization, 0..1). */
+  cpuRatio: number;
+}
+
 /** Sizes of a durable queue (see `src/store/durable-queue.ts`). */
 export interface QueueDepthSource {
   sizes(): Promise<{ ready: number; inFlight: number; delayed: number; dead: number }>;
@@ -78,6 +86,7 @@ export class ConnectorMetrics implements HttpListenerMetrics {
 
   private activeCallsSource: (() => Iterable<ActiveCallSample>) | undefined;
   private liveMediaSource: (() => Iterable<CallMediaTotals>) | undefined;
+  private loadSource: (() => LoadFigures) | undefined;
   private readonly queues = new Map<string, QueueDepthSource>();
   private readonly listeners = new Map<string, ListenerSource>();
 
@@ -110,6 +119,7 @@ export class ConnectorMetrics implements HttpListenerMetrics {
     const name = (n: string) => `${METRIC_PREFIX}${n}`;
     const calls = () => this.activeCallsSource?.() ?? [];
     const media = () => this.liveMediaSource?.() ?? [];
+    const load = () => this.loadSource?.();
     const queues = this.queues;
     const listeners = this.listeners;
 
@@ -257,6 +267,24 @@ export class ConnectorMetrics implements HttpListenerMetrics {
       registers,
     });
     this.admissionOpen.set(1);
+    new Gauge({
+      name: name('event_loop_lag_seconds'),
+      help: 'Mean event-loop lag over the last 5 s (perf_hooks monitorEventLoopDelay), seconds; admission control refuses calls above ADMISSION_MAX_EVENT_LOOP_LAG_MS',
+      registers,
+      collect() {
+        const figures = load();
+        if (figures) this.set(figures.eventLoopLagSeconds);
+      },
+    });
+    new Gauge({
+      name: name('event_loop_utilization'),
+      help: 'Busy share of the main thread over the last 5 s (perf_hooks eventLoopUtilization, 0..1); admission control refuses calls above ADMISSION_MAX_CPU',
+      registers,
+      collect() {
+        const figures = load();
+        if (figures) this.set(figures.cpuRatio);
+      },
+    });
     this.admissionRefusals = new Counter({
       name: name('admission_refusals_total'),
       help: 'New calls refused by admission control, by reason (calls, event_loop_lag, cpu, draining)',
@@ -299,6 +327,11 @@ export class ConnectorMetrics implements HttpListenerMetrics {
   /** Where the live calls' media counters come from. Replaces a previous source. */
   setLiveMediaSource(source: () => Iterable<CallMediaTotals>): void {
     this.liveMediaSource = source;
+  }
+
+  /** Where the load admission control sees comes from. Replaces a previous source. */
+  setLoadSource(source: () => LoadFigures): void {
+    this.loadSource = source;
   }
 
   /** Report the depth of a durable queue as `queue_depth{queue=name}`. */

@@ -18,6 +18,10 @@ export const CALL_ATTRIBUTE = {
   destinationCountry: 'whatsapp.destinationCountry',
   /** Why the call ended (`CallEndReason`), set together with `callStatus` = `hangup`. */
   endReason: 'whatsapp.endReason',
+  /** In the room a call was transferred into: the room it came from. */
+  transferredFrom: 'whatsapp.transferredFrom',
+  /** In the room a call left by transfer (with end reason `transferred`): the room it went to. */
+  transferredTo: 'whatsapp.transferredTo',
 } as const;
 
 /** Call progress as LiveKit SIP names it: dialing → ringing → active → hangup. */

@@ -12,7 +12,8 @@ import { isIP } from 'node:net';
 import type { RoomAgentDispatch } from '@livekit/protocol';
 import type { CallEndReason } from '../calls/call-end-reason.js';
 import { ConnectorError } from '../errors/connector-error.js';
-import type { ParticipantKind } from '../livekit/index.js';
+import type { RoomDataMessage, RoomParticipantKind } from '../calls/call-ports.js';
+import { ParticipantKind as ParticipantKindEnum, type ParticipantKind } from '../livekit/index.js';
 import {
   DisconnectReason,
   LiveKitError,
@@ -133,8 +134,37 @@ export interface RoomLegOptions {
    * {@link ROOM_LEG_RECONNECT_TIMEOUT_MS}.
    */
   reconnectTimeoutMs?: number | undefined;
+  /**
+   * Optional - after joining, wait up to this long (ms) until every unmuted audio track already
+   * published in the room has delivered a few packets, so the room's audio flows from the first
+   * moment the leg is used (a transfer switches the caller over at once). Default 0: no wait.
+   */
+  awaitRoomAudioMs?: number | undefined;
   /** Optional - logger; a child with the room name is used. */
   logger?: Logger | undefined;
+}
+
+/** Packets a remote track must have delivered before the room's audio counts as flowing. */
+const ROOM_AUDIO_READY_PACKETS = 2;
+
+/** The protocol's participant kind in the call layer's words. */
+export function roomParticipantKind(kind: ParticipantKind): RoomParticipantKind {
+  switch (kind) {
+    case ParticipantKindEnum.STANDARD:
+      return 'standard';
+    case ParticipantKindEnum.AGENT:
+      return 'agent';
+    case ParticipantKindEnum.SIP:
+      return 'sip';
+    case ParticipantKindEnum.INGRESS:
+      return 'ingress';
+    case ParticipantKindEnum.EGRESS:
+      return 'egress';
+    case ParticipantKindEnum.CONNECTOR:
+      return 'connector';
+    default:
+      return 'unknown';
+  }
 }
 
 /** Why the room side ended the leg. The call ends at Meta on any of them. */
@@ -176,6 +206,8 @@ export interface RoomLegEvents {
   /** The room side ended the leg, or it could not recover (not emitted for `close()`). */
   disconnected: [reason: RoomLegDisconnectReason, code: DisconnectReason];
   error: [error: Error];
+  /** A user data packet from another participant (or the server API). */
+  data: [message: RoomDataMessage];
 }
 
 /** Counters for metrics and tests. */
@@ -252,6 +284,8 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
   readonly #router: RoomAudioRouter;
   readonly #log: Logger | undefined;
   readonly #remote = new Set<string>();
+  /** RTP packets received per remote track, counted up to {@link ROOM_AUDIO_READY_PACKETS}. */
+  readonly #remotePackets = new Map<string, number>();
   #ringback: { clock: FrameClock; tone: ToneGenerator; frame: number } | undefined;
   #closing: Promise<void> | undefined;
 
@@ -338,8 +372,26 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
       // The room ended the session while agents were being dispatched.
       throw new ConnectorError('unavailable', 'the room ended the session during join');
     }
+    if (options.awaitRoomAudioMs) await leg.#awaitRoomAudio(options.awaitRoomAudioMs);
     log?.debug({ participantSid: participant.sid, agentDispatch: plan.mode }, 'joined the room');
     return leg;
+  }
+
+  /** Resolves once each unmuted audio track of the room delivers packets, or after `timeoutMs`. */
+  async #awaitRoomAudio(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#closing && Date.now() < deadline) {
+      let pending = 0;
+      for (const p of this.#participant.remoteParticipants.values()) {
+        for (const track of p.audioTracks) {
+          if (track.muted) continue;
+          if ((this.#remotePackets.get(track.sid) ?? 0) < ROOM_AUDIO_READY_PACKETS) pending++;
+        }
+      }
+      if (pending === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, ROOM_LEG_FRAME_MS / 2));
+    }
+    this.#log?.debug({ timeoutMs }, 'room audio not all flowing in time; going on');
   }
 
   /** Server-assigned sid of the connector participant (changes after a full reconnect). */
@@ -436,6 +488,16 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
     await this.#participant.sendDtmf(code, digit.toUpperCase());
   }
 
+  /** Send a reliable user data packet on `topic` to one participant. */
+  async sendData(topic: string, payload: Uint8Array, destinationIdentity: string): Promise<void> {
+    this.#requireConnected();
+    await this.#participant.publishData(payload, {
+      reliable: true,
+      topic,
+      destinationIdentities: [destinationIdentity],
+    });
+  }
+
   /** Set (merge) attributes of the connector participant; an empty value deletes a key. */
   async setAttributes(attrs: Record<string, string>): Promise<void> {
     for (const [key, value] of Object.entries(attrs)) {
@@ -478,6 +540,13 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
       const d = digit || dtmfDigitOfCode(code);
       if (d) this.emit('dtmf', d, from?.identity);
     });
+    participant.on('dataReceived', (payload, topic, from) => {
+      this.emit('data', {
+        topic: topic || undefined,
+        payload,
+        from: from ? { identity: from.identity, kind: roomParticipantKind(from.kind) } : undefined,
+      });
+    });
     participant.on('reconnecting', () => {
       this.#log?.info('lost livekit-server; reconnecting');
       this.emit('reconnecting');
@@ -512,7 +581,11 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
     if (this.#closing || this.#remote.has(track.sid)) return;
     this.#remote.add(track.sid);
     const sid = track.sid;
-    track.on('rtp', (packet) => this.#router.receive(sid, packet));
+    track.on('rtp', (packet) => {
+      const seen = this.#remotePackets.get(sid) ?? 0;
+      if (seen < ROOM_AUDIO_READY_PACKETS) this.#remotePackets.set(sid, seen + 1);
+      this.#router.receive(sid, packet);
+    });
     track.on('muted', (muted) => this.#router.setMuted(sid, muted));
     track.on('ended', () => this.#removeTrack(sid));
     this.#log?.debug({ trackSid: sid, participant: track.participant.identity }, 'remote audio');
@@ -521,6 +594,7 @@ export class RoomLeg extends SafeEventEmitter<RoomLegEvents> {
 
   #removeTrack(sid: string): void {
     if (!this.#remote.delete(sid)) return;
+    this.#remotePackets.delete(sid);
     this.#router.removeTrack(sid);
   }
 

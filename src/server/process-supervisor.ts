@@ -98,8 +98,11 @@ interface Slot {
  * Not `node:cluster`: its workers share every socket they bind with the same port, UDP included,
  * and the media legs' ICE sockets (port 0) would then receive each other's packets.
  *
- * Signals are forwarded as SIGTERM (a terminal's Ctrl-C already sent the children SIGINT; a second
- * SIGINT would kill them without closing their calls). A child that dies is restarted in its slot;
+ * Each signal the supervisor gets is forwarded once to every child as SIGTERM, so the children
+ * drain as a single `serve` does (`GracefulShutdown`: the first signal drains, a second cuts the
+ * drain short). The children run in their own process group so that a terminal's Ctrl-C does not
+ * reach them twice. A child that dies is restarted in its slot (the calls it held are ended at
+ * Meta by the orphan cleaner of the child that replaces it);
  * one that dies before it ever started fails the whole start. {@link exited} resolves once every
  * child exited after {@link stop}.
  */
@@ -228,6 +231,9 @@ export class ProcessSupervisor {
       },
       execArgv: process.execArgv,
       stdio: 'inherit',
+      // Its own process group: a terminal's Ctrl-C reaches the supervisor only, which forwards
+      // it once. Signalled twice (by the terminal and by us) a child would cut its drain short.
+      detached: true,
     });
     slot.worker = worker;
     slot.startedAt = Date.now();
@@ -290,7 +296,7 @@ export class ProcessSupervisor {
     slot.restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
     this.logger.error(
       { child: slot.index, pid: worker.pid, code, signal, wasServing, restartInMs: delay },
-      'child process died; restarting it (its calls are gone; their directory entries lapse)',
+      'child process died; restarting it (its replacement ends the calls it held at Meta)',
     );
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;

@@ -100,6 +100,13 @@ export interface DurableQueue {
   sizes(): Promise<QueueSizes>;
   /** The most recent dead letters, newest first. */
   deadLetters(limit?: number): Promise<DeadLetter[]>;
+  /**
+   * Put dead letters back in the queue for a fresh round of attempts (an operator fixed the
+   * cause): those with `ids`, or every one when `ids` is undefined. Resolves with how many.
+   */
+  requeueDead(ids?: readonly string[]): Promise<number>;
+  /** Delete dead letters: those with `ids`, or every one when undefined. Resolves with how many. */
+  dropDead(ids?: readonly string[]): Promise<number>;
 }
 
 /** Wait before attempt `attempts + 1`, ms: exponential from `initialBackoffMs`, capped. */

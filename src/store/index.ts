@@ -31,6 +31,7 @@ export {
 } from './state-store.js';
 export {
   QueueFullError,
+  StateDirLockedError,
   StoreError,
   StoreUnavailableError,
   TokenSealError,

@@ -6,6 +6,11 @@ export interface OpenStateStoreOptions {
   logger?: Logger;
   /** Tests drive backoff and leases with a fake clock. */
   clock?: StateStoreClock;
+  /**
+   * The connector's own store (not a reader such as the CLI): with SQLite, hold `STATE_DIR`'s
+   * lock so no second process uses it. Default false.
+   */
+  exclusive?: boolean;
 }
 
 /**
@@ -29,5 +34,5 @@ export async function openStateStore(
     });
   }
   const { SqliteStateStore } = await import('./sqlite/sqlite-state-store.js');
-  return SqliteStateStore.open(config.stateDir, clock);
+  return SqliteStateStore.open(config.stateDir, clock, { exclusive: options.exclusive ?? false });
 }

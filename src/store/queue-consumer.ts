@@ -38,6 +38,8 @@ export class QueueConsumer {
   #pumping = false;
   #again = false;
   #stopped = true;
+  /** The store failed at the last claim: later failures are logged at debug until it answers. */
+  #storeFailing = false;
 
   constructor(options: QueueConsumerOptions) {
     this.#options = options;
@@ -79,11 +81,20 @@ export class QueueConsumer {
         try {
           entries = await this.#options.queue.claim(this.#options.consumer, free);
         } catch (err) {
-          this.#options.logger?.warn(
-            { err, queue: this.#options.queue.name },
-            'queue claim failed; retrying',
-          );
+          // Polled 4 times a second: an outage is reported once, not at every poll.
+          const log = this.#options.logger;
+          const fields = { err, queue: this.#options.queue.name };
+          if (this.#storeFailing) log?.debug(fields, 'queue claim failed; retrying');
+          else log?.warn(fields, 'queue claim failed; retrying until the store answers');
+          this.#storeFailing = true;
           break;
+        }
+        if (this.#storeFailing) {
+          this.#storeFailing = false;
+          this.#options.logger?.info(
+            { queue: this.#options.queue.name },
+            'queue store answers again',
+          );
         }
         if (this.#stopped) break;
         for (const entry of entries) this.#track(this.#deliver(entry));

@@ -41,3 +41,17 @@ export class TokenSealError extends StoreError {
     super(message, false, options);
   }
 }
+
+/** Another live process holds `STATE_DIR`. Not retryable: it is a deployment mistake. */
+export class StateDirLockedError extends StoreError {
+  override readonly name = 'StateDirLockedError';
+  constructor(
+    readonly dir: string,
+    readonly holderPid: number | undefined,
+  ) {
+    super(
+      `STATE_DIR ${dir} is in use by another whatsapp-connector${holderPid ? ` (pid ${holderPid})` : ''}: give each instance its own STATE_DIR, or set REDIS_URL to share state`,
+      false,
+    );
+  }
+}

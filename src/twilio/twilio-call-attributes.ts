@@ -13,6 +13,10 @@ export const TWILIO_ATTRIBUTE = {
   direction: 'twilio.direction',
   destinationCountry: 'twilio.destinationCountry',
   endReason: 'twilio.endReason',
+  /** In a room the call was transferred into: the room it came from. */
+  transferredFrom: 'twilio.transferredFrom',
+  /** In the room a call left by transfer: the room it went to. */
+  transferredTo: 'twilio.transferredTo',
   requestTime: 'lk.connector.requestTime',
   answerTime: 'lk.connector.answerTime',
 } as const;
@@ -39,7 +43,8 @@ export type TwilioCallDirection = 'inbound' | 'outbound';
  * - `room_closed`: the room was closed or deleted;
  * - `participant_removed`: the connector participant was removed (or replaced by the same identity);
  * - `failed`: the room connection was lost or setting up the call failed;
- * - `shutdown`: the service is shutting down.
+ * - `shutdown`: the service is shutting down;
+ * - `transferred`: (in the room it left) the call moved to another room and goes on there.
  */
 export type TwilioEndReason =
   | 'stream_stopped'
@@ -51,7 +56,8 @@ export type TwilioEndReason =
   | 'room_closed'
   | 'participant_removed'
   | 'failed'
-  | 'shutdown';
+  | 'shutdown'
+  | 'transferred';
 
 /** Attributes the participant joins with (hidden, before the stream connects). */
 export function joinAttributes(options: {

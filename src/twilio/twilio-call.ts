@@ -1,3 +1,4 @@
+import { ConnectorError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { RoomLegDisconnectReason, RoomLegEvents } from '../room/room-leg.js';
 import { SafeEventEmitter, logListenerErrors } from '../util/typed-emitter.js';
@@ -13,6 +14,7 @@ import { MulawTranscoder } from './mulaw-transcoder.js';
 import {
   activeAttributes,
   endAttributes,
+  TWILIO_ATTRIBUTE,
   type TwilioCallDirection,
   type TwilioEndReason,
 } from './twilio-call-attributes.js';
@@ -58,6 +60,26 @@ export interface TwilioCallRoom {
   reveal: () => Promise<void>;
 }
 
+/** Where a transfer moves a Twilio call (fields left out keep the current participant's). */
+export interface TwilioTransferTarget {
+  roomName: string;
+  identity?: string | undefined;
+  name?: string | undefined;
+  metadata?: string | undefined;
+  attributes?: Record<string, string> | undefined;
+  agents?: { agentName: string; metadata: string }[] | undefined;
+}
+
+/**
+ * Joins a (visible) room leg for a transfer with `attributes`; the connector supplies it. Rejects
+ * when the room cannot be joined.
+ */
+export type TwilioTransferJoiner = (
+  target: TwilioTransferTarget & { identity: string },
+  attributes: Record<string, string>,
+  logger: Logger,
+) => Promise<TwilioRoomLeg>;
+
 export interface TwilioCallInit {
   /** The connect URL's session id. */
   sessionId: string;
@@ -71,6 +93,16 @@ export interface TwilioCallInit {
   limits?: Partial<MediaStreamLimits> | undefined;
   /** Longest wait for the final attributes before leaving, ms. Default 1000. */
   endAttributesTimeoutMs?: number | undefined;
+  /** The participant's own fields at join, carried over by a transfer unless it names others. */
+  participant?:
+    | {
+        name?: string | undefined;
+        metadata?: string | undefined;
+        attributes: Record<string, string>;
+      }
+    | undefined;
+  /** Joins the room leg of a transfer; without it the call cannot be transferred. */
+  joinForTransfer?: TwilioTransferJoiner | undefined;
   logger: Logger;
 }
 
@@ -128,11 +160,18 @@ function endReasonOfRoom(reason: RoomLegDisconnectReason): TwilioEndReason {
 export class TwilioCall extends SafeEventEmitter<TwilioCallEvents> {
   readonly sessionId: string;
   readonly direction: TwilioCallDirection;
-  readonly roomName: string;
-  readonly participantIdentity: string;
   readonly expiresAtMs: number;
   readonly createdAt = Date.now();
-  readonly #room: TwilioCallRoom;
+  /** The call's room leg; a transfer replaces it (the reveal is for the first one only). */
+  #room: TwilioCallRoom;
+  #roomName: string;
+  #participantIdentity: string;
+  readonly #joinForTransfer: TwilioTransferJoiner | undefined;
+  #transferring = false;
+  /** Attributes the current participant joined with (a transfer carries them over by default). */
+  #attributes: Record<string, string>;
+  #name: string | undefined;
+  #metadata: string | undefined;
   readonly #limits: Partial<MediaStreamLimits> | undefined;
   readonly #endAttributesTimeoutMs: number;
   readonly #log: Logger;
@@ -160,10 +199,14 @@ export class TwilioCall extends SafeEventEmitter<TwilioCallEvents> {
     super(logListenerErrors(init.logger, 'twilio call listener threw'));
     this.sessionId = init.sessionId;
     this.direction = init.direction;
-    this.roomName = init.roomName;
-    this.participantIdentity = init.participantIdentity;
+    this.#roomName = init.roomName;
+    this.#participantIdentity = init.participantIdentity;
     this.expiresAtMs = init.expiresAtMs;
     this.#room = init.room;
+    this.#joinForTransfer = init.joinForTransfer;
+    this.#attributes = init.participant?.attributes ?? {};
+    this.#name = init.participant?.name;
+    this.#metadata = init.participant?.metadata;
     this.#limits = init.limits;
     this.#endAttributesTimeoutMs = init.endAttributesTimeoutMs ?? 1000;
     this.#log = init.logger;
@@ -181,6 +224,20 @@ export class TwilioCall extends SafeEventEmitter<TwilioCallEvents> {
 
   get state(): TwilioCallState {
     return this.#state;
+  }
+
+  /** The room the call is in now (a transfer changes it). */
+  get roomName(): string {
+    return this.#roomName;
+  }
+
+  get participantIdentity(): string {
+    return this.#participantIdentity;
+  }
+
+  /** Twilio's call SID once the stream started. */
+  get callSid(): string | undefined {
+    return this.#start?.callSid;
   }
 
   get isEnded(): boolean {
@@ -225,6 +282,7 @@ export class TwilioCall extends SafeEventEmitter<TwilioCallEvents> {
     this.#session = session;
     session.on('start', (start) => void this.#onStart(start));
     session.on('audio', (mulaw) => {
+      // Read at every frame: a transfer swaps the leg.
       if (this.#state === 'active') this.#room.leg.pushCallerAudio(this.#transcoder.decode(mulaw));
     });
     session.on('dtmf', (digit) => {
@@ -235,6 +293,99 @@ export class TwilioCall extends SafeEventEmitter<TwilioCallEvents> {
     session.on('end', (reason) => void this.end(reason));
     this.#setState('connected');
     return session;
+  }
+
+  /**
+   * Move the active call into another room, the Twilio stream untouched: join the new room
+   * (visible, with the call's `twilio.*` attributes and `twilio.transferredFrom`), switch the
+   * audio and DTMF over, then set `twilio.endReason=transferred` and `twilio.transferredTo` in
+   * the old room and leave it. A failed join leaves the call where it was.
+   * @throws ConnectorError `failed_precondition` before the stream started, during another
+   *   transfer, or to the same room and identity; `unavailable` when the room cannot be joined.
+   */
+  async transfer(target: TwilioTransferTarget): Promise<{ roomName: string; identity: string }> {
+    const start = this.#start;
+    if (this.#state !== 'active' || !start || !this.#joinForTransfer) {
+      throw new ConnectorError(
+        'failed_precondition',
+        this.isEnded ? 'the call has ended' : 'the call is not active (its stream has not started)',
+      );
+    }
+    if (this.#transferring) {
+      throw new ConnectorError('failed_precondition', 'the call is being transferred already', {
+        reason: 'transfer_in_progress',
+      });
+    }
+    const identity = target.identity ?? this.#participantIdentity;
+    const from = this.#roomName;
+    if (target.roomName === from && identity === this.#participantIdentity) {
+      throw new ConnectorError('failed_precondition', 'the call is in that room already', {
+        reason: 'same_room',
+      });
+    }
+    const carried = target.attributes ?? this.#attributes;
+    const attributes = {
+      ...carried,
+      ...activeAttributes({
+        direction: this.direction,
+        callSid: start.callSid,
+        streamSid: start.streamSid,
+        startTimeMs: this.#answeredAt ?? Date.now(),
+      }),
+      [TWILIO_ATTRIBUTE.direction]: this.direction,
+      [TWILIO_ATTRIBUTE.transferredFrom]: from,
+    };
+    this.#transferring = true;
+    let leg: TwilioRoomLeg;
+    try {
+      leg = await this.#joinForTransfer(
+        {
+          ...target,
+          identity,
+          name: target.name ?? this.#name,
+          metadata: target.metadata ?? this.#metadata,
+        },
+        attributes,
+        this.#log,
+      );
+    } finally {
+      this.#transferring = false;
+    }
+    if (this.isEnded) {
+      await leg.setAttributes(endAttributes(this.#endReason ?? 'failed')).catch(() => undefined);
+      await leg.close();
+      throw new ConnectorError('failed_precondition', 'the call has ended');
+    }
+    const old = this.#room.leg;
+    this.#switchLeg(old, leg);
+    this.#roomName = target.roomName;
+    this.#participantIdentity = identity;
+    this.#attributes = carried;
+    this.#name = target.name ?? this.#name;
+    this.#metadata = target.metadata ?? this.#metadata;
+    this.#log.info({ fromRoom: from, toRoom: target.roomName }, 'twilio call transferred');
+    void (async () => {
+      await withTimeout(
+        old.setAttributes({
+          ...endAttributes('transferred'),
+          [TWILIO_ATTRIBUTE.transferredTo]: target.roomName,
+        }),
+        this.#endAttributesTimeoutMs,
+      ).catch(() => undefined);
+      await old.close();
+    })();
+    return { roomName: target.roomName, identity };
+  }
+
+  /** Move the mix, DTMF and departure listeners from `old` to `leg` (one step, no await). */
+  #switchLeg(old: TwilioRoomLeg, leg: TwilioRoomLeg): void {
+    old.off('audio', this.#onMix);
+    old.off('dtmf', this.#onRoomDtmf);
+    old.off('disconnected', this.#onRoomDisconnected);
+    this.#room = { leg, reveal: async () => undefined };
+    leg.on('disconnected', this.#onRoomDisconnected);
+    leg.on('dtmf', this.#onRoomDtmf);
+    leg.on('audio', this.#onMix);
   }
 
   /** End the call. Idempotent; never rejects; resolves once the participant has left. */

@@ -1,6 +1,7 @@
 import {
   ConnectTwilioCallRequest_TwilioCallDirection as Direction,
   ConnectTwilioCallResponse,
+  RoomAgentDispatch,
   type ConnectTwilioCallRequest,
 } from '@livekit/protocol';
 import type { RequestContext } from '../connector/request-context.js';
@@ -19,7 +20,7 @@ import {
 import { MediaStreamEndpoint } from './media-stream-endpoint.js';
 import type { MediaStreamLimits } from './media-stream-session.js';
 import { ParticipantReveal } from './participant-reveal.js';
-import { TwilioCall } from './twilio-call.js';
+import { TwilioCall, type TwilioTransferTarget } from './twilio-call.js';
 import { joinAttributes, type TwilioCallDirection } from './twilio-call-attributes.js';
 import { TwilioCallRegistry } from './twilio-call-registry.js';
 
@@ -71,6 +72,7 @@ export class TwilioConnector implements TwilioCallBackend {
   readonly #reveal: ParticipantReveal;
   readonly #log: Logger;
   #pending = 0;
+  #draining = false;
   #closing: Promise<void> | undefined;
 
   constructor(options: TwilioConnectorOptions) {
@@ -92,7 +94,7 @@ export class TwilioConnector implements TwilioCallBackend {
     req: ConnectTwilioCallRequest,
     ctx: RequestContext,
   ): Promise<ConnectTwilioCallResponse> {
-    if (this.#closing) throw new ConnectorError('unavailable', 'server shutting down');
+    if (this.#closing || this.#draining) throw connectorErrors.shuttingDown();
     if (!this.registry.hasCapacity(this.#pending)) throw connectorErrors.serverBusy();
     const origin = ctx.clientOrigin;
     if (!this.#options.publicUrl && !origin) {
@@ -129,6 +131,13 @@ export class TwilioConnector implements TwilioCallBackend {
       participantIdentity: req.participantIdentity,
       expiresAtMs,
       room: { leg, reveal: () => this.#reveal.reveal(req.roomName, req.participantIdentity) },
+      participant: {
+        name: req.participantName || undefined,
+        metadata: req.participantMetadata || undefined,
+        attributes: { ...req.participantAttributes },
+      },
+      joinForTransfer: (target, attributes, logger) =>
+        this.#joinVisible(target, attributes, logger),
       limits: { silenceTimeoutMs: this.#options.streamTimeoutMs, ...this.#options.limits },
       logger: log,
     });
@@ -142,9 +151,40 @@ export class TwilioConnector implements TwilioCallBackend {
     return new ConnectTwilioCallResponse({ connectUrl: connectUrl(base, token) });
   }
 
+  /**
+   * The active call whose Twilio call SID (`CA…`) or connect-URL session id is `id`, on this
+   * instance; undefined when there is none.
+   */
+  find(id: string): TwilioCall | undefined {
+    return this.registry.get(id) ?? this.registry.active().find((call) => call.callSid === id);
+  }
+
+  /**
+   * Transfer the Twilio call `id` (see {@link find}) into another room. Resolves undefined when
+   * no such call is held here.
+   */
+  async transfer(
+    id: string,
+    target: TwilioTransferTarget,
+  ): Promise<{ roomName: string; identity: string } | undefined> {
+    const call = this.find(id);
+    if (!call || call.isEnded) return undefined;
+    return call.transfer(target);
+  }
+
   /** Calls of this instance, for listings. */
   list() {
     return this.registry.list();
+  }
+
+  /** Shutting down: refuse new calls (`unavailable`); the calls under way go on. */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  /** Calls not yet ended (a drain waits for them). */
+  get activeCount(): number {
+    return this.registry.active().length;
   }
 
   /** End every call (`shutdown`), refuse new ones. Idempotent. */
@@ -155,6 +195,42 @@ export class TwilioConnector implements TwilioCallBackend {
       this.registry.clear();
     })();
     return this.#closing;
+  }
+
+  /** A transfer's room leg: visible at once (the stream is running), the call's agents once. */
+  async #joinVisible(
+    target: TwilioTransferTarget & { identity: string },
+    attributes: Record<string, string>,
+    log: Logger,
+  ): Promise<RoomLeg> {
+    const { url, apiKey, apiSecret } = this.#options.livekit;
+    try {
+      return await this.#roomLegs({
+        url,
+        apiKey,
+        apiSecret,
+        roomName: target.roomName,
+        identity: target.identity,
+        name: target.name,
+        metadata: target.metadata,
+        attributes,
+        agents: target.agents?.map((a) => new RoomAgentDispatch(a)),
+        sampleRate: TWILIO_LEG_SAMPLE_RATE,
+        kindDetail: 'connector_twilio',
+        callerTrackName: TWILIO_TRACK_NAME,
+        forwardSingleSpeaker: false,
+        awaitRoomAudioMs: 1500,
+        logger: log,
+      });
+    } catch (err) {
+      log.warn({ err }, 'joining the transfer room failed');
+      throw new ConnectorError(
+        'unavailable',
+        'could not join the livekit room',
+        {},
+        { cause: err },
+      );
+    }
   }
 
   async #joinHidden(

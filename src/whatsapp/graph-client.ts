@@ -49,6 +49,14 @@ export interface WhatsAppGraphClientOptions {
   fetch?: typeof globalThis.fetch;
   /** Optional - Logger for retries and failures. Default silent. */
   logger?: Logger;
+  /**
+   * Optional - told of every request that failed after its last attempt (for `/metrics`):
+   * `operation` (`calls.connect`, `calls.accept`, `calls.terminate`, …) and `code`, Meta's error code
+   * when its answer carried one, else `http_<status>`, or the transport failure (`timeout`,
+   * `network`, `retries_exhausted`, `invalid_response`). Requests the caller aborted are not
+   * reported. Default none.
+   */
+  onFailure?: (operation: string, code: string) => void;
 }
 
 /** Per-request settings shared by every method. */
@@ -294,6 +302,7 @@ export class WhatsAppGraphClient {
   private readonly maxBackoffMs: number;
   private readonly fetchImpl: typeof globalThis.fetch;
   private readonly logger: Logger;
+  private readonly onFailure: ((operation: string, code: string) => void) | undefined;
 
   constructor(options: WhatsAppGraphClientOptions = {}) {
     const baseUrl = options.baseUrl ?? DEFAULT_GRAPH_URL;
@@ -321,6 +330,7 @@ export class WhatsAppGraphClient {
     this.maxBackoffMs = positive(options.maxBackoffMs, DEFAULT_GRAPH_MAX_BACKOFF_MS);
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.logger = options.logger ?? silentLogger;
+    this.onFailure = options.onFailure;
   }
 
   /**
@@ -575,6 +585,24 @@ export class WhatsAppGraphClient {
   private async send(
     call: GraphCall,
   ): Promise<{ status: number; body: unknown; attempts: number }> {
+    try {
+      return await this.sendWithRetries(call);
+    } catch (err) {
+      const code = failureCode(err);
+      if (code !== undefined && this.onFailure) {
+        try {
+          this.onFailure(call.operation, code);
+        } catch {
+          // An observer's fault must not change the request's outcome.
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async sendWithRetries(
+    call: GraphCall,
+  ): Promise<{ status: number; body: unknown; attempts: number }> {
     const url = this.buildUrl(call);
     const token = call.request.accessToken ?? this.accessToken;
     if (token === undefined || token === '') {
@@ -742,4 +770,15 @@ export class WhatsAppGraphClient {
 
 function positive(value: number | undefined, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** The code a failed request is counted under; undefined for the caller's own abort. */
+function failureCode(err: unknown): string | undefined {
+  if (err instanceof GraphApiError) {
+    return err.graphCode !== undefined ? String(err.graphCode) : `http_${err.graphStatus}`;
+  }
+  if (err instanceof GraphTransportError) {
+    return err.failure === 'aborted' ? undefined : err.failure;
+  }
+  return undefined;
 }

@@ -125,6 +125,33 @@ return 'scheduled'`,
   4,
 );
 
+/**
+ * KEYS: stream, dead. ARGV: dead-letter ids (none: all). Moves them back into the stream with
+ * their attempts reset; returns how many.
+ */
+const REQUEUE_DEAD = new RedisScript(
+  `local stream, dead = KEYS[1], KEYS[2]
+local entries = {}
+if #ARGV == 0 then
+  entries = redis.call('XRANGE', dead, '-', '+')
+else
+  for _, id in ipairs(ARGV) do
+    local found = redis.call('XRANGE', dead, id, id)
+    if found[1] then table.insert(entries, found[1]) end
+  end
+end
+for _, entry in ipairs(entries) do
+  local f = {}
+  local list = entry[2]
+  for i = 1, #list, 2 do f[list[i]] = list[i + 1] end
+  redis.call('XADD', stream, '*', 'p', f.p, 'a', '0', 't', f.t,
+    'e', 'requeued from dead letters: ' .. (f.r or ''))
+  redis.call('XDEL', dead, entry[1])
+end
+return #entries`,
+  2,
+);
+
 type ClaimedRow = [string, string, number, string, string];
 
 export class RedisQueue implements DurableQueue {
@@ -279,6 +306,28 @@ export class RedisQueue implements DurableQueue {
     });
   }
 
+  async requeueDead(ids?: readonly string[]): Promise<number> {
+    const k = this.#keys;
+    if (ids !== undefined && streamIds(ids).length === 0) return 0;
+    const moved = await this.#withGroup('requeue dead letters', () =>
+      REQUEUE_DEAD.run(this.#redis, [k.stream, k.dead], ids ? streamIds(ids) : []),
+    );
+    return Number(moved);
+  }
+
+  async dropDead(ids?: readonly string[]): Promise<number> {
+    const dead = this.#keys.dead;
+    return guardRedis('drop dead letters', async () => {
+      if (ids !== undefined) {
+        const valid = streamIds(ids);
+        return valid.length === 0 ? 0 : this.#redis.xdel(dead, ...valid);
+      }
+      const n = await this.#redis.xlen(dead);
+      await this.#redis.del(dead);
+      return n;
+    });
+  }
+
   async deadLetters(limit = 50): Promise<DeadLetter[]> {
     const rows = await guardRedis('dead letters', () =>
       this.#redis.xrevrange(this.#keys.dead, '+', '-', 'COUNT', limit),
@@ -296,4 +345,9 @@ export class RedisQueue implements DurableQueue {
       };
     });
   }
+}
+
+/** The ids that are stream ids (`<ms>-<seq>`); others name no dead letter here. */
+function streamIds(ids: readonly string[]): string[] {
+  return ids.filter((id) => /^\d+-\d+$/.test(id));
 }

@@ -52,11 +52,13 @@ export class SqliteQueue implements DurableQueue {
   readonly #enqueue: (payload: Buffer) => string;
   readonly #claim: (consumer: string, max: number) => QueueEntry[];
   readonly #toDead: (id: number, consumer: string | undefined, reason: string) => boolean;
+  readonly #db: Database.Database;
 
   constructor(db: Database.Database, name: string, policy: QueuePolicy, clock: StateStoreClock) {
     this.name = name;
     this.policy = policy;
     this.#clock = clock;
+    this.#db = db;
     this.#count = db.prepare('SELECT COUNT(*) AS n FROM queue_entries WHERE queue = ?');
     this.#insert = db.prepare(
       `INSERT INTO queue_entries (queue, payload, attempts, enqueued_at, visible_at)
@@ -180,6 +182,35 @@ export class SqliteQueue implements DurableQueue {
     }));
   }
 
+  async requeueDead(ids?: readonly string[]): Promise<number> {
+    const where = deadSelection(ids);
+    const move = this.#db.transaction(() => {
+      const now = this.#clock.now();
+      const moved = this.#db
+        .prepare(
+          `INSERT INTO queue_entries (queue, payload, attempts, enqueued_at, visible_at, last_error)
+           SELECT queue, payload, 0, enqueued_at, ?, 'requeued from dead letters: ' || reason
+           FROM dead_letters WHERE queue = ? ${where.sql} ORDER BY id`,
+        )
+        .run(now, this.name, ...where.params).changes;
+      this.#db
+        .prepare(`DELETE FROM dead_letters WHERE queue = ? ${where.sql}`)
+        .run(this.name, ...where.params);
+      return moved;
+    });
+    return guard(() => move());
+  }
+
+  async dropDead(ids?: readonly string[]): Promise<number> {
+    const where = deadSelection(ids);
+    return guard(
+      () =>
+        this.#db
+          .prepare(`DELETE FROM dead_letters WHERE queue = ? ${where.sql}`)
+          .run(this.name, ...where.params).changes,
+    );
+  }
+
   async deadLetters(limit = 50): Promise<DeadLetter[]> {
     return guard(() => this.#deadList.all(this.name, limit)).map((row) => ({
       id: String(row.id),
@@ -190,4 +221,12 @@ export class SqliteQueue implements DurableQueue {
       reason: row.reason,
     }));
   }
+}
+
+/** The SQL condition (after `queue = ?`) selecting dead letters by id; all when `ids` is undefined. */
+function deadSelection(ids: readonly string[] | undefined): { sql: string; params: number[] } {
+  if (ids === undefined) return { sql: '', params: [] };
+  const numbers = ids.map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  if (numbers.length === 0) return { sql: 'AND 0', params: [] };
+  return { sql: `AND id IN (${numbers.map(() => '?').join(', ')})`, params: numbers };
 }

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AudioFrame,
   AudioSource,
@@ -77,6 +80,12 @@ export async function startBridge(options: BridgeOptions = {}): Promise<Bridge> 
       MEDIA_ICE_ADDRESSES: '127.0.0.1',
       CALL_MEDIA_TIMEOUT_SECONDS: '2',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      // Admission control measures this process, which in tests also runs the test's own room
+      // listeners and simulator: a loaded test machine must not refuse calls. Tests of admission
+      // control turn it on.
+      ADMISSION_CONTROL: 'false',
+      // Each bridge its own state store (the directory is locked by the process using it).
+      STATE_DIR: mkdtempSync(join(tmpdir(), 'wac-state-')),
       ...options.env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },

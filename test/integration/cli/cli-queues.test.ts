@@ -55,3 +55,49 @@ test('queues pointed at a directory without a store says so instead of creating 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no state store in .*elsewhere/);
 });
+
+test('queues retry puts a dead letter back in its queue, and queues drop deletes one; both need ids or --all', async () => {
+  const store = await openStateStore({
+    stateDir: env.STATE_DIR,
+    redisUrl: undefined,
+    cluster: { keyPrefix: '' },
+  });
+  const forwards = store.queue(FORWARD_QUEUE);
+  for (const body of ['{"entry":[4]}', '{"entry":[5]}']) {
+    await forwards.enqueue(body);
+    const [entry] = await forwards.claim('instance-a');
+    await forwards.deadLetter(entry!, 'forward URL answered HTTP 500');
+  }
+  const [newest] = await forwards.deadLetters(1);
+  await store.close();
+
+  const refused = await runCli(['queues', 'retry', 'forwards'], env);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /ids .* or pass --all/);
+  const unknown = await runCli(['queues', 'drop', 'nonsense', '--all'], env);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /unknown queue "nonsense"/);
+
+  const listed = await runCli(['queues', '--dead'], env);
+  assert.match(listed.stdout, new RegExp(`  ${newest!.id}  `));
+  const retried = await runCli(['queues', 'retry', 'forwards', newest!.id], env);
+  assert.equal(retried.code, 0, retried.stderr);
+  assert.match(retried.stdout, /1 dead letter of forwards put back in the queue/);
+  const after = await runCli(['queues', '--json'], env);
+  const forwardsRow = (
+    JSON.parse(after.stdout) as { queues: { queue: string; ready: number; dead: number }[] }
+  ).queues.find((q) => q.queue === 'forwards');
+  assert.equal(forwardsRow?.ready, 1);
+  assert.equal(forwardsRow?.dead, 2);
+
+  const dropped = await runCli(['queues', 'drop', 'forwards', '--all'], env);
+  assert.equal(dropped.code, 0, dropped.stderr);
+  assert.match(dropped.stdout, /2 dead letters of forwards dropped/);
+  const empty = await runCli(['queues', '--json'], env);
+  assert.equal(
+    (JSON.parse(empty.stdout) as { queues: { queue: string; dead: number }[] }).queues.find(
+      (q) => q.queue === 'forwards',
+    )?.dead,
+    0,
+  );
+});

@@ -11,6 +11,7 @@ test('--help lists every command and exits 0', async () => {
     'dial',
     'calls',
     'hangup',
+    'transfer',
     'permissions',
     'webhooks',
     'queues',

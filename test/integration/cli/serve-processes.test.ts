@@ -95,9 +95,9 @@ async function token(): Promise<string> {
   return t.toJwt();
 }
 
-/** The call ids child `index` holds, from its own `/api/calls`. */
+/** The call ids child `index` holds, from its own `/api/calls?scope=local`. */
 async function heldBy(index: number): Promise<string[]> {
-  const res = await fetch(`${childUrl(index)}/api/calls`, {
+  const res = await fetch(`${childUrl(index)}/api/calls?scope=local`, {
     headers: { Authorization: `Bearer ${await token()}` },
   });
   assert.equal(res.status, 200);
@@ -207,6 +207,17 @@ test('calls accepted through the shared port are spread over both children, and 
     `calls per child: ${JSON.stringify(held)}`,
   );
   assert.deepEqual([...held[0]!, ...held[1]!].sort(), calls.map((c) => c.id).sort());
+  // The cluster-wide listing of either child names the holder of each call.
+  const listing = (await (
+    await fetch(`${childUrl(1)}/api/calls`, {
+      headers: { Authorization: `Bearer ${await token()}` },
+    })
+  ).json()) as { calls: { callId: string; instanceId: string }[] };
+  for (const [i, ids] of held.entries()) {
+    for (const id of ids) {
+      assert.equal(listing.calls.find((c) => c.callId === id)?.instanceId, `scale-${i}`);
+    }
+  }
 
   // Deterministically across children: a call held by child 0, ended through child 1.
   const onZero = calls.find((c) => held[0]!.includes(c.id))!;
@@ -244,7 +255,13 @@ test('calls accepted through the shared port are spread over both children, and 
   assert.equal(again.status, 404, JSON.stringify(again.body));
 });
 
-test('a child that dies is restarted by the supervisor with the same instance id and internal port, and serves calls again', async () => {
+test('a child that dies is restarted by the supervisor with the same instance id and internal port; the call it held is ended at Meta, and new calls are served', async () => {
+  // A call on child 1 when it dies (the fewest-calls placement puts the second of two there).
+  const first = await acceptThrough(shared());
+  const second = await acceptThrough(shared());
+  const onOne = (await heldBy(1)).includes(first.id) ? first : second;
+  const onZero = onOne === first ? second : first;
+  assert.ok((await heldBy(1)).includes(onOne.id));
   const killed = childPids[1]!;
   process.kill(killed, 'SIGKILL');
   await eventually(() => !isAlive(killed), 10_000, 'child 1 gone');
@@ -261,6 +278,12 @@ test('a child that dies is restarted by the supervisor with the same instance id
     'a new child 1 serving',
   );
   childPids[1] = restarted!;
+  // The replacement (same INSTANCE_ID) finds the dead child's call record and ends it at Meta.
+  await onOne.waitForState('ended', 90_000);
+  assert.equal(onOne.endReason, 'business_terminate');
+  assert.equal(onZero.state, 'active');
+  assert.equal((await disconnectThrough(shared(), onZero.id)).status, 200);
+  await onZero.waitForState('ended', 10_000);
   assert.ok(isAlive(childPids[0]!), 'child 0 kept running');
   assert.equal((await fetch(`${childUrl(1)}/readyz`)).status, 200);
   assert.deepEqual((await inspect.smembers(`${KEY_PREFIX}instances`)).sort(), [

@@ -76,7 +76,7 @@ test('both instances announce themselves in Redis with their URL and load', asyn
   const info = JSON.parse((await bed.inspect.get(`${KEY_PREFIX}instance:node-b`)) ?? '{}');
   assert.equal(info.url, b.internalUrl);
   assert.equal(info.activeCalls, 0);
-  assert.equal(info.maxCalls, 200);
+  assert.equal(info.maxCalls, b.config.calls.maxConcurrentCalls);
   const metrics = await (await fetch(`${a.internalUrl}/metrics`)).text();
   assert.match(metrics, /^whatsapp_connector_cluster_active_calls 0$/m);
   assert.match(metrics, /^whatsapp_connector_cluster_redis_connected 1$/m);
@@ -137,6 +137,55 @@ test('an inbound call accepted through A is disconnected through B: Meta sees th
   } finally {
     await hangUpQuietly(userCall.id);
     await listener.close();
+  }
+});
+
+test('a transfer requested through B moves a call held by A: A joins the new room, the media stays on A', async () => {
+  const userCall = await bed.simulator.placeUserCall({
+    from: '15550002222',
+    voice: { kind: 'tone', frequencyHz: 440 },
+  });
+  const roomName = `cluster-transfer-a-${Date.now()}`;
+  const target = `cluster-transfer-b-${Date.now()}`;
+  const listener = await RoomListener.join(bed.lk, roomName);
+  const other = await RoomListener.join(bed.lk, target, 'human');
+  try {
+    await a.client.acceptWhatsAppCall({
+      whatsappPhoneNumberId: bed.phoneNumberId,
+      whatsappApiKey: bed.accessToken,
+      whatsappCloudApiVersion: '24.0',
+      whatsappCallId: userCall.id,
+      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
+      roomName,
+      participantIdentity: 'wa-caller',
+      waitUntilAnswered: true,
+    });
+    await listener.waitForConnectorTrack();
+    const token = new AccessToken(bed.lk.apiKey, bed.lk.apiSecret, { ttl: 60 });
+    token.addGrant({ roomCreate: true });
+    const res = await fetch(
+      `${b.internalUrl}/api/calls/${encodeURIComponent(userCall.id)}/transfer`,
+      {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${await token.toJwt()}`,
+          'Content-Type': 'application/json',
+        },
+        body: JSON.stringify({ room: target }),
+      },
+    );
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as { roomName: string }).roomName, target);
+    assert.equal(a.server.calls!.registry.get(userCall.id)?.roomName, target);
+    assert.equal(b.server.calls!.registry.get(userCall.id), undefined);
+    const connector = await other.waitForConnectorTrack();
+    assert.equal(connector.attributes['whatsapp.transferredFrom'], roomName);
+    await sleep(1500);
+    assertTone(other.heard(1000), other.sampleRate, 440, 'the new room hears the caller');
+  } finally {
+    await hangUpQuietly(userCall.id);
+    await listener.close();
+    await other.close();
   }
 });
 

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -52,6 +55,7 @@ before(async () => {
       WHATSAPP_VERIFY_TOKEN: VERIFY_TOKEN,
       WHATSAPP_FORWARD_URL: businessUrl,
       LOG_LEVEL: 'silent',
+      STATE_DIR: mkdtempSync(join(tmpdir(), 'wac-state-')),
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },
   });

@@ -51,3 +51,35 @@ test('a STATE_DIR that cannot be created is reported as the store being unavaila
       (err as Error).name === 'StoreUnavailableError' && /STATE_DIR/.test((err as Error).message),
   );
 });
+
+test('the connector’s own (exclusive) store locks STATE_DIR against a second one, readers still open it, and claims of the previous holder are due again at once', async () => {
+  const config = {
+    stateDir: join(root, 'exclusive'),
+    redisUrl: undefined,
+    cluster: { keyPrefix: '' },
+  };
+  const first = await openStateStore(config, { exclusive: true });
+  await first.queue('webhooks').enqueue('in flight when the holder died');
+  const [claimed] = await first.queue('webhooks').claim('holder-1');
+  assert.ok(claimed);
+  await assert.rejects(openStateStore(config, { exclusive: true }), (err: unknown) => {
+    assert.equal((err as Error).name, 'StateDirLockedError');
+    assert.match((err as Error).message, new RegExp(`pid ${process.pid}`));
+    return true;
+  });
+  // A reader (the queues command) is not kept out.
+  const reader = await openStateStore(config);
+  assert.equal((await reader.queue('webhooks').sizes()).inFlight, 1);
+  await reader.close();
+  await first.close();
+
+  const next = await openStateStore(config, { exclusive: true });
+  const [again] = await next.queue('webhooks').claim('holder-2');
+  assert.equal(
+    again?.payload.toString(),
+    'in flight when the holder died',
+    'no wait for the lease',
+  );
+  assert.equal(again?.attempts, 2);
+  await next.close();
+});

@@ -247,6 +247,34 @@ export function describeStateStoreContract(
         assert.deepEqual(await q.sizes(), { ready: 0, inFlight: 0, delayed: 0, dead: 3 });
       });
 
+      it('dead letters can be put back for a fresh round of attempts, or dropped, one or all', async () => {
+        const q = store.queue(unique('q'), policy);
+        for (const p of ['x1', 'x2', 'x3']) {
+          await q.enqueue(p);
+          const [e] = await q.claim('w');
+          await q.deadLetter(e!, 'HTTP 500');
+        }
+        const [newest, middle] = await q.deadLetters();
+        assert.equal(await q.requeueDead([newest!.id, 'no-such-id-0']), 1);
+        const [again] = await q.claim('w');
+        assert.equal(again?.payload.toString(), 'x3');
+        assert.equal(again?.attempts, 1, 'attempts start over');
+        assert.match(again?.lastError ?? '', /requeued from dead letters: HTTP 500/);
+        await q.ack(again!);
+        assert.equal(await q.dropDead([middle!.id]), 1);
+        assert.deepEqual(
+          (await q.deadLetters()).map((d) => d.payload.toString()),
+          ['x1'],
+        );
+        assert.equal(await q.requeueDead(), 1);
+        assert.equal((await q.sizes()).dead, 0);
+        const [last] = await q.claim('w');
+        assert.equal(last?.payload.toString(), 'x1');
+        await q.deadLetter(last!, 'again');
+        assert.equal(await q.dropDead(), 1);
+        assert.deepEqual(await q.sizes(), { ready: 0, inFlight: 0, delayed: 0, dead: 0 });
+      });
+
       it('queues of different names are independent, and one name is one queue', async () => {
         const a = unique('qa');
         const b = unique('qb');

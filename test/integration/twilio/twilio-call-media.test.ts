@@ -179,6 +179,59 @@ describe('a Twilio call in a room', { timeout: 90_000 }, () => {
     ]);
   });
 
+  it('is transferred by call SID into another room: the Twilio stream stays, both rooms hear the caller in turn, attributes say where it went', async () => {
+    const { listener, connectUrl } = await callInto('twilio-transfer-a');
+    const twilio = await startStream(connectUrl);
+    twilio.sendTone(440);
+    await listener.speak(1000);
+    await eventually(
+      () => analyseTone(listener.heard(1000), 48_000, 440).levelDbfs > -30,
+      15_000,
+      'the caller in room A',
+    );
+    const human = await RoomParticipant.join(stack.lk, 'twilio-transfer-b', 'human');
+    cleanup.push(() => human.close());
+    await human.speak(700);
+    const { AccessToken } = await import('livekit-server-sdk');
+    const token = new AccessToken(stack.lk.apiKey, stack.lk.apiSecret, { ttl: 60 });
+    token.addGrant({ roomCreate: true });
+    const internal = `http://127.0.0.1:${stack.server.internalPort}`;
+    const res = await fetch(`${internal}/api/calls/${twilio.callSid}/transfer`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await token.toJwt()}` },
+      body: JSON.stringify({ room: 'twilio-transfer-b', attributes: { handoff: 'yes' } }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual(await res.json(), {
+      callId: twilio.callSid,
+      roomName: 'twilio-transfer-b',
+      participantIdentity: 'twilio-caller',
+    });
+    const left = await eventually(
+      () => listener.left('twilio-caller'),
+      10_000,
+      'the participant leaving room A',
+    );
+    assert.equal(left.attributes['twilio.endReason'], 'transferred');
+    assert.equal(left.attributes['twilio.transferredTo'], 'twilio-transfer-b');
+    const there = await eventually(() => human.remote('twilio-caller'), 10_000, 'in room B');
+    assert.equal(there.attributes['twilio.callStatus'], 'active');
+    assert.equal(there.attributes['twilio.callSid'], twilio.callSid);
+    assert.equal(there.attributes['twilio.transferredFrom'], 'twilio-transfer-a');
+    assert.equal(there.attributes.handoff, 'yes');
+    await eventually(
+      () => analyseTone(human.heard(1000), 48_000, 440).levelDbfs > -30,
+      15_000,
+      'the caller in room B',
+    );
+    await eventually(
+      () => Math.abs(analyseTone(twilio.heard(1000), 8000, 700).frequencyHz - 700) <= 10,
+      15_000,
+      'room B at the caller',
+    );
+    assert.equal(stack.server.twilio!.find(twilio.callSid)?.roomName, 'twilio-transfer-b');
+  });
+
   it('on stop sets twilio.endReason=stream_stopped, then the participant leaves', async () => {
     const { listener, connectUrl } = await callInto('twilio-stop');
     const twilio = await startStream(connectUrl);

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConnectTwilioCallRequest_TwilioCallDirection as Direction } from '@livekit/protocol';
 import { ConnectorClient } from 'livekit-server-sdk';
 import { loadConfig, type Config } from '../../../src/config/index.js';
@@ -24,6 +27,11 @@ export async function startTwilioStack(env: Record<string, string> = {}): Promis
       LIVEKIT_API_KEY: lk.apiKey,
       LIVEKIT_API_SECRET: lk.apiSecret,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      // Admission control measures this process, which in tests also runs the test's own room
+      // listeners and simulator: a loaded test machine must not refuse calls. Tests of admission
+      // control turn it on.
+      ADMISSION_CONTROL: 'false',
+      STATE_DIR: mkdtempSync(join(tmpdir(), 'wac-state-')),
       ...env,
     },
     overrides: { port: 0, bindAddress: '127.0.0.1' },

@@ -8,6 +8,7 @@ import type {
   MediaLegPort,
   MediaLegPortEvents,
   RoomJoiner,
+  RoomDataMessage,
   RoomLegPort,
   RoomLegPortEvents,
 } from '../../../src/calls/call-ports.js';
@@ -139,6 +140,8 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
   /** Every setRingback call, in order. */
   readonly ringback: boolean[] = [];
   closedWith: CallEndReason | 'not closed' | undefined = 'not closed';
+  /** Set by a test to let the leg send data packets. */
+  sendData?: RoomLegPort['sendData'];
 
   constructor(readonly options: RoomLegOptions) {
     super();
@@ -164,8 +167,8 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
   }
 
   /** One Opus packet of the only speaker. */
-  agentOpus(sequenceNumber: number): void {
-    this.emit('opus', { payload: Uint8Array.of(0xf8, 0xff, 0xfe), sequenceNumber, marker: false });
+  agentOpus(sequenceNumber: number, payload = Uint8Array.of(0xf8, 0xff, 0xfe)): void {
+    this.emit('opus', { payload, sequenceNumber, marker: false });
   }
 
   async sendDtmf(): Promise<void> {}
@@ -191,6 +194,11 @@ export class FakeRoomLeg extends SafeEventEmitter<RoomLegPortEvents> implements 
   /** A participant sent a DTMF digit into the room. */
   dtmf(digit: string): void {
     this.emit('dtmf', digit, 'agent');
+  }
+
+  /** A participant sent a data packet into the room. */
+  data(message: RoomDataMessage): void {
+    this.emit('data', message);
   }
 
   /** The room side ended the leg. */

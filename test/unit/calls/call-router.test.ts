@@ -80,6 +80,11 @@ class FakeLocal implements LocalCalls {
   async callStatus(params: { callId: string }): Promise<boolean> {
     return this.held.has(params.callId);
   }
+  async transfer(params: { callId: string; roomName: string }) {
+    this.seen.push(['transfer', params.callId]);
+    if (!this.held.has(params.callId)) throw new CallNotFoundError(params.callId);
+    return { callId: params.callId, roomName: params.roomName, participantIdentity: 'p' };
+  }
 }
 
 /** The rest of the cluster: a directory and peers whose answers the test scripts. */
@@ -273,6 +278,27 @@ describe('calls that exist', () => {
     await router.disconnect({ callId: 'wacid.x', initiator: 'business' }, context());
     assert.deepEqual(peers.sent, [{ peer: 'a', op: 'disconnect' }]);
     assert.deepEqual(local.seen, []);
+  });
+
+  test('a transfer runs on the instance holding the call (the media stays there)', async () => {
+    const { local, peers, router } = bed();
+    peers.locations.set('wacid.x', { kind: 'peer', peer: peerA });
+    peers.answers.set('a', async () => ({
+      callId: 'wacid.x',
+      roomName: 'human',
+      participantIdentity: 'p',
+    }));
+    const result = await router.transfer({ callId: 'wacid.x', roomName: 'human' }, context());
+    assert.equal(result.roomName, 'human');
+    assert.deepEqual(peers.sent, [{ peer: 'a', op: 'transfer' }]);
+    assert.deepEqual(local.seen, []);
+    local.held.add('wacid.mine');
+    await router.transfer({ callId: 'wacid.mine', roomName: 'human' }, context());
+    assert.deepEqual(local.seen, [['transfer', 'wacid.mine']]);
+    await assert.rejects(
+      router.transfer({ callId: 'wacid.none', roomName: 'human' }, context()),
+      CallNotFoundError,
+    );
   });
 
   test('calls held here are served without asking the directory, even while it is down', async () => {

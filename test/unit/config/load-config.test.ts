@@ -137,6 +137,24 @@ test('a YAML file that does not parse is reported as such', () => {
   assert.throws(() => loadConfig({ configFile: path, env: base }), /not valid YAML/);
 });
 
+test('transfer by data message is off unless TRANSFER_DATA_MESSAGES or calls.transfer_data_messages turns it on', () => {
+  assert.equal(loadConfig({ env: base }).calls.transferDataMessages, false);
+  assert.equal(
+    loadConfig({ env: { ...base, TRANSFER_DATA_MESSAGES: 'true' } }).calls.transferDataMessages,
+    true,
+  );
+  const path = yamlFile(`calls:\n  transfer_data_messages: true\n`);
+  assert.equal(loadConfig({ configFile: path, env: base }).calls.transferDataMessages, true);
+  assert.equal(
+    loadConfig({ configFile: path, env: { ...base, TRANSFER_DATA_MESSAGES: 'no' } }).calls
+      .transferDataMessages,
+    false,
+  );
+  assert.throws(() => loadConfig({ env: { ...base, TRANSFER_DATA_MESSAGES: 'sometimes' } }), {
+    message: /TRANSFER_DATA_MESSAGES.*expected true or false/,
+  });
+});
+
 test('the operator console is off unless CONSOLE_ENABLED or console.enabled turns it on', () => {
   assert.equal(loadConfig({ env: base }).console.enabled, false);
   assert.equal(loadConfig({ env: { ...base, CONSOLE_ENABLED: 'true' } }).console.enabled, true);
@@ -154,4 +172,19 @@ test('the operator console is off unless CONSOLE_ENABLED or console.enabled turn
   assert.throws(() => loadConfig({ configFile: yamlFile('console:\n  enabled: 1\n'), env: base }), {
     message: /console\.enabled/,
   });
+});
+
+test('SHUTDOWN_DRAIN_SECONDS: 300 by default, from the file or the environment, never negative', () => {
+  assert.equal(loadConfig({ env: base }).shutdownDrainSeconds, 300);
+  const file = yamlFile('shutdown_drain_seconds: 45\n');
+  assert.equal(loadConfig({ env: base, configFile: file }).shutdownDrainSeconds, 45);
+  assert.equal(
+    loadConfig({ env: { ...base, SHUTDOWN_DRAIN_SECONDS: '0' }, configFile: file })
+      .shutdownDrainSeconds,
+    0,
+  );
+  assert.throws(
+    () => loadConfig({ env: { ...base, SHUTDOWN_DRAIN_SECONDS: '-1' } }),
+    /SHUTDOWN_DRAIN_SECONDS/,
+  );
 });

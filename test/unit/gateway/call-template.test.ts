@@ -39,3 +39,29 @@ test('unknown placeholders are reported', () => {
   assert.deepEqual(unknownTemplateVariables('room-{caller}-{callerNumber}'), ['callerNumber']);
   assert.deepEqual(unknownTemplateVariables('{caller}'), []);
 });
+
+test('{callerId} is the BSUID when Meta sent one, else the number; {callerUsername} the username', () => {
+  const usernameOnly: CallTemplateValues = {
+    ...values,
+    caller: undefined,
+    callerUserId: 'US.13491208655302741918',
+    callerUsername: 'ada.lovelace',
+  };
+  assert.equal(
+    renderCallTemplate('wa-{callerId}/{callerUsername}/{caller}', usernameOnly),
+    'wa-US.13491208655302741918/ada.lovelace/',
+  );
+  // A missing profile name falls back to the username, then to the number or BSUID.
+  assert.equal(renderCallTemplate('{callerName}', usernameOnly), 'ada.lovelace');
+  assert.equal(
+    renderCallTemplate('{callerName}', { ...usernameOnly, callerUsername: undefined }),
+    'US.13491208655302741918',
+  );
+  // Both sent: the BSUID is the stable id (it stays when the user hides the number later).
+  assert.equal(
+    renderCallTemplate('{callerId}', { ...usernameOnly, caller: '4915112345678' }),
+    'US.13491208655302741918',
+  );
+  assert.equal(renderCallTemplate('{callerId}|{callerUsername}', values), '4915112345678|');
+  assert.deepEqual(unknownTemplateVariables('{callerId}{callerUsername}'), []);
+});

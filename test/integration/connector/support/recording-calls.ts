@@ -11,6 +11,8 @@ import type {
   DisconnectParams,
   HangupParams,
   OperationContext,
+  TransferParams,
+  TransferResult,
 } from '../../../../src/calls/call-params.js';
 
 /** The call operations the Connector API drives. */
@@ -94,5 +96,10 @@ export class RecordingCalls implements CallOperations {
 
   async callStatus(params: CallStatusParams): Promise<boolean> {
     return this.knownCallIds.has(params.callId);
+  }
+
+  async transfer(params: TransferParams): Promise<TransferResult> {
+    if (!this.knownCallIds.has(params.callId)) throw new CallNotFoundError(params.callId);
+    return { callId: params.callId, roomName: params.roomName, participantIdentity: 'p' };
   }
 }
