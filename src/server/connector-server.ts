@@ -79,9 +79,9 @@ export interface ConnectorServerOptions {
   /**
    * Optional - a `serve --processes` supervisor owns the public port (this number) and hands this
    * process its share of the connections (`receiveConnections`), so the public listener does not
-   * bind. It closes each connection after its answer, so the supervisor's round-robin places each
-   * request (and the call it starts), not just each client connection. Default: listen on
-   * `config.port`.
+   * bind. It closes each connection after its answer, so the supervisor places each request (and
+   * the call it starts) on the child with the fewest calls, not just each client connection.
+   * Default: listen on `config.port`.
    */
   supervisedPublicPort?: number;
   /**
