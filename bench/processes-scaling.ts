@@ -104,6 +104,10 @@ interface Row {
   idleCpuPerSecond: number;
   cpuSecondsPerCallMinute: number;
   callsHeld: number;
+  /** Share of the agent's packets each user received over the window: lowest and median. */
+  receivedShare: { min: number; median: number };
+  /** The users' call states at the end of the window, counted. */
+  userStates: Record<string, number>;
   callsPerProcess: number[];
   busiestProcessCpuShare: number;
   /** CPU of this bench process (simulated users, agents) over the window, share of a core. */
@@ -141,7 +145,7 @@ async function run(processes: number): Promise<Row> {
         MEDIA_ICE_ADDRESSES: '127.0.0.1',
         MAX_CONCURRENT_CALLS: '1000',
         REDIS_URL: redis.url,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
         NODE_ENV: 'production',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -200,6 +204,10 @@ async function run(processes: number): Promise<Row> {
     const r = meter.read();
     const pc = perChild.read();
     const expected = SECONDS * 50;
+    const received = users.map(
+      (u, i) => (u.recordingStats().packetsReceived - before[i]!) / expected,
+    );
+    const states = users.map((u) => u.state);
     const held = users.filter(
       (u, i) =>
         u.state === 'active' && u.recordingStats().packetsReceived - before[i]! >= 0.9 * expected,
@@ -217,12 +225,24 @@ async function run(processes: number): Promise<Row> {
       idleCpuPerSecond: Number(idleRate.toFixed(4)),
       cpuSecondsPerCallMinute: Number((((rate - idleRate) * 60) / CALLS).toFixed(3)),
       callsHeld: held,
+      receivedShare: {
+        min: Number(Math.min(...received).toFixed(3)),
+        median: Number([...received].sort((a, b) => a - b)[received.length >> 1]!.toFixed(3)),
+      },
+      userStates: states.reduce<Record<string, number>>(
+        (acc, st) => ({ ...acc, [st]: (acc[st] ?? 0) + 1 }),
+        {},
+      ),
       callsPerProcess,
       busiestProcessCpuShare: Number(busiest.toFixed(3)),
       loadSideCpuShare: Number(((load.user + load.system) / 1e6 / r.wallSeconds).toFixed(3)),
       machineBusyShare: Number(r.machineBusyShare.toFixed(3)),
     };
   } finally {
+    if (process.env.BENCH_SERVE_LOG) {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(`${process.env.BENCH_SERVE_LOG}.${processes}`, out);
+    }
     for (const a of agents.splice(0)) await a.participant.leave().catch(() => undefined);
     for (const u of users) u.hangUp();
     serve.kill('SIGTERM');
