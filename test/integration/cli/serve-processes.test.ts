@@ -56,6 +56,8 @@ before(async () => {
     REDIS_KEY_PREFIX: KEY_PREFIX,
     INSTANCE_ID: 'scale',
     CLUSTER_HEARTBEAT_SECONDS: '0.5',
+    // Short, so the last test sees a live call outlast the drain's start and then end.
+    SHUTDOWN_DRAIN_SECONDS: '4',
     LOG_LEVEL: 'info',
     NODE_ENV: 'production',
     RUST_LOG: 'warn',
@@ -300,9 +302,19 @@ test('a child that dies is restarted by the supervisor with the same instance id
   }
 });
 
-test('SIGTERM to the supervisor ends every child and exits 0', async () => {
+test('SIGTERM to the supervisor drains every child: the holder of a live call answers /readyz 503 and keeps the call through the drain, then ends it at Meta; all exit, the supervisor with 0', async () => {
+  const live = await acceptThrough(shared());
+  const holder = (await heldBy(0)).includes(live.id) ? 0 : 1;
   serve.child.kill('SIGTERM');
+  // The other child has no call to wait for and exits at once; the holder drains.
+  await eventually(
+    async () => (await fetch(`${childUrl(holder)}/readyz`)).status === 503,
+    10_000,
+    'the holding child not ready',
+  );
+  assert.equal(live.state, 'active', 'the call goes on while the children drain');
   assert.equal(await serve.exited, 0, serve.output().slice(-3000));
+  assert.equal(live.state, 'ended');
   for (const pid of childPids) assert.equal(isAlive(pid), false, `child ${pid} still running`);
   assert.deepEqual(await inspect.smembers(`${KEY_PREFIX}instances`), []);
 });
