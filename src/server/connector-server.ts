@@ -42,6 +42,7 @@ import {
   type StateStore,
 } from '../store/index.js';
 import { HttpServer, type RouteHandler } from './http-server.js';
+import { receiveConnections } from './process-supervisor.js';
 
 /** Largest webhook body accepted, bytes: Meta's call and message events are a few KiB. */
 export const MAX_WEBHOOK_BODY_BYTES = 256 * 1024;
@@ -75,6 +76,14 @@ export interface ConnectorServerOptions {
   twilio?: TwilioCallBackend;
   /** Optional - API key pre-filled on the console's sign-in form (`dev`; never a secret). */
   consoleSignInHint?: string;
+  /**
+   * Optional - a `serve --processes` supervisor owns the public port (this number) and hands this
+   * process its share of the connections (`receiveConnections`), so the public listener does not
+   * bind. It closes each connection after its answer, so the supervisor places each request (and
+   * the call it starts) on the child with the fewest calls, not just each client connection.
+   * Default: listen on `config.port`.
+   */
+  supervisedPublicPort?: number;
   /**
    * Call records and webhook queues (with the real calls only). Default: opened at `start()` from
    * the configuration (Redis with `REDIS_URL`, else SQLite in `STATE_DIR`, whose lock it holds).
@@ -129,11 +138,13 @@ export class ConnectorServer {
   private readonly gatewaySettings: GatewaySettings | undefined;
   private closing: Promise<void> | undefined;
   private isReady = false;
+  private readonly supervisedPublicPort: number | undefined;
   private isDraining = false;
 
   constructor(options: ConnectorServerOptions) {
     this.config = options.config;
     this.logger = options.logger;
+    this.supervisedPublicPort = options.supervisedPublicPort;
     this.options = options;
     this.metrics = new ConnectorMetrics();
     this.metrics.setReady(false);
@@ -142,6 +153,7 @@ export class ConnectorServer {
       logger: this.logger,
       maxConnections: this.config.maxConnections,
       metrics: this.metrics,
+      keepAlive: options.supervisedPublicPort === undefined,
     });
     this.internalHttp = new HttpServer({
       name: 'internal',
@@ -357,7 +369,13 @@ export class ConnectorServer {
   async start(): Promise<number> {
     // Before listening: a STATE_DIR held by another process must stop this one at once.
     await this.openState();
-    const port = await this.http.listen(this.config.port, this.config.bindAddress);
+    let port: number;
+    if (this.supervisedPublicPort === undefined) {
+      port = await this.http.listen(this.config.port, this.config.bindAddress);
+    } else {
+      port = this.supervisedPublicPort;
+      receiveConnections((socket) => this.http.accept(socket));
+    }
     const internalPort = await this.internalHttp.listen(
       this.config.internal.port,
       this.config.internal.bindAddress,
@@ -469,9 +487,9 @@ export class ConnectorServer {
     return (this.calls?.registry.activeCount ?? 0) + (this.twilio?.activeCount ?? 0);
   }
 
-  /** The public listener's port. */
+  /** The public listener's port (the supervisor's with `supervisedPublicPort`). */
   get port(): number {
-    return this.http.port;
+    return this.supervisedPublicPort ?? this.http.port;
   }
 
   /** The internal listener's port. */

@@ -61,6 +61,12 @@ export interface HttpServerOptions {
    */
   requestTimeoutMs?: number;
   metrics?: HttpListenerMetrics;
+  /**
+   * Optional - keep connections open between requests. `false` answers every request with
+   * `Connection: close`, so a listener shared by several processes (`serve --processes`) spreads
+   * requests, not only connections, over them. Default true.
+   */
+  keepAlive?: boolean;
 }
 
 /** Default {@link HttpServerOptions.headersTimeoutMs}. */
@@ -93,6 +99,7 @@ export class HttpServer {
   private readonly server: Server;
   private readonly logger: Logger;
   private readonly metrics: HttpListenerMetrics | undefined;
+  private readonly keepAlive: boolean;
   private closed = false;
   private droppedSinceLog = 0;
   private lastDropLog = 0;
@@ -101,6 +108,7 @@ export class HttpServer {
     this.name = options.name ?? 'http';
     this.logger = options.logger ?? silentLogger;
     this.metrics = options.metrics;
+    this.keepAlive = options.keepAlive ?? true;
     const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.server = createServer(
       {
@@ -161,6 +169,7 @@ export class HttpServer {
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.keepAlive) res.shouldKeepAlive = false;
     // A response sent before the body was read in full (refused, or not wanted): close the
     // connection rather than read the rest of a body nobody needs.
     res.once('finish', () => {
@@ -248,6 +257,21 @@ export class HttpServer {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /**
+   * Serve a connection another process accepted (`serve --processes` hands each child its share
+   * of the public port's connections); the listener need not listen. After {@link close} the
+   * connection is closed instead.
+   */
+  accept(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    this.server.emit('connection', socket);
+    // Accepted paused by the supervisor, so no byte was read before this process took it.
+    socket.resume();
+  }
+
   get port(): number {
     return (this.server.address() as AddressInfo | null)?.port ?? 0;
   }
@@ -272,7 +296,11 @@ export class HttpServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.server.listening) return;
+    if (!this.server.listening) {
+      // Handed connections only (see accept): nothing to stop listening on.
+      this.server.closeAllConnections();
+      return;
+    }
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
