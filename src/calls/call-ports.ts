@@ -14,7 +14,14 @@ import type { OverloadedError } from './call-errors.js';
 import type { MediaQuality } from '../media/media-quality.js';
 import type { ReceivedOpusPacket } from '../media/rtp-receiver.js';
 import type { ForwardedOpusPacket, SendAudioSource } from '../media/rtp-sender.js';
-import type { RoomAudioMode, RoomLegOptions, RoomOpusPacket } from '../room/room-leg.js';
+import type {
+  RoomAudioMode,
+  RoomDataMessage,
+  RoomLegOptions,
+  RoomOpusPacket,
+} from '../room/room-leg.js';
+
+export type { RoomDataMessage, RoomParticipantKind } from '../room/room-leg.js';
 import type {
   AcceptCallRequest,
   AnswerCallRequest,
@@ -82,23 +89,6 @@ export interface MediaLegPort {
 
 /** Creates the media leg of a new call. */
 export type MediaLegFactory = (logger: Logger) => MediaLegPort;
-
-/** Kinds of LiveKit participants, as a room leg reports the sender of a data message. */
-export type RoomParticipantKind =
-  'standard' | 'agent' | 'sip' | 'ingress' | 'egress' | 'connector' | 'unknown';
-
-/** A data packet (`publishData`) another participant sent into the call's room. */
-export interface RoomDataMessage {
-  /** The packet's topic; undefined when it has none. */
-  topic: string | undefined;
-  payload: Uint8Array;
-  /**
-   * Who sent it, as livekit-server forwarded it (the identity and kind come from the sender's
-   * token, which only the holder of the API secret can issue); undefined when sent by the server
-   * API rather than by a participant.
-   */
-  from: { identity: string; kind: RoomParticipantKind } | undefined;
-}
 
 /** Events of the room leg the call listens to. */
 export interface RoomLegPortEvents {

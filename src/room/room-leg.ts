@@ -12,7 +12,6 @@ import { isIP } from 'node:net';
 import type { RoomAgentDispatch } from '@livekit/protocol';
 import type { CallEndReason } from '../calls/call-end-reason.js';
 import { ConnectorError } from '../errors/connector-error.js';
-import type { RoomDataMessage, RoomParticipantKind } from '../calls/call-ports.js';
 import { ParticipantKind as ParticipantKindEnum, type ParticipantKind } from '../livekit/index.js';
 import {
   DisconnectReason,
@@ -146,6 +145,23 @@ export interface RoomLegOptions {
 
 /** Packets a remote track must have delivered before the room's audio counts as flowing. */
 const ROOM_AUDIO_READY_PACKETS = 2;
+
+/** Kinds of LiveKit participants, as a room leg reports the sender of a data message. */
+export type RoomParticipantKind =
+  'standard' | 'agent' | 'sip' | 'ingress' | 'egress' | 'connector' | 'unknown';
+
+/** A data packet (`publishData`) another participant sent into the call's room. */
+export interface RoomDataMessage {
+  /** The packet's topic; undefined when it has none. */
+  topic: string | undefined;
+  payload: Uint8Array;
+  /**
+   * Who sent it, as livekit-server forwarded it (the identity and kind come from the sender's
+   * token, which only the holder of the API secret can issue); undefined when sent by the server
+   * API rather than by a participant.
+   */
+  from: { identity: string; kind: RoomParticipantKind } | undefined;
+}
 
 /** The protocol's participant kind in the call layer's words. */
 export function roomParticipantKind(kind: ParticipantKind): RoomParticipantKind {
