@@ -101,6 +101,7 @@ export class ConnectorMetrics implements HttpListenerMetrics {
   private readonly forwardsDelivered: Counter;
   private readonly forwardsRetried: Counter;
   private readonly forwardsDeadLettered: Counter;
+  private readonly orphansCleaned: Counter<'outcome'>;
   private readonly ready: Gauge;
   private readonly admissionOpen: Gauge;
   private readonly admissionRefusals: Counter<'reason'>;
@@ -234,6 +235,12 @@ export class ConnectorMetrics implements HttpListenerMetrics {
     this.forwardsDeadLettered = new Counter({
       name: name('webhook_forwards_dead_lettered_total'),
       help: 'Webhooks moved to the dead-letter list after the last forward attempt failed',
+      registers,
+    });
+    this.orphansCleaned = new Counter({
+      name: name('orphan_calls_cleaned_total'),
+      help: 'Calls of a dead process (this one before a restart, or a peer) ended at Meta and removed from their room, by how Meta was told',
+      labelNames: ['outcome'],
       registers,
     });
     new Gauge({
@@ -401,6 +408,14 @@ export class ConnectorMetrics implements HttpListenerMetrics {
   /** A forward gave up and went to the dead-letter list. */
   countForwardDeadLettered(): void {
     this.forwardsDeadLettered.inc();
+  }
+
+  /**
+   * A call left by a dead process was cleaned up; `outcome` is how it ended at Meta
+   * (`terminated`, `rejected`, `already_ended`, `no_token`).
+   */
+  countOrphanCleaned(outcome: string): void {
+    this.orphansCleaned.inc({ outcome });
   }
 
   // ---- readiness and admission --------------------------------------------------------------------

@@ -439,6 +439,7 @@ export class ConnectorServer {
       sealer,
       configuredToken,
       rooms: roomServiceRemover(this.config.livekit),
+      onCleaned: (_record, outcome) => this.metrics.countOrphanCleaned(outcome),
       ...(this.options.orphanScanIntervalMs
         ? { intervalMs: this.options.orphanScanIntervalMs }
         : {}),

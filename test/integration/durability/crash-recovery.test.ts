@@ -129,6 +129,15 @@ test('kill -9 with live calls, then a restart with the same STATE_DIR: every cal
         10_000,
         'call records removed',
       );
+      // Operators see the cleanup in the restarted process's metrics.
+      const metrics = await (await fetch(`http://127.0.0.1:${second.internalPort}/metrics`)).text();
+      assert.match(
+        metrics,
+        new RegExp(
+          `^whatsapp_connector_orphan_calls_cleaned_total\\{outcome="terminated"\\} ${calls.length}$`,
+          'm',
+        ),
+      );
       second.kill('SIGTERM');
       assert.equal(await second.exited, 0, second.output());
     },
