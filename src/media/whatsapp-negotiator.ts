@@ -24,6 +24,7 @@ import { ConnectorError } from '../errors/connector-error.js';
 import type { Logger } from '../log/logger.js';
 import { normaliseOurSdp, readMetaSdp } from '../whatsapp/meta-sdp.js';
 import { CandidateNetworkPolicy, isLoopbackAddress } from './candidate-networks.js';
+import { startDtlsPromptly } from './dtls-prompt-start.js';
 import type { OpusPcmRate } from './opus-codec.js';
 import { InvalidSdpError } from './sdp/invalid-sdp-error.js';
 
@@ -220,6 +221,7 @@ export class WhatsAppNegotiator {
   private async applyRemote(type: 'offer' | 'answer', sdp: string): Promise<void> {
     try {
       await this.pc.setRemoteDescription({ type, sdp });
+      startDtlsPromptly(this.pc);
     } catch (err) {
       throw new InvalidSdpError(
         'unusable',
