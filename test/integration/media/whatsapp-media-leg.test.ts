@@ -67,6 +67,17 @@ function feedTone(leg: WhatsAppMediaLeg, frequencyHz = 1000): () => void {
   return () => clearInterval(timer);
 }
 
+/**
+ * A DTLS record carrying a ClientHello without a cookie (RFC 6347 §4.2.1): the first flight of a
+ * handshake. Record header 13 bytes, handshake header 12, then version (2) and random (32).
+ */
+function isInitialClientHello(data: Buffer): boolean {
+  if (data[0] !== 22 || data[13] !== 1) return false;
+  const sessionIdLength = data[59];
+  if (sessionIdLength === undefined) return false;
+  return data[60 + sessionIdLength] === 0;
+}
+
 function udpSocketCount(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
 }
@@ -214,6 +225,41 @@ describe('WhatsAppMediaLeg against an ICE-lite Meta-shaped peer', () => {
     assert.ok(leg.stats().silenceFramesSent >= 40);
     assert.ok(rmsDbfs(concatPcm(meta.receivedPcm)) < -50, 'and they decode to silence');
     assert.ok(senderReports >= 1, 'werift sends RTCP sender reports by itself');
+  });
+
+  it('as DTLS client starts one handshake at once, which the delayed start of werift joins instead of repeating', async () => {
+    const meta = newMeta();
+    const leg = newLeg();
+    const offer = await meta.createOffer();
+    // Initial ClientHellos (no cookie yet) reaching Meta: a second handshake would send another.
+    let initialClientHellos = 0;
+    meta.pc.iceTransports[0]?.connection.onData.subscribe((data) => {
+      if (isInitialClientHello(data)) initialClientHellos++;
+    });
+    const answer = await leg.createAnswer(offer);
+    const connected = legConnected(leg);
+    await meta.setAnswer(answer);
+    await Promise.all([connected, meta.connected()]);
+    assert.equal(leg.dtlsRole, 'client');
+    // Past werift's fixed 100 ms wait before it starts the client handshake itself.
+    await sleep(400);
+    assert.equal(initialClientHellos, 1, 'one handshake');
+    assert.equal(leg.state, 'connected');
+    assert.equal(meta.pc.connectionState, 'connected');
+
+    const heard: Int16Array[] = [];
+    leg.on('audio', (pcm) => heard.push(pcm));
+    const metaBefore = meta.receivedPcm.length;
+    const stopMeta = meta.startTone();
+    const stopFeed = feedTone(leg);
+    await sleep(800);
+    stopMeta();
+    stopFeed();
+    assert.ok(analyseTone(concatPcm(heard.slice(10)), 16000, 1000).toneShare > 0.8, 'leg hears');
+    assert.ok(
+      analyseTone(concatPcm(meta.receivedPcm.slice(metaBefore + 10)), 16000, 1000).toneShare > 0.8,
+      'Meta hears',
+    );
   });
 
   it('offers for a business-initiated call and accepts an answer that says actpass', async () => {
