@@ -11,12 +11,12 @@
  * as CPU-s per call-minute; Accept → the user hears the agent, per call (p50/max); and the
  * media counters that prove which path ran (forwarded vs re-encoded packets, decoded frames).
  */
-import { Encoder } from '@evan/opus';
+import { agentPackets } from './lib/agent-packets.js';
 import { SessionDescription } from '@livekit/protocol';
 import { AccessToken, ConnectorClient } from 'livekit-server-sdk';
 import { startLiveKitServer } from '../src/devstack/livekit-server.js';
 import { LiveKitParticipant, type LocalAudioTrack } from '../src/livekit/index.js';
-import { rmsDbfs, ToneGenerator } from '../src/media/tone.js';
+import { rmsDbfs } from '../src/media/tone.js';
 import { WhatsAppSimulator, type SimulatedCall } from '../src/simulator/index.js';
 import { CpuMeter } from './lib/proc-stats.js';
 import { renderProfile, summariseProfileDir } from './lib/profile-summary.js';
@@ -31,14 +31,6 @@ function arg(name: string, fallback: number): number {
 
 const CALLS = arg('calls', 4);
 const SECONDS = arg('seconds', 20);
-
-/** One second of a tone as 20 ms Opus packets at 48 kHz, 48 kbit/s (a typical agent). */
-function agentPackets(hz: number): Uint8Array[] {
-  const encoder = new Encoder({ channels: 1, sample_rate: 48000, application: 'voip' });
-  encoder.bitrate = 48_000;
-  const tone = new ToneGenerator(hz, 48000, 0.3);
-  return Array.from({ length: 50 }, () => encoder.encode(tone.next(960)));
-}
 
 interface Agent {
   participant: LiveKitParticipant;

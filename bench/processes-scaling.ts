@@ -17,13 +17,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Encoder } from '@evan/opus';
+import { agentPackets } from './lib/agent-packets.js';
 import { AccessToken } from 'livekit-server-sdk';
 import { freeTcpPort } from '../src/devstack/free-ports.js';
 import { startLiveKitServer, type LiveKitServerHandle } from '../src/devstack/livekit-server.js';
 import { startRedis } from '../src/devstack/redis-server.js';
 import { LiveKitParticipant, type LocalAudioTrack } from '../src/livekit/index.js';
-import { ToneGenerator } from '../src/media/tone.js';
 import { WhatsAppSimulator, type SimulatedCall } from '../src/simulator/index.js';
 import { CpuMeter } from './lib/proc-stats.js';
 import { sleep } from './lib/stats.js';
@@ -39,14 +38,6 @@ const PROCESS_COUNTS = arg('processes', '1,2').split(',').map(Number);
 const CLI = fileURLToPath(new URL('../bin/whatsapp-connector.js', import.meta.url));
 const ACCESS_TOKEN = 'bench-token';
 const APP_SECRET = 'bench-app-secret';
-
-/** One second of a tone as 20 ms Opus packets at 48 kHz, 48 kbit/s (a typical agent). */
-function agentPackets(hz: number): Uint8Array[] {
-  const encoder = new Encoder({ channels: 1, sample_rate: 48000, application: 'voip' });
-  encoder.bitrate = 48_000;
-  const tone = new ToneGenerator(hz, 48000, 0.3);
-  return Array.from({ length: 50 }, () => encoder.encode(tone.next(960)));
-}
 
 interface Agent {
   participant: LiveKitParticipant;
