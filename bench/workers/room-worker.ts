@@ -54,7 +54,9 @@ class Participant {
       if (listenPrefix !== undefined && !participant.identity.startsWith(listenPrefix)) return;
       this.remoteIdentity = participant.identity;
       this.trackResolve?.(track);
-      void this.record(track);
+      // A track released before rtc-node's queued event reached us cannot be opened; the bench
+      // then reports the audio it did not hear instead of the worker dying.
+      this.record(track).catch(() => {});
     });
   }
 

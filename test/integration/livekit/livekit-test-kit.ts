@@ -171,7 +171,14 @@ export class RtcNodePeer {
 
   #listen(track: RemoteTrack, participant: RtcRemoteParticipant): void {
     if (track.kind !== TrackKind.KIND_AUDIO) return;
-    const stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1 });
+    let stream: AudioStream;
+    try {
+      stream = new AudioStream(track, { sampleRate: SAMPLE_RATE, numChannels: 1 });
+    } catch {
+      // Released before rtc-node's queued TrackSubscribed reached us (a participant that left at
+      // once, or this room closing): nothing to hear, which assertions on `heard` catch.
+      return;
+    }
     this.#streams.push(stream);
     const identity = participant.identity;
     void (async () => {

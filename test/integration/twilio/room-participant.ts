@@ -33,6 +33,8 @@ export class RoomParticipant {
   readonly sampleRate = 48_000;
   readonly observations: RoomObservation[] = [];
   readonly #chunks: Array<{ at: number; pcm: Int16Array }> = [];
+  /** Tracks that could not be recorded (released before their subscription event was handled). */
+  readonly recordErrors: string[] = [];
   #speaking = false;
   #sender: Promise<void> | undefined;
   #tone: ToneGenerator | undefined;
@@ -70,7 +72,7 @@ export class RoomParticipant {
         identity: p.identity,
         name: pub.name ?? '',
       });
-      if (track.kind === TrackKind.KIND_AUDIO) void this.#record(track);
+      if (track.kind === TrackKind.KIND_AUDIO) this.#record(track);
     });
     room.on(RoomEvent.TrackUnsubscribed, (_track, pub, p) =>
       this.observations.push({
@@ -117,11 +119,19 @@ export class RoomParticipant {
     return this.room.remoteParticipants.get(identity);
   }
 
-  async #record(track: RemoteTrack): Promise<void> {
-    const stream = new AudioStream(track, { sampleRate: this.sampleRate, numChannels: 1 });
-    for await (const frame of stream) {
-      this.#chunks.push({ at: performance.now(), pcm: new Int16Array(frame.data) });
-    }
+  /**
+   * Record a subscribed track in the background. rtc-node delivers TrackSubscribed from its event
+   * queue, so the event can arrive after the track was released (the room disconnecting at the end
+   * of a test, or the publisher leaving at once): the stream then cannot be opened. That is not a
+   * failure of the connector: what was not recorded fails the audio assertions that need it.
+   */
+  #record(track: RemoteTrack): void {
+    void (async () => {
+      const stream = new AudioStream(track, { sampleRate: this.sampleRate, numChannels: 1 });
+      for await (const frame of stream) {
+        this.#chunks.push({ at: performance.now(), pcm: new Int16Array(frame.data) });
+      }
+    })().catch((err: unknown) => this.recordErrors.push(String(err)));
   }
 
   /** Every frame heard so far with its arrival time (performance.now). */
