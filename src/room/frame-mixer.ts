@@ -8,42 +8,77 @@
  * concatenates a new buffer per frame. Even with `blocksize = rate/50` it has no steady clock.
  * Here, as in LiveKit SIP's mixer (media-sdk `mixer.go`), a clock outside the mixer calls
  * {@link FrameMixer.mix} every 20 ms; each input has a small ring buffer, contributes silence when
- * it has nothing (never delaying the others), and drops its oldest audio when it overflows.
+ * it has nothing (never delaying the others), and drops its oldest audio when it overflows. The
+ * cushion each input holds adapts to its jitter, as a receiver's jitter buffer does: one frame
+ * while delivery is steady, more after underruns.
  */
 
 /** Options of {@link FrameMixer}. */
 export interface FrameMixerOptions {
   /**
-   * Frames an input must buffer before it contributes, at start and after it ran dry: one frame
-   * of cushion absorbs the jitter between the native frame delivery and our tick. Default 2.
+   * Frames an input must buffer before it contributes (its cushion against the jitter between
+   * packet arrival and our tick), at start and after it ran dry. The cushion is adaptive: it
+   * starts here, grows by a frame after each underrun up to `maxStartFrames`, and shrinks back by
+   * a frame after `relaxAfterFrames` clean ticks. Each frame of cushion is 20 ms of latency, so
+   * the common case (a steady sender, a steady clock) stays at one. Default 1.
    */
   startFrames?: number;
-  /** Frames an input may buffer; beyond that its oldest samples are dropped. Default 4 (80 ms). */
+  /** Largest cushion an input grows to after underruns, frames. Default 3 (60 ms). */
+  maxStartFrames?: number;
+  /** Clean ticks (no underrun) after which a grown cushion shrinks by a frame. Default 500 (10 s). */
+  relaxAfterFrames?: number;
+  /**
+   * Frames an input may buffer; beyond that its oldest samples are dropped. Default 4 (80 ms),
+   * raised to `maxStartFrames + 1` when smaller.
+   */
   maxFrames?: number;
+}
+
+/** Peak below which a frame is quiet enough to drop unheard (about -40 dBFS). */
+const QUIET_PEAK = 328;
+
+interface CushionSettings {
+  minSamples: number;
+  maxSamples: number;
+  relaxAfterFrames: number;
 }
 
 /** One participant's audio feeding the mixer. */
 export class FrameMixerInput {
   readonly #ring: Int16Array;
+  readonly #cushion: CushionSettings;
   #readIndex = 0;
   #buffered = 0;
   #primed = false;
-  /** Samples discarded because the input ran ahead of the mix. */
+  #cushionSamples: number;
+  #cleanTicks = 0;
+  /** Set when the cushion shrank: the audio it no longer needs is dropped at the next quiet frame. */
+  #shrinkPending = false;
+  /** Samples discarded because the input ran ahead of the mix (overflow and quiet trims). */
   droppedSamples = 0;
+  /** Quiet frames dropped to bring the latency back down to the cushion. */
+  trimmedFrames = 0;
   /** Ticks on which a primed input had less than a frame (it then re-primes). */
   underruns = 0;
 
   constructor(
     private readonly samplesPerFrame: number,
-    private readonly startSamples: number,
+    cushion: CushionSettings,
     capacitySamples: number,
   ) {
     this.#ring = new Int16Array(capacitySamples);
+    this.#cushion = cushion;
+    this.#cushionSamples = cushion.minSamples;
   }
 
   /** Samples waiting to be mixed. */
   get bufferedSamples(): number {
     return this.#buffered;
+  }
+
+  /** The current cushion, in frames. */
+  get cushionFrames(): number {
+    return this.#cushionSamples / this.samplesPerFrame;
   }
 
   /** Append PCM (any length). Overflow drops the oldest samples so latency stays bounded. */
@@ -55,43 +90,71 @@ export class FrameMixerInput {
       data = data.subarray(data.length - capacity);
     }
     const overflow = this.#buffered + data.length - capacity;
-    if (overflow > 0) {
-      this.#readIndex = (this.#readIndex + overflow) % capacity;
-      this.#buffered -= overflow;
-      this.droppedSamples += overflow;
-    }
+    if (overflow > 0) this.#skip(overflow);
     let writeIndex = (this.#readIndex + this.#buffered) % capacity;
     const firstPart = Math.min(data.length, capacity - writeIndex);
     this.#ring.set(data.subarray(0, firstPart), writeIndex);
     if (firstPart < data.length) this.#ring.set(data.subarray(firstPart), 0);
     writeIndex = (writeIndex + data.length) % capacity;
     this.#buffered += data.length;
-    if (!this.#primed && this.#buffered >= this.startSamples) this.#primed = true;
+    if (!this.#primed && this.#buffered >= this.#cushionSamples) this.#primed = true;
   }
 
   /** Add this input's next frame into `acc`; returns whether it contributed anything. */
   addTo(acc: Int32Array): boolean {
     if (!this.#primed) return false;
-    const n = Math.min(this.samplesPerFrame, this.#buffered);
+    const spf = this.samplesPerFrame;
+    // More than the cushion is held (a burst, or the cushion just shrank): drop the next frame
+    // if nobody would hear it, so the extra latency goes away without a glitch.
+    const excess = this.#shrinkPending ? 0 : spf;
+    if (this.#buffered - spf >= this.#cushionSamples + excess && this.#nextFrameIsQuiet()) {
+      this.#skip(spf);
+      this.trimmedFrames++;
+      this.#shrinkPending = false;
+    }
+    const n = Math.min(spf, this.#buffered);
     const capacity = this.#ring.length;
     for (let i = 0; i < n; i++) {
       acc[i] = (acc[i] ?? 0) + (this.#ring[(this.#readIndex + i) % capacity] ?? 0);
     }
     this.#readIndex = (this.#readIndex + n) % capacity;
     this.#buffered -= n;
-    if (n < this.samplesPerFrame) {
-      // Ran dry: the rest of this frame is silence; wait for a cushion again.
+    if (n < spf) {
+      // Ran dry: the rest of this frame is silence; wait for a (larger) cushion again.
       this.#primed = false;
       this.underruns++;
+      this.#cleanTicks = 0;
+      this.#cushionSamples = Math.min(this.#cushion.maxSamples, this.#cushionSamples + spf);
+    } else if (++this.#cleanTicks >= this.#cushion.relaxAfterFrames) {
+      this.#cleanTicks = 0;
+      if (this.#cushionSamples > this.#cushion.minSamples) {
+        this.#cushionSamples -= spf;
+        this.#shrinkPending = true;
+      }
     }
     return n > 0;
+  }
+
+  #nextFrameIsQuiet(): boolean {
+    const capacity = this.#ring.length;
+    for (let i = 0; i < this.samplesPerFrame; i++) {
+      const v = this.#ring[(this.#readIndex + i) % capacity] ?? 0;
+      if (v >= QUIET_PEAK || v <= -QUIET_PEAK) return false;
+    }
+    return true;
+  }
+
+  #skip(samples: number): void {
+    this.#readIndex = (this.#readIndex + samples) % this.#ring.length;
+    this.#buffered -= samples;
+    this.droppedSamples += samples;
   }
 }
 
 /** Sums its inputs into frames of `samplesPerFrame` mono samples, saturating at int16. */
 export class FrameMixer {
   readonly #inputs = new Set<FrameMixerInput>();
-  readonly #startSamples: number;
+  readonly #cushion: CushionSettings;
   readonly #capacitySamples: number;
   readonly #acc: Int32Array;
 
@@ -102,9 +165,14 @@ export class FrameMixer {
     if (!Number.isInteger(samplesPerFrame) || samplesPerFrame <= 0) {
       throw new RangeError('samplesPerFrame must be a positive integer');
     }
-    const maxFrames = Math.max(1, options.maxFrames ?? 4);
-    const startFrames = Math.min(maxFrames, Math.max(1, options.startFrames ?? 2));
-    this.#startSamples = startFrames * samplesPerFrame;
+    const startFrames = Math.max(1, Math.floor(options.startFrames ?? 1));
+    const maxStartFrames = Math.max(startFrames, Math.floor(options.maxStartFrames ?? 3));
+    const maxFrames = Math.max(maxStartFrames + 1, Math.floor(options.maxFrames ?? 4));
+    this.#cushion = {
+      minSamples: startFrames * samplesPerFrame,
+      maxSamples: maxStartFrames * samplesPerFrame,
+      relaxAfterFrames: Math.max(1, Math.floor(options.relaxAfterFrames ?? 500)),
+    };
     this.#capacitySamples = maxFrames * samplesPerFrame;
     this.#acc = new Int32Array(samplesPerFrame);
   }
@@ -114,11 +182,7 @@ export class FrameMixer {
   }
 
   addInput(): FrameMixerInput {
-    const input = new FrameMixerInput(
-      this.samplesPerFrame,
-      this.#startSamples,
-      this.#capacitySamples,
-    );
+    const input = new FrameMixerInput(this.samplesPerFrame, this.#cushion, this.#capacitySamples);
     this.#inputs.add(input);
     return input;
   }

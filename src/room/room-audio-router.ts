@@ -9,8 +9,9 @@
  *   into one 20 ms PCM frame per tick of this router's clock, which the media leg encodes.
  *
  * A speaker is a subscribed remote audio track that is not muted. The mode follows the count at
- * once: a second speaker switches to mixing (the mixer's two-frame cushion is the only gap, 40
- * ms), and the second leaving switches back to passthrough, whose next packet goes out at once.
+ * once: a second speaker switches to mixing (the mixer's cushion is the only gap: one frame, 20
+ * ms, while delivery is steady), and the second leaving switches back to passthrough, whose next
+ * packet goes out at once.
  * A leg that always wants PCM (Twilio) is created with `passthrough: false`.
  */
 import { FrameClock, type ClockTimers } from '../media/frame-clock.js';

@@ -36,7 +36,7 @@ test('a late input contributes silence without holding back the others', () => {
 });
 
 test('an input waits for its start cushion, then re-primes after running dry', () => {
-  const mixer = new FrameMixer(4, { startFrames: 2 });
+  const mixer = new FrameMixer(4, { startFrames: 2, maxStartFrames: 2 });
   const input = mixer.addInput();
   input.push(frame(5));
   assert.deepEqual([...mixer.mix()], [0, 0, 0, 0], 'one frame is not yet a cushion');
@@ -51,7 +51,7 @@ test('an input waits for its start cushion, then re-primes after running dry', (
 });
 
 test('an input that runs ahead drops its oldest audio so latency stays bounded', () => {
-  const mixer = new FrameMixer(2, { startFrames: 1, maxFrames: 2 });
+  const mixer = new FrameMixer(2, { startFrames: 1, maxStartFrames: 1, maxFrames: 2 });
   const input = mixer.addInput();
   input.push(Int16Array.from([1, 1]));
   input.push(Int16Array.from([2, 2]));
@@ -63,7 +63,7 @@ test('an input that runs ahead drops its oldest audio so latency stays bounded',
 });
 
 test('frames of other sizes are re-chunked across the ring boundary', () => {
-  const mixer = new FrameMixer(3, { startFrames: 1, maxFrames: 2 });
+  const mixer = new FrameMixer(3, { startFrames: 1, maxStartFrames: 1, maxFrames: 2 });
   const input = mixer.addInput();
   input.push(Int16Array.from([1, 2]));
   input.push(Int16Array.from([3, 4, 5]));
@@ -80,6 +80,92 @@ test('a removed input no longer contributes', () => {
   mixer.removeInput(input);
   assert.equal(mixer.inputCount, 0);
   assert.deepEqual([...mixer.mix()], [0, 0]);
+});
+
+test('the cushion starts at one frame: a steady sender is mixed on the tick after its first frame', () => {
+  const mixer = new FrameMixer(4);
+  const input = mixer.addInput();
+  for (let i = 1; i <= 50; i++) {
+    input.push(frame(1000 + i));
+    assert.deepEqual([...mixer.mix()], [...frame(1000 + i)]);
+  }
+  assert.equal(input.cushionFrames, 1);
+  assert.equal(input.underruns, 0);
+});
+
+test('each underrun grows the cushion by a frame, up to maxStartFrames', () => {
+  const mixer = new FrameMixer(4, { maxStartFrames: 3 });
+  const input = mixer.addInput();
+  input.push(frame(1000));
+  mixer.mix();
+  mixer.mix(); // late packet: underrun
+  assert.equal(input.underruns, 1);
+  assert.equal(input.cushionFrames, 2);
+  input.push(frame(1001));
+  assert.deepEqual([...mixer.mix()], [0, 0, 0, 0], 'waits for two frames now');
+  input.push(frame(1002));
+  assert.deepEqual([...mixer.mix()], [...frame(1001)]);
+  mixer.mix();
+  mixer.mix(); // dry again
+  assert.equal(input.cushionFrames, 3);
+  mixer.mix();
+  for (let i = 0; i < 4; i++) input.push(frame(1100));
+  mixer.mix();
+  mixer.mix();
+  mixer.mix();
+  mixer.mix();
+  mixer.mix(); // dry again, but the cushion stays at the cap
+  assert.equal(input.cushionFrames, 3);
+});
+
+test('after clean ticks a grown cushion shrinks, dropping one quiet frame and never a loud one', () => {
+  const mixer = new FrameMixer(4, { relaxAfterFrames: 10 });
+  const input = mixer.addInput();
+  input.push(frame(1000));
+  mixer.mix();
+  mixer.mix(); // underrun: cushion 2
+  input.push(frame(1000));
+  input.push(frame(1000));
+  const heard: number[] = [];
+  // A steady sender from now on: two frames held before each tick.
+  for (let i = 0; i < 10; i++) {
+    heard.push(mixer.mix()[0]!);
+    input.push(frame(1000));
+  }
+  assert.equal(input.cushionFrames, 1, 'shrunk after 10 clean ticks');
+  // Loud audio is never dropped to shrink: latency stays until the speaker pauses.
+  for (let i = 0; i < 5; i++) {
+    heard.push(mixer.mix()[0]!);
+    input.push(frame(1000));
+  }
+  assert.equal(input.trimmedFrames, 0);
+  assert.equal(input.bufferedSamples, 8, 'still two frames held');
+  heard.push(mixer.mix()[0]!);
+  input.push(frame(3)); // the speaker pauses for a frame
+  heard.push(mixer.mix()[0]!);
+  input.push(frame(7));
+  assert.deepEqual([...mixer.mix()], [...frame(7)], 'the quiet frame was skipped');
+  assert.equal(input.trimmedFrames, 1);
+  assert.ok(
+    heard.every((v) => v === 1000),
+    'no loud frame was lost',
+  );
+  input.push(frame(8));
+  assert.deepEqual([...mixer.mix()], [...frame(8)], 'one frame of latency from now on');
+});
+
+test('a burst beyond the cushion is trimmed only in quiet audio', () => {
+  const mixer = new FrameMixer(4, { maxFrames: 6 });
+  const input = mixer.addInput();
+  for (const v of [1000, 1001, 1002]) input.push(frame(v));
+  assert.deepEqual([...mixer.mix()], [...frame(1000)], 'loud: played, not trimmed');
+  for (const v of [0, 0, 5]) input.push(frame(v));
+  // Held: 1001, 1002, 0, 0, 5 - five frames against a cushion of one.
+  assert.deepEqual([...mixer.mix()], [...frame(1001)]);
+  assert.deepEqual([...mixer.mix()], [...frame(1002)]);
+  assert.deepEqual([...mixer.mix()], [...frame(0)], 'the first silent frame is dropped');
+  assert.equal(input.trimmedFrames, 1);
+  assert.deepEqual([...mixer.mix()], [...frame(5)]);
 });
 
 test('rejects a non-positive frame size', () => {
