@@ -103,6 +103,11 @@ export interface AcceptParams {
   ringingTimeoutMs: number;
   /** Resolve only once the caller's audio flows (LiveKit's `wait_until_answered`). */
   waitUntilAnswered: boolean;
+  /**
+   * How the router placed the accept (set by the router when it sent the accept to an instance
+   * of the call's region, kept for the call listing). Undefined: answered where it arrived.
+   */
+  placement?: CallPlacement | undefined;
 }
 
 /** The result of an accept: the room the caller was put in. */

@@ -22,7 +22,7 @@ export const PLACEMENT_REASONS: readonly PlacementReason[] = [
   'overflow',
 ];
 
-/** How a dialled call was placed. */
+/** How a new call (dialled, accepted or a Twilio call) was placed. */
 export interface CallPlacement {
   reason: PlacementReason;
   /** The region its destination country maps to (or the default region); undefined: none. */

@@ -134,20 +134,21 @@ export interface CallRouterOptions {
    */
   webhookOwnerGraceMs?: number;
   /**
-   * Optional - regional placement of dials: a dial whose destination country maps to a region runs
-   * on a live instance of that region with room, else on the least loaded instance. Default none:
-   * dials run here, or on the least loaded peer when this instance is full.
+   * Optional - regional placement of new calls: a dial whose destination country maps to a region
+   * runs on a live instance of that region with room, else on the least loaded instance; an accept
+   * goes to an instance of its region with room, else is answered as any other. Default none: new
+   * calls run here, or on the least loaded peer when this instance is full.
    */
   regions?: RegionPolicy | undefined;
-  /** Optional - where the placements of the dials placed here are kept (for the call listing). */
+  /** Optional - where the placements of the calls placed here are kept (for the call listing). */
   placements?: CallPlacements | undefined;
 }
 
 /**
  * The one way to reach a call: each operation runs on this instance or is sent to the peer that
  * holds the call; new calls run here unless this instance is full (or busy), then on the least
- * loaded peer — except dials with a region (see {@link RegionPolicy}), which run on an instance of
- * their region, else on the least loaded instance. The Connector API, the webhook gateway and the cluster's internal endpoint all go through it.
+ * loaded peer — except calls with a region (see {@link RegionPolicy}), which run on an instance of
+ * their region when one has room. The Connector API, the webhook gateway and the cluster's internal endpoint all go through it.
  *
  * A dial is placed on another instance only after a refusal that had no effect (no capacity,
  * shutting down, a peer that never got the request); a failure that may have reached Meta is
@@ -221,8 +222,18 @@ export class CallRouter implements CallOperations {
       where = { kind: 'nowhere' };
     }
     if (where.kind === 'peer') return this.toHolder(where.peer, 'accept', params, ctx);
-    if (where.kind !== 'here' && ctx.origin !== 'peer' && !this.local.hasCapacity()) {
-      return this.placeOnPeers('accept', params, ctx);
+    if (where.kind !== 'here' && ctx.origin !== 'peer') {
+      const wanted = this.regions?.regionOf(params.destinationCountry);
+      if (wanted !== undefined) {
+        const here = this.regions?.region === wanted && this.local.hasCapacity();
+        if (!here) {
+          const placed = await this.acceptInRegion(wanted, params, ctx);
+          if (placed) return placed;
+        }
+        const reason = here ? 'region' : this.local.hasCapacity() ? 'here' : 'overflow';
+        params = { ...params, placement: { reason, wantedRegion: wanted } };
+      }
+      if (!this.local.hasCapacity()) return this.placeOnPeers('accept', params, ctx);
     }
     try {
       // Claimed atomically: a webhook redelivered to another instance, or an Accept retried
@@ -236,7 +247,9 @@ export class CallRouter implements CallOperations {
     }
     if (where.kind === 'peer') return this.toHolder(where.peer, 'accept', params, ctx);
     try {
-      return await this.local.accept(params, ctx);
+      const result = await this.local.accept(params, ctx);
+      if (params.placement) this.placements?.record(params.callId, params.placement);
+      return result;
     } catch (err) {
       // A failed accept that never reached the registry leaves a claim nobody would release.
       if (!this.local.holds(callId)) await peers.release(callId);
@@ -326,6 +339,40 @@ export class CallRouter implements CallOperations {
       }
     }
     return this.placeOnPeers('dial', { ...params, placement: { reason: 'overflow' } }, ctx);
+  }
+
+  /**
+   * An accept whose destination country maps to `wanted`, a region this instance is not of (or
+   * has no room in): the least loaded live instance of that region with room answers it, claiming
+   * the call there, so the caller's media runs in the region. Undefined when none of them took
+   * it (the accept is then placed as any other).
+   */
+  private async acceptInRegion(
+    wanted: string,
+    params: AcceptParams,
+    ctx: OperationContext,
+  ): Promise<AcceptResult | undefined> {
+    let candidates: PeerRef[];
+    try {
+      candidates = await this.peers!.withCapacity();
+    } catch (err) {
+      ctx.logger.warn({ err }, 'no peer lookup possible; accepting without the region');
+      return undefined;
+    }
+    const inRegion: AcceptParams = {
+      ...params,
+      placement: { reason: 'region', wantedRegion: wanted },
+    };
+    for (const peer of candidates.filter((p) => p.region === wanted)) {
+      try {
+        return await this.peers!.send(peer, 'accept', inRegion, ctx);
+      } catch (err) {
+        if (!isRefusedBeforeAnyEffect(err)) throw err;
+        ctx.logger.info({ peer: peer.id, reason: (err as Error).name }, 'peer declined the call');
+      }
+    }
+    ctx.logger.info({ region: wanted }, 'no instance of the region has room: accepting elsewhere');
+    return undefined;
   }
 
   /** Dial on this instance; its placement is kept for the listing. */

@@ -101,6 +101,11 @@ const participant: z.ZodType<ParticipantParams> = z.object({
   ),
 });
 
+const placement = z.object({
+  reason: z.enum(PLACEMENT_REASONS as [PlacementReason, ...PlacementReason[]]),
+  wantedRegion: text.optional(),
+});
+
 const dial: z.ZodType<DialParams> = z.object({
   meta,
   to: user,
@@ -109,12 +114,7 @@ const dial: z.ZodType<DialParams> = z.object({
   bizOpaqueCallbackData: text.optional(),
   ringingTimeoutMs: z.number().positive(),
   idempotencyKey: text.optional(),
-  placement: z
-    .object({
-      reason: z.enum(PLACEMENT_REASONS as [PlacementReason, ...PlacementReason[]]),
-      wantedRegion: text.optional(),
-    })
-    .optional(),
+  placement: placement.optional(),
 });
 
 const accept: z.ZodType<AcceptParams> = z.object({
@@ -127,6 +127,7 @@ const accept: z.ZodType<AcceptParams> = z.object({
   bizOpaqueCallbackData: text.optional(),
   ringingTimeoutMs: z.number().positive(),
   waitUntilAnswered: z.boolean(),
+  placement: placement.optional(),
 });
 
 const connect: z.ZodType<ConnectParams> = z.object({

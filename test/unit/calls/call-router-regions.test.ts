@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CapacityError, OverloadedError } from '../../../src/calls/call-errors.js';
 import type {
+  AcceptParams,
   AcceptResult,
   DialParams,
   DialResult,
@@ -22,7 +23,7 @@ import {
 import { InMemoryDialRecords } from '../../../src/calls/dial-records.js';
 import { DEFAULT_REGION_MAP, regionOfCountry } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/log/index.js';
-import { dialParams } from './call-fakes.js';
+import { acceptParams, dialParams } from './call-fakes.js';
 
 function context(origin: OperationContext['origin'] = 'api'): OperationContext {
   return {
@@ -39,6 +40,7 @@ class FakeLocal implements LocalCalls {
   capacity = true;
   refusal: Error | undefined;
   readonly dials: DialParams[] = [];
+  readonly accepts: AcceptParams[] = [];
   holds(): boolean {
     return false;
   }
@@ -50,8 +52,10 @@ class FakeLocal implements LocalCalls {
     this.dials.push(params);
     return { callId: `wacid.here-${this.dials.length}`, roomName: 'room' };
   }
-  async accept(): Promise<AcceptResult> {
-    return { roomName: 'room' };
+  async accept(params: AcceptParams): Promise<AcceptResult> {
+    if (this.refusal) throw this.refusal;
+    this.accepts.push(params);
+    return { roomName: 'room-here' };
   }
   async connect(): Promise<void> {}
   async disconnect(): Promise<void> {}
@@ -69,7 +73,7 @@ class FakeLocal implements LocalCalls {
 /** Peers with regions and loads; each either places the dial or refuses it before any effect. */
 class FakePeers implements CallPeers {
   readonly dialRecords = new InMemoryDialRecords();
-  readonly sent: Array<{ peer: string; params: DialParams }> = [];
+  readonly sent: Array<{ peer: string; op: string; params: DialParams | AcceptParams }> = [];
   readonly refusing = new Set<string>();
   constructor(public candidates: PeerRef[]) {}
   async locate(): Promise<CallLocation> {
@@ -88,9 +92,12 @@ class FakePeers implements CallPeers {
     _op: Op,
     params: CallOperationTypes[Op]['params'],
   ): Promise<CallOperationTypes[Op]['result']> {
-    this.sent.push({ peer: peer.id, params: params as DialParams });
+    this.sent.push({ peer: peer.id, op: _op, params: params as DialParams });
     if (this.refusing.has(peer.id)) throw new OverloadedError('cpu', 0.99, 0.9);
-    return { callId: `wacid.on-${peer.id}`, roomName: 'room' } as CallOperationTypes[Op]['result'];
+    return {
+      callId: `wacid.on-${peer.id}`,
+      roomName: `room-on-${peer.id}`,
+    } as CallOperationTypes[Op]['result'];
   }
 }
 
@@ -193,5 +200,59 @@ describe('regional placement of dials', () => {
     assert.equal(peers.sent.length, 0, 'a forwarded dial is never forwarded again');
     assert.deepEqual(placements.get(callId), { reason: 'region', wantedRegion: 'eu' });
     assert.equal(local.dials.length, 1);
+  });
+});
+
+describe('regional placement of accepts', () => {
+  const inbound = (destinationCountry: string | undefined) =>
+    acceptParams({ callId: 'wacid.inbound-1', destinationCountry });
+
+  test("an accept for another region's country is answered by that region's least loaded instance", async () => {
+    const { local, peers, router } = bed('na', [euPeer, euPeer2, naPeer]);
+    const result = await router.accept(inbound('DE'), context());
+    assert.equal(result.roomName, 'room-on-eu-2');
+    assert.equal(local.accepts.length, 0);
+    assert.equal(peers.sent[0]?.op, 'accept');
+    assert.deepEqual(peers.sent[0]?.params.placement, { reason: 'region', wantedRegion: 'eu' });
+  });
+
+  test("an accept for this instance's region is answered here, and its placement is kept", async () => {
+    const { local, peers, placements, router } = bed('eu', [euPeer2, naPeer]);
+    await router.accept(inbound('FR'), context());
+    assert.equal(local.accepts.length, 1);
+    assert.equal(peers.sent.length, 0);
+    assert.deepEqual(placements.get('wacid.inbound-1'), { reason: 'region', wantedRegion: 'eu' });
+  });
+
+  test('when every instance of the region refuses, the accept is answered here (no hop further)', async () => {
+    const { local, peers, placements, router } = bed('na', [euPeer, naPeer]);
+    peers.refusing.add('eu-1');
+    await router.accept(inbound('DE'), context());
+    assert.deepEqual(
+      peers.sent.map((s) => s.peer),
+      ['eu-1'],
+    );
+    assert.equal(local.accepts.length, 1);
+    assert.deepEqual(placements.get('wacid.inbound-1'), { reason: 'here', wantedRegion: 'eu' });
+  });
+
+  test('an accept without a destination country is answered here, with no placement', async () => {
+    const { local, peers, placements, router } = bed('na', [euPeer2]);
+    await router.accept(inbound(undefined), context());
+    assert.equal(local.accepts.length, 1);
+    assert.equal(peers.sent.length, 0);
+    assert.equal(placements.get('wacid.inbound-1'), undefined);
+  });
+
+  test('an accept a peer forwarded is answered here with the placement it came with', async () => {
+    const { local, peers, placements, router } = bed('na', [euPeer2]);
+    const forwarded = {
+      ...inbound('DE'),
+      placement: { reason: 'region' as const, wantedRegion: 'eu' },
+    };
+    await router.accept(forwarded, context('peer'));
+    assert.equal(peers.sent.length, 0, 'a forwarded accept is never forwarded again');
+    assert.equal(local.accepts.length, 1);
+    assert.deepEqual(placements.get('wacid.inbound-1'), { reason: 'region', wantedRegion: 'eu' });
   });
 });
