@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { dispose } from '@livekit/rtc-node';
 import { ConnectTwilioCallRequest_TwilioCallDirection as Direction } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
+import { SessionDescription } from '@livekit/protocol';
 import type { CallsListing } from '../../../src/connector/calls-endpoint.js';
 import { eventually } from '../calls/bridge-harness.js';
 import { runCli } from '../cli/cli-runner.js';
@@ -146,6 +147,36 @@ test('a dial for Brazil through the eu instance runs on the sa instance, and eve
     assert.match(row ?? '', /\bnode-sa\s+sa\s+region sa$/, cli.stdout);
   } finally {
     await eu.client.disconnectWhatsAppCall(callId, bed.accessToken).catch(() => undefined);
+  }
+});
+
+test('an accept for Brazil through the eu instance is answered by the sa instance, which holds its media', async () => {
+  const userCall = await bed.simulator.placeUserCall({ from: '15550009101' });
+  const roomName = `regions-accept-${Date.now()}`;
+  try {
+    const { roomName: answeredIn } = await eu.client.acceptWhatsAppCall({
+      whatsappPhoneNumberId: bed.phoneNumberId,
+      whatsappApiKey: bed.accessToken,
+      whatsappCloudApiVersion: '24.0',
+      whatsappCallId: userCall.id,
+      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
+      roomName,
+      participantIdentity: 'wa-caller',
+      destinationCountry: 'BR',
+      waitUntilAnswered: true,
+    });
+    assert.equal(answeredIn, roomName);
+    assert.ok(sa.server.calls!.registry.get(userCall.id), 'held by node-sa');
+    assert.equal(eu.server.calls!.registry.get(userCall.id), undefined);
+    await userCall.waitForState('active', 5000);
+    const call = (await listing(eu)).calls.find((c) => c.callId === userCall.id);
+    assert.equal(call?.instanceId, 'node-sa');
+    assert.deepEqual(call?.placement, { reason: 'region', wantedRegion: 'sa' });
+    // Hung up through the instance that does not hold it.
+    await eu.client.disconnectWhatsAppCall(userCall.id, bed.accessToken);
+    await userCall.waitForState('ended', 5000);
+  } finally {
+    if (userCall.state !== 'ended') userCall.hangUp();
   }
 });
 
