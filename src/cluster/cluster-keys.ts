@@ -15,6 +15,14 @@ export class ClusterKeys {
     return `${this.prefix}dial:${idempotencyKey}`;
   }
 
+  /**
+   * String: id of the instance holding the Twilio call of a connect URL (its session id).
+   * Expires with the URL.
+   */
+  twilioStream(sessionId: string): string {
+    return `${this.prefix}twilio-stream:${sessionId}`;
+  }
+
   /** String: JSON {@link InstanceInfo} of a live instance. Expires unless heartbeats refresh it. */
   instance(instanceId: string): string {
     return `${this.prefix}instance:${instanceId}`;

@@ -317,6 +317,35 @@ export class ClusterNode {
       .sort((a, b) => a.activeCalls / a.maxCalls - b.activeCalls / b.maxCalls);
   }
 
+  /**
+   * Publish that this instance holds the Twilio call of connect-URL session `sessionId`, until
+   * the URL expires (a stream reaching another instance is relayed here).
+   * @throws RedisUnavailableError when Redis cannot be written.
+   */
+  async publishTwilioStream(sessionId: string, expiresAtMs: number): Promise<void> {
+    const ttlMs = Math.max(1000, expiresAtMs - Date.now());
+    try {
+      await this.redis.set(this.keys.twilioStream(sessionId), this.instanceId, 'PX', ttlMs);
+    } catch (err) {
+      throw new RedisUnavailableError('publishing a Twilio connect URL', err);
+    }
+  }
+
+  /**
+   * The live peer holding the Twilio call of connect-URL session `sessionId`; undefined when it
+   * is this instance, nobody, or an instance that is gone.
+   * @throws RedisUnavailableError when Redis cannot be asked.
+   */
+  async twilioStreamHolder(sessionId: string): Promise<InstanceInfo | undefined> {
+    try {
+      const id = await this.redis.get(this.keys.twilioStream(sessionId));
+      if (id === null || id === this.instanceId) return undefined;
+      return await this.instances.get(id);
+    } catch (err) {
+      throw new RedisUnavailableError('looking up a Twilio connect URL', err);
+    }
+  }
+
   /** Count a forwarded request for `/metrics`. */
   recordForward(operation: string, outcome: string): void {
     this.forwardedCounter?.inc({ operation, outcome });

@@ -14,6 +14,7 @@ import { ClusterCallPeers } from '../cluster/cluster-call-peers.js';
 import { createClusterEndpoint } from '../cluster/cluster-endpoint.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { attachRegionalTwilio } from '../cluster/twilio-placement.js';
+import { twilioStreamRelay } from '../cluster/twilio-stream-relay.js';
 import { CLUSTER_ENDPOINT_PREFIX } from '../cluster/cluster-protocol.js';
 import { attachOperatorConsole, type AttachedConsole } from '../console/service-console.js';
 import { createCallsEndpoint, CALLS_ENDPOINT_PATH } from '../connector/calls-endpoint.js';
@@ -312,8 +313,17 @@ export class ConnectorServer {
         connectUrlTtlMs: this.config.twilio.connectUrlTtlSeconds * 1000,
         streamTimeoutMs: this.config.twilio.streamTimeoutSeconds * 1000,
         maxCalls: this.config.calls.maxConcurrentCalls,
+        announce: this.cluster
+          ? (sessionId, expiresAtMs) => this.cluster!.publishTwilioStream(sessionId, expiresAtMs)
+          : undefined,
         logger: this.logger,
       });
+      if (this.cluster) {
+        // A stream reaching this instance for a URL another one issued is relayed there.
+        this.twilio.endpoint.relayUnknownTo(
+          twilioStreamRelay({ node: this.cluster, logger: this.logger }),
+        );
+      }
       const admittedTwilio = admittedTwilioCalls(this.twilio, this.admission);
       // In a cluster, ConnectTwilioCall is placed by region: the chosen instance issues the URL.
       this.twilioBackend = this.cluster

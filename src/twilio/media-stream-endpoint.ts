@@ -51,6 +51,18 @@ function refuse(socket: Duplex, refusal: Refusal): void {
 }
 
 /**
+ * Hands a stream whose call this instance does not know to the instance that holds it. Resolves
+ * true once the connection was handed over (the socket is then the relay's), false when no
+ * other instance holds it (the endpoint then answers 404).
+ */
+export type MediaStreamRelay = (
+  sessionId: string,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+) => Promise<boolean>;
+
+/**
  * The WebSocket endpoint Twilio's `<Connect><Stream url>` reaches: `GET /twilio/stream/<token>`
  * with `Upgrade: websocket`. Before the handshake: the token's signature (401), its expiry (410)
  * and its single use (409, or 404 when this instance does not know it) are checked, so a guessed
@@ -66,12 +78,21 @@ export class MediaStreamEndpoint {
     perMessageDeflate: false,
   });
   readonly #sockets = new Set<WebSocket>();
+  #relay: MediaStreamRelay | undefined;
   #closing = false;
 
   constructor(options: { signer: ConnectUrlSigner; registry: TwilioCallRegistry; logger: Logger }) {
     this.#signer = options.signer;
     this.#registry = options.registry;
     this.#log = options.logger;
+  }
+
+  /**
+   * Streams of calls this instance does not hold go to `relay` (in a cluster: to the instance
+   * that issued the URL) instead of being refused with 404.
+   */
+  relayUnknownTo(relay: MediaStreamRelay): void {
+    this.#relay = relay;
   }
 
   /** HTTP `upgrade` handler for paths under `/twilio/stream/`. Never throws. */
@@ -89,6 +110,10 @@ export class MediaStreamEndpoint {
       return refuse(socket, REFUSALS[verified.reason]);
     }
     const claim = this.#registry.claim(verified.sessionId);
+    if (!claim.ok && claim.reason === 'unknown' && this.#relay) {
+      void this.#relayOrRefuse(verified.sessionId, req, socket, head);
+      return;
+    }
     if (!claim.ok) {
       this.#log.info(
         { reason: claim.reason, sessionId: verified.sessionId },
@@ -110,6 +135,23 @@ export class MediaStreamEndpoint {
       socket.destroy();
     }
   };
+
+  async #relayOrRefuse(
+    sessionId: string,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): Promise<void> {
+    let relayed = false;
+    try {
+      relayed = await this.#relay!(sessionId, req, socket, head);
+    } catch (err) {
+      this.#log.warn({ err, sessionId }, 'media stream relay failed');
+    }
+    if (relayed) return;
+    this.#log.info({ reason: 'unknown', sessionId }, 'media stream refused');
+    refuse(socket, REFUSALS.unknown);
+  }
 
   /** Plain HTTP (no upgrade) under `/twilio/stream/`: say what is expected. */
   readonly handleHttp = (_req: IncomingMessage, res: ServerResponse): void => {

@@ -49,6 +49,12 @@ export interface TwilioConnectorOptions {
   signer?: ConnectUrlSigner | undefined;
   /** Optional - further media stream limits (flood, marks, malformed frames). */
   limits?: Partial<MediaStreamLimits> | undefined;
+  /**
+   * Optional - tells the cluster that this instance holds the call of a new connect URL (until
+   * `expiresAtMs`), before the URL is answered, so that a stream reaching another instance is
+   * relayed here. A failure is logged; the URL still works where it was issued.
+   */
+  announce?: ((sessionId: string, expiresAtMs: number) => Promise<void>) | undefined;
   logger: Logger;
 }
 
@@ -60,8 +66,8 @@ export interface TwilioConnectorOptions {
  * becomes visible and audio flows both ways; the call ends with the stream, or when the room
  * ends it, or when the URL expires unused.
  *
- * Calls live in this instance's memory: in a cluster the connect URL must reach the instance that
- * issued it (give each instance its own `PUBLIC_URL`).
+ * Calls live in this instance's memory. In a cluster each new URL is announced (`announce`), so a
+ * stream that reaches another instance is relayed to this one (see `MediaStreamEndpoint`).
  */
 export class TwilioConnector implements TwilioCallBackend {
   readonly registry: TwilioCallRegistry;
@@ -142,6 +148,14 @@ export class TwilioConnector implements TwilioCallBackend {
       logger: log,
     });
     this.registry.add(call);
+    if (this.#options.announce) {
+      await this.#options.announce(sessionId, expiresAtMs).catch((err: unknown) =>
+        log.warn(
+          { reason: (err as Error).message },
+          'could not announce the connect URL to the cluster: it works only on this instance',
+        ),
+      );
+    }
     log.info(
       { room: req.roomName, identity: req.participantIdentity, expiresAtMs },
       'twilio connect URL issued',
