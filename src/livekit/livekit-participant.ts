@@ -2,7 +2,6 @@ import {
   DisconnectReason,
   SimulateScenario,
   UpdateParticipantMetadata,
-  UpdateSubscription,
   type JoinResponse,
   type ParticipantInfo,
 } from '@livekit/protocol';
@@ -464,15 +463,7 @@ export class LiveKitParticipant extends SafeEventEmitter<LiveKitParticipantEvent
       }
       this.#syncTracks(participant, toSubscribe);
     }
-    if (toSubscribe.length > 0) {
-      this.#engine.send(
-        {
-          case: 'subscription',
-          value: new UpdateSubscription({ trackSids: toSubscribe, subscribe: true }),
-        },
-        { now: options.now ?? false },
-      );
-    }
+    this.#engine.subscribe(toSubscribe, { now: options.now ?? false });
   }
 
   /** Subscribe to new audio tracks, end unpublished ones, follow mute changes. */

@@ -252,6 +252,27 @@ export class RtcEngine extends SafeEventEmitter<RtcEngineEvents> {
   }
 
   /**
+   * Subscribe to remote tracks. With one peer connection, our own offer follows at once: the
+   * server reuses a free receive section of ours for each track, but being the answerer it can
+   * only ask us to renegotiate, after a fixed debounce (150 ms in livekit-server's transport when
+   * the last negotiation is recent, which it always is right after a join). The server reads
+   * signal messages in order, so the offer reaches it after the subscription and its answer
+   * already maps the track: the audio starts ~120 ms sooner. The server's later request is still
+   * honoured (one more offer, no gap). `now` as for {@link send}.
+   */
+  subscribe(trackSids: string[], options: { now?: boolean } = {}): void {
+    if (trackSids.length === 0) return;
+    this.send(
+      { case: 'subscription', value: new UpdateSubscription({ trackSids, subscribe: true }) },
+      options,
+    );
+    const publisher = this.#publisher;
+    if (!publisher || !this.singlePeerConnection || this.#closed) return;
+    if (this.#supervisor.recovering && !options.now) return; // the recovery negotiates anew
+    this.#negotiate(publisher).catch((err: unknown) => this.#negotiationFailed(publisher, err));
+  }
+
+  /**
    * Send a data packet on the reliable or lossy channel. Waits (within the peer-connection
    * timeout) for the channel to be open, e.g. during a full reconnect.
    */
