@@ -8,6 +8,7 @@ import { startLiveKitServer, type LiveKitServerHandle } from '../../../testbed/l
 import { freeTcpPort } from '../../../testbed/ports.js';
 import { startRedis, type RedisHandle } from '../../../testbed/redis.js';
 import { eventually, postTwirpJson } from '../calls/bridge-harness.js';
+import { TwilioMediaStreamClient } from '../twilio/twilio-media-stream-client.js';
 import { runCli, startCli } from './cli-runner.js';
 
 // `serve --processes 2` as an operator runs it: the real CLI, a real redis-server and
@@ -255,6 +256,47 @@ test('calls accepted through the shared port are spread over both children, and 
   );
   const again = await disconnectThrough(shared(), onZero.id);
   assert.equal(again.status, 404, JSON.stringify(again.body));
+});
+
+test('Twilio streams reaching the shared port work whichever child issued their URL (relayed to it)', async () => {
+  const issued: Array<{ connectUrl: string; roomName: string }> = [];
+  for (let i = 0; i < 3; i++) {
+    const roomName = `processes-twilio-${i}-${Date.now()}`;
+    const res = await postTwirpJson(shared(), lk, 'ConnectTwilioCall', {
+      twilio_call_direction: 'INBOUND',
+      room_name: roomName,
+      participant_identity: `twilio-${i}`,
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const connectUrl = String(res.body.connect_url);
+    assert.ok(connectUrl.startsWith(`ws://127.0.0.1:${port}/twilio/stream/`), connectUrl);
+    issued.push({ connectUrl, roomName });
+  }
+  const streams: TwilioMediaStreamClient[] = [];
+  try {
+    // Each stream goes through the shared port: whichever child gets it, it must reach its call.
+    for (const { connectUrl } of issued)
+      streams.push(await TwilioMediaStreamClient.connect(connectUrl));
+    for (const stream of streams) stream.sendTone(440);
+    await eventually(
+      async () => {
+        const listing = (await (
+          await fetch(`${childUrl(0)}/api/calls`, {
+            headers: { Authorization: `Bearer ${await token()}` },
+          })
+        ).json()) as { twilioCalls: { roomName: string; state: string }[] };
+        return issued.every(({ roomName }) =>
+          listing.twilioCalls.some((c) => c.roomName === roomName && c.state === 'active'),
+        );
+      },
+      15_000,
+      'every Twilio call active on its child',
+    );
+    // Three URLs and three streams handed out in turn: at least one stream met another child.
+    assert.match(serve.output(), /media stream relayed to the instance holding it/);
+  } finally {
+    for (const stream of streams) stream.close();
+  }
 });
 
 test('a child that dies is restarted by the supervisor with the same instance id and internal port; the call it held is ended at Meta, and new calls are served', async () => {
