@@ -35,7 +35,10 @@ export function twilioStreamRelay(options: TwilioStreamRelayOptions): MediaStrea
     const holder = await node.twilioStreamHolder(sessionId);
     const target = holder && relayTargetOf(holder.url);
     if (!holder || !target) return false;
-    logger.info({ sessionId, instance: holder.id }, 'media stream relayed to the instance holding it');
+    logger.info(
+      { sessionId, instance: holder.id },
+      'media stream relayed to the instance holding it',
+    );
     relayUpgrade(req, socket, head, target, {
       onError: (err) => {
         options.onRelay?.('unreachable');

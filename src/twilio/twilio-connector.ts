@@ -149,12 +149,14 @@ export class TwilioConnector implements TwilioCallBackend {
     });
     this.registry.add(call);
     if (this.#options.announce) {
-      await this.#options.announce(sessionId, expiresAtMs).catch((err: unknown) =>
-        log.warn(
-          { reason: (err as Error).message },
-          'could not announce the connect URL to the cluster: it works only on this instance',
-        ),
-      );
+      await this.#options
+        .announce(sessionId, expiresAtMs)
+        .catch((err: unknown) =>
+          log.warn(
+            { reason: (err as Error).message },
+            'could not announce the connect URL to the cluster: it works only on this instance',
+          ),
+        );
     }
     log.info(
       { room: req.roomName, identity: req.participantIdentity, expiresAtMs },

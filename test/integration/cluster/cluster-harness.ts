@@ -1,3 +1,4 @@
+import { SessionDescription, type AcceptWhatsAppCallRequest } from '@livekit/protocol';
 import { ConnectorClient } from 'livekit-server-sdk';
 import { postTwirpJson } from '../calls/bridge-harness.js';
 import { Redis } from 'ioredis';
@@ -114,4 +115,27 @@ export function twirpJson(
   body: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   return postTwirpJson(instance.url, bed.lk, method, body);
+}
+
+/**
+ * AcceptWhatsAppCall through `instance` for a user call the simulator placed, into `roomName` as
+ * `wa-caller`, with `extra` fields on top.
+ */
+export function acceptThrough(
+  bed: ClusterBed,
+  instance: ClusterInstance,
+  userCall: { id: string; metaSdp: string },
+  roomName: string,
+  extra: Partial<AcceptWhatsAppCallRequest> = {},
+) {
+  return instance.client.acceptWhatsAppCall({
+    whatsappPhoneNumberId: bed.phoneNumberId,
+    whatsappApiKey: bed.accessToken,
+    whatsappCloudApiVersion: '24.0',
+    whatsappCallId: userCall.id,
+    sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
+    roomName,
+    participantIdentity: 'wa-caller',
+    ...extra,
+  });
 }

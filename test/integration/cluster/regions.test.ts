@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { dispose } from '@livekit/rtc-node';
 import { ConnectTwilioCallRequest_TwilioCallDirection as Direction } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
-import { SessionDescription } from '@livekit/protocol';
 import type { CallsListing } from '../../../src/connector/calls-endpoint.js';
 import { eventually } from '../calls/bridge-harness.js';
 import { runCli } from '../cli/cli-runner.js';
 import {
+  acceptThrough,
   KEY_PREFIX,
   startClusterBed,
   type ClusterBed,
@@ -154,14 +154,7 @@ test('an accept for Brazil through the eu instance is answered by the sa instanc
   const userCall = await bed.simulator.placeUserCall({ from: '15550009101' });
   const roomName = `regions-accept-${Date.now()}`;
   try {
-    const { roomName: answeredIn } = await eu.client.acceptWhatsAppCall({
-      whatsappPhoneNumberId: bed.phoneNumberId,
-      whatsappApiKey: bed.accessToken,
-      whatsappCloudApiVersion: '24.0',
-      whatsappCallId: userCall.id,
-      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
-      roomName,
-      participantIdentity: 'wa-caller',
+    const { roomName: answeredIn } = await acceptThrough(bed, eu, userCall, roomName, {
       destinationCountry: 'BR',
       waitUntilAnswered: true,
     });

@@ -13,6 +13,7 @@ import {
   sleep,
 } from '../calls/bridge-harness.js';
 import {
+  acceptThrough,
   KEY_PREFIX,
   startClusterBed,
   twirpJson,
@@ -90,30 +91,13 @@ test('an inbound call accepted through A is disconnected through B: Meta sees th
   const roomName = `cluster-inbound-${Date.now()}`;
   const listener = await RoomListener.join(bed.lk, roomName);
   try {
-    await a.client.acceptWhatsAppCall({
-      whatsappPhoneNumberId: bed.phoneNumberId,
-      whatsappApiKey: bed.accessToken,
-      whatsappCloudApiVersion: '24.0',
-      whatsappCallId: userCall.id,
-      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
-      roomName,
-      participantIdentity: 'wa-caller',
-      waitUntilAnswered: true,
-    });
+    await acceptThrough(bed, a, userCall, roomName, { waitUntilAnswered: true });
     await listener.waitForConnectorTrack();
     assert.equal(await bed.inspect.get(callKey(userCall.id)), 'node-a');
     assert.equal(b.server.calls!.registry.get(userCall.id), undefined);
 
     // An Accept retried through B joins the call on A instead of answering it a second time.
-    const again = await b.client.acceptWhatsAppCall({
-      whatsappPhoneNumberId: bed.phoneNumberId,
-      whatsappApiKey: bed.accessToken,
-      whatsappCloudApiVersion: '24.0',
-      whatsappCallId: userCall.id,
-      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
-      roomName,
-      participantIdentity: 'wa-caller',
-    });
+    const again = await acceptThrough(bed, b, userCall, roomName);
     assert.equal(again.roomName, roomName);
     assert.equal(b.server.calls!.registry.get(userCall.id), undefined);
 
@@ -150,16 +134,7 @@ test('a transfer requested through B moves a call held by A: A joins the new roo
   const listener = await RoomListener.join(bed.lk, roomName);
   const other = await RoomListener.join(bed.lk, target, 'human');
   try {
-    await a.client.acceptWhatsAppCall({
-      whatsappPhoneNumberId: bed.phoneNumberId,
-      whatsappApiKey: bed.accessToken,
-      whatsappCloudApiVersion: '24.0',
-      whatsappCallId: userCall.id,
-      sdp: new SessionDescription({ type: 'offer', sdp: userCall.metaSdp }),
-      roomName,
-      participantIdentity: 'wa-caller',
-      waitUntilAnswered: true,
-    });
+    await acceptThrough(bed, a, userCall, roomName, { waitUntilAnswered: true });
     await listener.waitForConnectorTrack();
     const token = new AccessToken(bed.lk.apiKey, bed.lk.apiSecret, { ttl: 60 });
     token.addGrant({ roomCreate: true });
