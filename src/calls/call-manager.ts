@@ -75,6 +75,7 @@ export type MediaLegSettings = Pick<
   | 'iceUseIpv6'
   | 'jitter'
   | 'forwardedOpus'
+  | 'opusComplexity'
 >;
 
 export interface CallManagerOptions {
@@ -123,7 +124,11 @@ export class CallManager implements CallOperations {
     this.graph =
       options.graph ??
       new WhatsAppGraphClient({ baseUrl: config.whatsapp.graphUrl, logger: options.logger });
-    const mediaSettings = { forwardedOpus: config.media.forwardedOpus, ...options.media };
+    const mediaSettings = {
+      forwardedOpus: config.media.forwardedOpus,
+      opusComplexity: config.media.opusComplexity,
+      ...options.media,
+    };
     this.mediaLegs =
       options.mediaLegs ??
       ((logger) =>

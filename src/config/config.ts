@@ -193,6 +193,7 @@ const fileSchema = z
         ice_port_range: z.string().optional(),
         allowed_candidate_networks: z.array(z.string()).optional(),
         forwarded_opus: z.enum(['auto', 'passthrough', 'reencode']).optional(),
+        opus_complexity: z.number().int().min(0).max(10).optional(),
       })
       .strict()
       .optional(),
@@ -366,6 +367,12 @@ export interface Config {
      * `reencode` always does. Default `auto` (`MEDIA_FORWARDED_OPUS`; see the README).
      */
     forwardedOpus: 'auto' | 'passthrough' | 'reencode';
+    /**
+     * Opus encoder complexity (0-10) of the audio encoded for the WhatsApp user: the room mixed
+     * (two or more speakers) and re-encoded agents. Lower costs less CPU per mixed call at some
+     * quality. Default 9 (`MEDIA_OPUS_COMPLEXITY`).
+     */
+    opusComplexity: number;
   };
   calls: {
     /** Ringing timeout when a request leaves it unset, in seconds. Default 30. */
@@ -561,6 +568,19 @@ function forwardedOpus(
     'MEDIA_FORWARDED_OPUS',
     `expected auto, passthrough or reencode, got ${JSON.stringify(raw)}`,
   );
+}
+
+function opusComplexity(env: NodeJS.ProcessEnv, file: ConfigFile): number {
+  const raw = env.MEDIA_OPUS_COMPLEXITY;
+  if (raw === undefined || raw === '') return file.media?.opus_complexity ?? 9;
+  const n = Number(raw);
+  if (!/^\d{1,2}$/.test(raw) || n > 10) {
+    throw new ConfigError(
+      'MEDIA_OPUS_COMPLEXITY',
+      `expected a whole number from 0 to 10, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return n;
 }
 
 function booleanSetting(name: string, raw: string | undefined, fallback: boolean): boolean {
@@ -815,6 +835,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       icePortRange,
       allowedCandidateNetworks,
       forwardedOpus: forwardedOpus(env, file),
+      opusComplexity: opusComplexity(env, file),
     },
     calls: {
       ringingTimeoutSeconds: num(

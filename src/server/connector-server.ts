@@ -573,5 +573,6 @@ export function mediaSettings(config: Config): MediaLegSettings {
     settings.allowedCandidateNetworks = config.media.allowedCandidateNetworks;
   }
   settings.forwardedOpus = config.media.forwardedOpus;
+  settings.opusComplexity = config.media.opusComplexity;
   return settings;
 }

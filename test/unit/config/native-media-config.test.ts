@@ -44,6 +44,27 @@ test('MEDIA_FORWARDED_OPUS defaults to auto, takes the file and the environment 
   );
 });
 
+test('MEDIA_OPUS_COMPLEXITY defaults to 9, takes 0-10 from the file or the environment, and reaches the media legs', () => {
+  assert.equal(loadConfig({ env: base }).media.opusComplexity, 9);
+  const dir = mkdtempSync(join(tmpdir(), 'native-media-config-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, 'media:\n  opus_complexity: 5\n');
+  assert.equal(loadConfig({ env: base, configFile: file }).media.opusComplexity, 5);
+  const fromEnv = loadConfig({ env: { ...base, MEDIA_OPUS_COMPLEXITY: '0' }, configFile: file });
+  assert.equal(fromEnv.media.opusComplexity, 0);
+  assert.equal(mediaSettings(fromEnv).opusComplexity, 0);
+  for (const bad of ['11', '-1', '4.5', 'high']) {
+    assert.throws(
+      () => loadConfig({ env: { ...base, MEDIA_OPUS_COMPLEXITY: bad } }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.setting === 'MEDIA_OPUS_COMPLEXITY' &&
+        err.message.includes('0 to 10'),
+      bad,
+    );
+  }
+});
+
 test('CALL_PLAY_RINGBACK is off by default and refuses anything but true/false', () => {
   assert.equal(loadConfig({ env: base }).calls.playRingback, false);
   assert.equal(
