@@ -321,7 +321,11 @@ export class ConnectorServer {
       if (this.cluster) {
         // A stream reaching this instance for a URL another one issued is relayed there.
         this.twilio.endpoint.relayUnknownTo(
-          twilioStreamRelay({ node: this.cluster, logger: this.logger }),
+          twilioStreamRelay({
+            node: this.cluster,
+            logger: this.logger,
+            onRelay: (outcome) => this.cluster?.recordForward('twilio-stream', outcome),
+          }),
         );
       }
       const admittedTwilio = admittedTwilioCalls(this.twilio, this.admission);

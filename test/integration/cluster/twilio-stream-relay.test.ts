@@ -60,6 +60,11 @@ test('a stream for a URL issued by one instance that reaches another is relayed 
     assert.deepEqual([...(caller!.kindDetails ?? [])], [ParticipantKindDetail.CONNECTOR_TWILIO]);
     assert.equal(a.server.twilio!.list().filter((c) => c.roomName === roomName).length, 1);
     assert.equal(b.server.twilio!.list().filter((c) => c.roomName === roomName).length, 0);
+    const metrics = await (await fetch(`${b.internalUrl}/metrics`)).text();
+    assert.match(
+      metrics,
+      /^whatsapp_connector_cluster_forwarded_requests_total\{operation="twilio-stream",outcome="relayed"\} 1$/m,
+    );
 
     twilio.sendTone(440);
     await listener.speak(1000);
