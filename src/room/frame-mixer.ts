@@ -18,8 +18,9 @@ export interface FrameMixerOptions {
   /**
    * Frames an input must buffer before it contributes (its cushion against the jitter between
    * packet arrival and our tick), at start and after it ran dry. The cushion is adaptive: it
-   * starts here, grows by a frame after each underrun up to `maxStartFrames`, and shrinks back by
-   * a frame after `relaxAfterFrames` clean ticks. Each frame of cushion is 20 ms of latency, so
+   * starts here, grows by a frame after each underrun that was late audio (it resumed within two
+   * ticks; a longer gap is the speaker pausing, DTX or mute) up to `maxStartFrames`, and shrinks
+   * back by a frame after `relaxAfterFrames` clean ticks. Each frame of cushion is 20 ms of latency, so
    * the common case (a steady sender, a steady clock) stays at one. Default 1.
    */
   startFrames?: number;
@@ -33,6 +34,12 @@ export interface FrameMixerOptions {
    */
   maxFrames?: number;
 }
+
+/**
+ * An input dry for at most this many ticks before its audio resumes was late (jitter); longer is
+ * a pause of the speaker (DTX, mute), which must not grow the cushion.
+ */
+const MAX_LATE_TICKS = 2;
 
 /** Peak below which a frame is quiet enough to drop unheard (about -40 dBFS). */
 const QUIET_PEAK = 328;
@@ -52,6 +59,8 @@ export class FrameMixerInput {
   #primed = false;
   #cushionSamples: number;
   #cleanTicks = 0;
+  /** Ticks since the input ran dry (undefined: it did not, or it is primed again). */
+  #dryTicks: number | undefined;
   /** Set when the cushion shrank: the audio it no longer needs is dropped at the next quiet frame. */
   #shrinkPending = false;
   /** Samples discarded because the input ran ahead of the mix (overflow and quiet trims). */
@@ -60,6 +69,8 @@ export class FrameMixerInput {
   trimmedFrames = 0;
   /** Ticks on which a primed input had less than a frame (it then re-primes). */
   underruns = 0;
+  /** Underruns that were late audio (not a pause): each grew the cushion. */
+  lateFrames = 0;
 
   constructor(
     private readonly samplesPerFrame: number,
@@ -97,12 +108,21 @@ export class FrameMixerInput {
     if (firstPart < data.length) this.#ring.set(data.subarray(firstPart), 0);
     writeIndex = (writeIndex + data.length) % capacity;
     this.#buffered += data.length;
+    if (this.#dryTicks !== undefined) {
+      // Audio again after running dry. Back within a couple of frames: a late packet, so a larger
+      // cushion is needed. Later: the speaker paused (DTX, mute), which says nothing of jitter.
+      if (this.#dryTicks <= MAX_LATE_TICKS) this.#grow();
+      this.#dryTicks = undefined;
+    }
     if (!this.#primed && this.#buffered >= this.#cushionSamples) this.#primed = true;
   }
 
   /** Add this input's next frame into `acc`; returns whether it contributed anything. */
   addTo(acc: Int32Array): boolean {
-    if (!this.#primed) return false;
+    if (!this.#primed) {
+      if (this.#dryTicks !== undefined) this.#dryTicks++;
+      return false;
+    }
     const spf = this.samplesPerFrame;
     // More than the cushion is held (a burst, or the cushion just shrank): drop the next frame
     // if nobody would hear it, so the extra latency goes away without a glitch.
@@ -124,7 +144,7 @@ export class FrameMixerInput {
       this.#primed = false;
       this.underruns++;
       this.#cleanTicks = 0;
-      this.#cushionSamples = Math.min(this.#cushion.maxSamples, this.#cushionSamples + spf);
+      this.#dryTicks = 0;
     } else if (++this.#cleanTicks >= this.#cushion.relaxAfterFrames) {
       this.#cleanTicks = 0;
       if (this.#cushionSamples > this.#cushion.minSamples) {
@@ -133,6 +153,14 @@ export class FrameMixerInput {
       }
     }
     return n > 0;
+  }
+
+  #grow(): void {
+    this.lateFrames++;
+    this.#cushionSamples = Math.min(
+      this.#cushion.maxSamples,
+      this.#cushionSamples + this.samplesPerFrame,
+    );
   }
 
   #nextFrameIsQuiet(): boolean {

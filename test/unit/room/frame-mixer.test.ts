@@ -93,29 +93,44 @@ test('the cushion starts at one frame: a steady sender is mixed on the tick afte
   assert.equal(input.underruns, 0);
 });
 
-test('each underrun grows the cushion by a frame, up to maxStartFrames', () => {
+test('audio that comes late grows the cushion by a frame, up to maxStartFrames', () => {
   const mixer = new FrameMixer(4, { maxStartFrames: 3 });
   const input = mixer.addInput();
+  const silence = [0, 0, 0, 0];
   input.push(frame(1000));
   mixer.mix();
-  mixer.mix(); // late packet: underrun
+  assert.deepEqual([...mixer.mix()], silence, 'dry: the next packet is late');
   assert.equal(input.underruns, 1);
+  assert.equal(input.cushionFrames, 1, 'late or a pause? not known yet');
+  input.push(frame(1001)); // one tick late
   assert.equal(input.cushionFrames, 2);
-  input.push(frame(1001));
-  assert.deepEqual([...mixer.mix()], [0, 0, 0, 0], 'waits for two frames now');
+  assert.equal(input.lateFrames, 1);
+  assert.deepEqual([...mixer.mix()], silence, 'waits for two frames now');
   input.push(frame(1002));
   assert.deepEqual([...mixer.mix()], [...frame(1001)]);
+  assert.deepEqual([...mixer.mix()], [...frame(1002)]);
   mixer.mix();
-  mixer.mix(); // dry again
+  mixer.mix(); // two ticks late this time: still jitter
+  input.push(frame(1003));
   assert.equal(input.cushionFrames, 3);
-  mixer.mix();
-  for (let i = 0; i < 4; i++) input.push(frame(1100));
-  mixer.mix();
-  mixer.mix();
-  mixer.mix();
-  mixer.mix();
-  mixer.mix(); // dry again, but the cushion stays at the cap
+  for (let i = 0; i < 3; i++) input.push(frame(1100));
+  for (let i = 0; i < 5; i++) mixer.mix();
+  input.push(frame(1004)); // late again, but the cushion stays at the cap
   assert.equal(input.cushionFrames, 3);
+  assert.equal(input.lateFrames, 3);
+});
+
+test('a pause of the speaker (DTX, mute) longer than two frames does not grow the cushion', () => {
+  const mixer = new FrameMixer(4);
+  const input = mixer.addInput();
+  input.push(frame(1000));
+  assert.deepEqual([...mixer.mix()], [...frame(1000)]);
+  for (let i = 0; i < 10; i++) mixer.mix(); // 200 ms of nothing
+  input.push(frame(1001));
+  assert.equal(input.underruns, 1);
+  assert.equal(input.lateFrames, 0);
+  assert.equal(input.cushionFrames, 1);
+  assert.deepEqual([...mixer.mix()], [...frame(1001)], 'heard on the next tick');
 });
 
 test('after clean ticks a grown cushion shrinks, dropping one quiet frame and never a loud one', () => {
