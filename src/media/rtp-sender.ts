@@ -348,6 +348,9 @@ export class RtpSender {
       return;
     }
     if (this.ring.push(pcm)) this.counters.sendQueueDrops++;
+    // Sent at once when its slot is open, as forwarded Opus is: a frame produced on another
+    // clock (the room mixer's) then does not wait up to 20 ms more for this one.
+    if (!this.dtmf.busy) this.fillOpenSlots();
   }
 
   /**
@@ -431,12 +434,14 @@ export class RtpSender {
    */
   private fillOpenSlots(): void {
     if (this.dueSlot < 0) return; // not started
-    const openThrough = this.audioSource === 'opus' ? this.dueSlot + 1 : this.dueSlot;
+    // One slot early: audio that arrives just before its slot goes out now rather than on the
+    // next tick (the far end's jitter buffer absorbs being 20 ms early, not 20 ms of extra delay).
+    const openThrough = this.dueSlot + 1;
     while (this.slot <= openThrough && this.hasContent()) this.fillSlot(false);
   }
 
   private hasContent(): boolean {
-    return this.forwardQueue.length > 0 || (this.audioSource === 'opus' && this.ring.count > 0);
+    return this.forwardQueue.length > 0 || this.ring.count > 0;
   }
 
   private slotTimestamp(slot: number): number {

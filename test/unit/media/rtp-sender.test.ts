@@ -75,8 +75,13 @@ test('PCM: one packet per 20 ms slot, sequence +1 and timestamp +960 across both
   for (let i = 1; i < sent.length; i++) {
     assert.equal(seqStep(sent[i - 1]!.sequenceNumber, sent[i]!.sequenceNumber), 1);
     assert.equal(tsStep(sent[i - 1]!.timestamp, sent[i]!.timestamp), 960);
-    assert.equal(sent[i]!.at - sent[i - 1]!.at, 20);
+    // The first frame waits for the clock's first tick; the others go out when handed over
+    // (their slot is open), 5 ms before the tick; the silence after them on the ticks.
+    const expected = i === 1 ? 15 : i === 30 ? 25 : 20;
+    assert.equal(sent[i]!.at - sent[i - 1]!.at, expected, `packet ${i}`);
   }
+  assert.equal(sent[0]!.at, 20);
+  assert.equal(sent[1]!.at, 35, 'a frame does not wait for the next tick');
   assert.ok(sent.every((p) => p.ssrc === 1234 && p.payloadType === 111));
   assert.equal(sent[0]!.marker, true);
   assert.equal(sent.filter((p) => p.marker).length, 1);
