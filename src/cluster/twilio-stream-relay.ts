@@ -17,7 +17,7 @@ export interface TwilioStreamRelayOptions {
   /** The cluster: who holds a connect-URL session. */
   node: { twilioStreamHolder(sessionId: string): Promise<InstanceInfo | undefined> };
   logger: Logger;
-  /** Optional - counts relays by outcome (`relayed`, `unreachable`). */
+  /** Optional - counts relays by outcome: handed over (`relayed`) or not (`unreachable`). */
   onRelay?: (outcome: 'relayed' | 'unreachable') => void;
 }
 
@@ -40,6 +40,7 @@ export function twilioStreamRelay(options: TwilioStreamRelayOptions): MediaStrea
       'media stream relayed to the instance holding it',
     );
     relayUpgrade(req, socket, head, target, {
+      onConnect: () => options.onRelay?.('relayed'),
       onError: (err) => {
         options.onRelay?.('unreachable');
         logger.warn(
@@ -48,7 +49,6 @@ export function twilioStreamRelay(options: TwilioStreamRelayOptions): MediaStrea
         );
       },
     });
-    options.onRelay?.('relayed');
     return true;
   };
 }

@@ -20,6 +20,8 @@ export interface UpgradeRelayTarget {
 export interface UpgradeRelayOptions {
   /** Optional - how long connecting to the target may take, ms. Default 3000. */
   connectTimeoutMs?: number;
+  /** Optional - called once when the target was reached and the request handed over. */
+  onConnect?: () => void;
   /** Optional - called once when the relay could not reach the target (the client got a 502). */
   onError?: (err: Error) => void;
 }
@@ -60,6 +62,7 @@ export function relayUpgrade(
     if (head.length > 0) upstream.write(head);
     socket.pipe(upstream);
     upstream.pipe(socket);
+    options.onConnect?.();
   });
   upstream.on('error', (err) => {
     clearTimeout(timer);
