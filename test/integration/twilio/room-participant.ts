@@ -33,8 +33,6 @@ export class RoomParticipant {
   readonly sampleRate = 48_000;
   readonly observations: RoomObservation[] = [];
   readonly #chunks: Array<{ at: number; pcm: Int16Array }> = [];
-  /** Tracks that could not be recorded (released before their subscription event was handled). */
-  readonly recordErrors: string[] = [];
   #speaking = false;
   #sender: Promise<void> | undefined;
   #tone: ToneGenerator | undefined;
@@ -131,7 +129,7 @@ export class RoomParticipant {
       for await (const frame of stream) {
         this.#chunks.push({ at: performance.now(), pcm: new Int16Array(frame.data) });
       }
-    })().catch((err: unknown) => this.recordErrors.push(String(err)));
+    })().catch(() => {});
   }
 
   /** Every frame heard so far with its arrival time (performance.now). */
